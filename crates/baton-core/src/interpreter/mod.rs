@@ -1,0 +1,255 @@
+//! The interpreter: `step(workflow, state, input, context) -> commands + history`.
+//!
+//! A step applies one [`StepInput`] and runs every pure task it can (set, switch, do, for,
+//! raise, try bookkeeping) until each active branch of the run waits on an effect or a timer,
+//! or the run ends. Work inside a step is an agenda of small items processed in order, so deep
+//! workflows never recurse on the Rust stack.
+
+mod calls;
+mod data;
+mod enter;
+mod flow;
+mod lifecycle;
+mod retry;
+
+use std::collections::VecDeque;
+
+use serde_json::Value;
+
+use baton_model::FlowDirective;
+
+use crate::compile::{CompiledWorkflow, TaskId};
+use crate::error::WorkflowError;
+use crate::state::{
+    Command, Exec, Frame, HistoryEvent, Millis, RunState, RunStatus, STATE_FORMAT, StepInput, StepOutput, TimerPurpose,
+};
+
+/// Frame id of the workflow itself.
+pub const WORKFLOW_FRAME: u64 = 0;
+
+/// What the driver supplies to every step besides the input: the time and the secrets.
+/// Secrets are never stored in the run state.
+#[derive(Debug, Clone, Copy)]
+pub struct StepContext<'a> {
+    /// Current time, unix ms.
+    pub now: Millis,
+    /// `$secrets`: an object of secret name → value.
+    pub secrets: &'a Value,
+}
+
+/// A fresh run, not started yet (status `pending`); apply [`StepInput::Start`] to start it.
+pub fn new_run(run_id: impl Into<String>, input: Value, now: Millis) -> RunState {
+    RunState {
+        format: STATE_FORMAT,
+        run_id: run_id.into(),
+        status: RunStatus::Pending,
+        input,
+        context: Value::Object(Default::default()),
+        started_at: now,
+        next_id: 1,
+        frames: Default::default(),
+        timers: Default::default(),
+        effects: Default::default(),
+        deferred: Vec::new(),
+        output: None,
+        error: None,
+    }
+}
+
+/// Applies one input to a run. Deterministic: the same workflow, state, input and context
+/// always give the same new state and output.
+pub fn step(workflow: &CompiledWorkflow, state: &mut RunState, input: StepInput, context: &StepContext) -> StepOutput {
+    let mut machine = Machine { workflow, state, context: *context, out: StepOutput::default(), agenda: VecDeque::new() };
+    machine.apply(input);
+    machine.run_agenda();
+    machine.settle_status();
+    machine.out
+}
+
+/// The commands a recovering driver must (re)issue for a run loaded from the store: every
+/// effect in flight and every pending timer.
+pub fn in_flight(state: &RunState) -> Vec<Command> {
+    if state.status.is_terminal() {
+        return Vec::new();
+    }
+    let effects = state.effects.iter().map(|(effect_id, pending)| Command::Perform {
+        effect_id: effect_id.clone(),
+        idempotency_key: pending.idempotency_key.clone(),
+        effect: pending.effect.clone(),
+    });
+    let timers =
+        state.timers.iter().map(|(timer_id, timer)| Command::StartTimer { timer_id: timer_id.clone(), due_at: timer.due_at });
+    effects.chain(timers).collect()
+}
+
+/// One unit of work inside a step.
+#[derive(Debug)]
+enum Work {
+    /// Start `task` as frame `frame`, a child of `parent`.
+    Enter { frame: u64, parent: u64, slot: usize, task: TaskId, raw_input: Value },
+    /// The task in `frame` produced its raw output; `directive` overrides its `then`.
+    Produce { frame: u64, raw_output: Value, directive: Option<FlowDirective> },
+    /// A child of `parent` completed with its transformed output.
+    ChildDone { parent: u64, slot: usize, output: Value, directive: FlowDirective },
+    /// The task in `frame` raised an error.
+    Fail { frame: u64, error: WorkflowError },
+    /// A child of `parent` faulted.
+    ChildFailed { parent: u64, error: WorkflowError },
+}
+
+struct Machine<'a> {
+    workflow: &'a CompiledWorkflow,
+    state: &'a mut RunState,
+    context: StepContext<'a>,
+    out: StepOutput,
+    agenda: VecDeque<Work>,
+}
+
+impl Machine<'_> {
+    fn now(&self) -> Millis {
+        self.context.now
+    }
+
+    fn next_id(&mut self) -> u64 {
+        let id = self.state.next_id;
+        self.state.next_id += 1;
+        id
+    }
+
+    fn apply(&mut self, input: StepInput) {
+        if self.state.status.is_terminal() {
+            return;
+        }
+        let deferrable = matches!(input, StepInput::EffectCompleted { .. } | StepInput::TimerFired { .. });
+        if self.state.status == RunStatus::Suspended && deferrable {
+            self.state.deferred.push(input);
+            return;
+        }
+        match input {
+            StepInput::Start => self.start(),
+            StepInput::EffectCompleted { effect_id, result } => self.effect_completed(&effect_id, result),
+            StepInput::TimerFired { timer_id } => self.timer_fired(&timer_id),
+            StepInput::Cancel => self.cancel(),
+            StepInput::Suspend => self.suspend(),
+            StepInput::Resume => self.resume(),
+        }
+    }
+
+    fn run_agenda(&mut self) {
+        while let Some(work) = self.agenda.pop_front() {
+            if self.state.status.is_terminal() {
+                self.agenda.clear();
+                return;
+            }
+            match work {
+                Work::Enter { frame, parent, slot, task, raw_input } => self.enter(frame, parent, slot, task, raw_input),
+                Work::Produce { frame, raw_output, directive } => self.produce(frame, raw_output, directive),
+                Work::ChildDone { parent, slot, output, directive } => self.child_done(parent, slot, output, directive),
+                Work::Fail { frame, error } => self.fail(frame, error),
+                Work::ChildFailed { parent, error } => self.child_failed(parent, error),
+            }
+        }
+    }
+
+    fn timer_fired(&mut self, timer_id: &str) {
+        let Some(timer) = self.state.timers.remove(timer_id) else { return };
+        match timer.purpose {
+            TimerPurpose::Wait { frame } => {
+                if let Some(input) = self.state.frames.get(&frame).map(|f| f.input.clone()) {
+                    self.agenda.push_back(Work::Produce { frame, raw_output: input, directive: None });
+                }
+            }
+            TimerPurpose::TaskTimeout { frame } => {
+                if let Some(reference) = self.state.frames.get(&frame).map(|f| f.reference.clone()) {
+                    self.state.frames.get_mut(&frame).map(|f| f.timeout_timer = None);
+                    let error = lifecycle::timeout_error(&reference);
+                    self.agenda.push_back(Work::Fail { frame, error });
+                }
+            }
+            TimerPurpose::WorkflowTimeout => {
+                let error = lifecycle::timeout_error("/");
+                self.fault_workflow(error);
+            }
+            TimerPurpose::Retry { frame } => self.retry_now(frame),
+        }
+    }
+
+    /// Sets the status a non-terminal run has after the step.
+    fn settle_status(&mut self) {
+        let status = self.state.status;
+        if status.is_terminal() || status == RunStatus::Suspended || status == RunStatus::Pending {
+            return;
+        }
+        let waits_on_timer = self.state.timers.values().any(|t| matches!(t.purpose, TimerPurpose::Wait { .. } | TimerPurpose::Retry { .. }));
+        self.state.status =
+            if self.state.effects.is_empty() && waits_on_timer { RunStatus::Waiting } else { RunStatus::Running };
+    }
+
+    fn push_command(&mut self, command: Command) {
+        self.out.commands.push(command);
+    }
+
+    fn history(&mut self, kind: &str, task: Option<&str>, data: Value) {
+        self.out.history.push(HistoryEvent {
+            at: self.now(),
+            kind: format!("io.serverlessworkflow.{kind}.v1"),
+            task: task.map(str::to_owned),
+            data,
+        });
+    }
+
+    fn start_timer(&mut self, due_at: Millis, purpose: TimerPurpose) -> String {
+        let timer_id = format!("t{}", self.next_id());
+        self.state.timers.insert(timer_id.clone(), crate::state::Timer { due_at, purpose });
+        self.push_command(Command::StartTimer { timer_id: timer_id.clone(), due_at });
+        timer_id
+    }
+
+    fn cancel_timer(&mut self, timer_id: &str) {
+        if self.state.timers.remove(timer_id).is_some() {
+            self.push_command(Command::CancelTimer { timer_id: timer_id.to_owned() });
+        }
+    }
+
+    /// Removes a frame and all its descendants, cancelling their timers and forgetting their
+    /// effects (a late result of a forgotten effect is ignored).
+    fn remove_subtree(&mut self, root: u64) {
+        let mut doomed = vec![root];
+        let mut index = 0;
+        while index < doomed.len() {
+            let parent = doomed[index];
+            doomed.extend(self.state.frames.iter().filter(|(_, f)| f.parent == Some(parent)).map(|(id, _)| *id));
+            index += 1;
+        }
+        for id in doomed {
+            let Some(frame) = self.state.frames.remove(&id) else { continue };
+            if let Some(timer_id) = frame.timeout_timer {
+                self.cancel_timer(&timer_id);
+            }
+            let owned_timers: Vec<String> = self
+                .state
+                .timers
+                .iter()
+                .filter(|(_, t)| match t.purpose {
+                    TimerPurpose::Wait { frame } | TimerPurpose::Retry { frame } | TimerPurpose::TaskTimeout { frame } => {
+                        frame == id
+                    }
+                    TimerPurpose::WorkflowTimeout => false,
+                })
+                .map(|(timer_id, _)| timer_id.clone())
+                .collect();
+            for timer_id in owned_timers {
+                self.cancel_timer(&timer_id);
+            }
+            self.state.effects.retain(|_, pending| pending.frame != id);
+        }
+    }
+
+    fn frame(&self, id: u64) -> Option<&Frame> {
+        self.state.frames.get(&id)
+    }
+
+    fn exec_mut(&mut self, id: u64) -> Option<&mut Exec> {
+        self.state.frames.get_mut(&id).map(|frame| &mut frame.exec)
+    }
+}

@@ -1,0 +1,234 @@
+//! The persisted state of one run, and the inputs and outputs of an interpreter step.
+//!
+//! [`RunState`] is stored as JSON after every step (it is a persistence boundary, hence the
+//! serde derives and the `format` field). Frames name tasks by JSON pointer, never by index,
+//! so a state stays readable by a later Baton that compiles the same definition differently.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::effects::{Effect, EffectResult};
+use crate::error::WorkflowError;
+
+/// Version of the [`RunState`] JSON layout.
+pub const STATE_FORMAT: u32 = 1;
+
+/// Unix time in milliseconds.
+pub type Millis = i64;
+
+/// A run's status (`dsl.md#status-phases`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Pending,
+    Running,
+    Waiting,
+    Suspended,
+    Cancelled,
+    Faulted,
+    Completed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Pending => "pending",
+            RunStatus::Running => "running",
+            RunStatus::Waiting => "waiting",
+            RunStatus::Suspended => "suspended",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Faulted => "faulted",
+            RunStatus::Completed => "completed",
+        }
+    }
+
+    /// Completed, faulted or cancelled: nothing will change any more.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, RunStatus::Completed | RunStatus::Faulted | RunStatus::Cancelled)
+    }
+
+    pub fn parse(text: &str) -> Option<RunStatus> {
+        [
+            RunStatus::Pending,
+            RunStatus::Running,
+            RunStatus::Waiting,
+            RunStatus::Suspended,
+            RunStatus::Cancelled,
+            RunStatus::Faulted,
+            RunStatus::Completed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+}
+
+/// Everything the interpreter knows about a run between two steps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunState {
+    pub format: u32,
+    pub run_id: String,
+    pub status: RunStatus,
+    /// The raw workflow input (`$workflow.input`).
+    pub input: Value,
+    /// `$context`.
+    pub context: Value,
+    pub started_at: Millis,
+    /// Source of frame, timer and effect ids; only grows.
+    pub next_id: u64,
+    /// Active task executions by frame id. Frame 0 is the workflow itself.
+    pub frames: BTreeMap<u64, Frame>,
+    /// Pending timers by timer id.
+    pub timers: BTreeMap<String, Timer>,
+    /// Effects in flight by effect id.
+    pub effects: BTreeMap<String, PendingEffect>,
+    /// Inputs that arrived while suspended, applied on resume in order.
+    #[serde(default)]
+    pub deferred: Vec<StepInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<WorkflowError>,
+}
+
+/// One task being executed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Frame {
+    pub parent: Option<u64>,
+    /// Position among the parent's children (fork branch index), 0 otherwise.
+    pub slot: usize,
+    /// JSON pointer of the task; empty for the workflow frame.
+    pub reference: String,
+    pub raw_input: Value,
+    /// The transformed input (`$input`).
+    pub input: Value,
+    pub started_at: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_timer: Option<String>,
+    pub exec: Exec,
+}
+
+/// Where in its own work a task is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Exec {
+    /// Running a task list (the workflow's `do`, a `do` task, a `catch.do`, a function).
+    Sequence { cursor: Cursor },
+    /// Running iteration `index` of a `for` over `items`.
+    For { items: Vec<Value>, index: usize, cursor: Cursor },
+    /// Running all branches; `outputs[i]` is set when branch `i` completed.
+    Fork { outputs: Vec<Option<Value>>, compete: bool },
+    /// Running the `try` list (attempt 1 is the first run; each retry adds one).
+    Try { attempt: u32, first_attempt_at: Millis, phase: TryPhase },
+    /// Waiting for an effect's result.
+    Effect { effect_id: String, stage: EffectStage },
+    /// Waiting for a `wait` timer.
+    Wait { timer_id: String },
+    /// Running a `use.functions` task as a child.
+    Function,
+}
+
+/// The part of a `try` task in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum TryPhase {
+    Body { cursor: Cursor },
+    RetryDelay { timer_id: String, error: WorkflowError },
+    Handler { cursor: Cursor, error: WorkflowError },
+}
+
+/// Which result an effect frame waits for (an OpenAPI call fetches its document first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectStage {
+    Http,
+    OpenApiDocument,
+    Subflow,
+}
+
+/// Position in a task list: the list's JSON pointer, the index of the running task, and the
+/// frame of that task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cursor {
+    pub list: String,
+    pub index: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<u64>,
+}
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timer {
+    pub due_at: Millis,
+    pub purpose: TimerPurpose,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimerPurpose {
+    /// A `wait` task's delay ended.
+    Wait { frame: u64 },
+    /// A task's `timeout` expired: it raises the `timeout` error.
+    TaskTimeout { frame: u64 },
+    /// The workflow's `timeout` expired.
+    WorkflowTimeout,
+    /// A retry delay ended: run the `try` list again.
+    Retry { frame: u64 },
+}
+
+/// An effect in flight and the frame waiting for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingEffect {
+    pub frame: u64,
+    pub idempotency_key: String,
+    pub effect: Effect,
+}
+
+/// What can happen to a run: the closed set of inputs of [`crate::step`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepInput {
+    Start,
+    EffectCompleted { effect_id: String, result: EffectResult },
+    TimerFired { timer_id: String },
+    Cancel,
+    Suspend,
+    Resume,
+}
+
+/// What the driver must do after committing a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Command {
+    /// Perform an effect and feed back [`StepInput::EffectCompleted`] with this id. HTTP requests
+    /// carry `idempotency_key` as their `Idempotency-Key` header.
+    Perform { effect_id: String, idempotency_key: String, effect: Effect },
+    /// Feed back [`StepInput::TimerFired`] at `due_at` (unix ms).
+    StartTimer { timer_id: String, due_at: Millis },
+    CancelTimer { timer_id: String },
+    /// Store (and later deliver) an emitted CloudEvent.
+    EmitEvent { event: Value },
+    Complete { output: Value },
+    Fault { error: WorkflowError },
+    Cancelled,
+}
+
+/// A lifecycle event for the run's history (`io.serverlessworkflow.*.v1`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    pub at: Millis,
+    /// CloudEvent type, e.g. `io.serverlessworkflow.task.completed.v1`.
+    pub kind: String,
+    /// The task reference, for task events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    pub data: Value,
+}
+
+/// The result of one step: commands to run after commit and history to append.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepOutput {
+    pub commands: Vec<Command>,
+    pub history: Vec<HistoryEvent>,
+}
