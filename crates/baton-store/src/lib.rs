@@ -1,1 +1,27 @@
-//! baton-store
+//! Durable storage for Baton: workflow definitions, runs, their history, timers and events.
+//!
+//! The [`Store`] trait is what the server codes against; [`SqliteStore`] is the embedded
+//! implementation (a PostgreSQL one follows with the same trait and the same test suite).
+//!
+//! Architecture Invariant: the store knows nothing about the DSL or the interpreter. It keeps
+//! interpreter state, inputs, outputs and events as opaque JSON plus a few indexed columns
+//! (workspace, status, timestamps, parent link, due time), so it does not depend on `baton-core`
+//! or `baton-model`.
+//!
+//! Architecture Invariant: everything one interpreter step changes is written by one
+//! [`Store::commit`] call, atomically and guarded by an optimistic version check
+//! (persist, then act). Timestamps are [`Millis`] (unix milliseconds), supplied by the caller.
+
+mod error;
+mod records;
+mod sqlite;
+mod store;
+mod version;
+
+pub use crate::error::StoreError;
+pub use crate::records::{
+    Checkpoint, HistoryEntry, Millis, NewHistoryEntry, NewRun, ParentLink, PutOutcome, RunFilter,
+    RunRecord, RunSummary, StoredEvent, TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
+};
+pub use crate::sqlite::{CommitStats, SqliteOptions, SqliteStore, Synchronous};
+pub use crate::store::Store;

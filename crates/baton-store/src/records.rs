@@ -1,0 +1,181 @@
+//! Plain records exchanged with a [`crate::Store`]: what goes in and what comes out.
+
+use serde_json::Value;
+
+/// A point in time as unix milliseconds (UTC).
+pub type Millis = i64;
+
+/// Run statuses after which a run never changes again; all others are unfinished.
+pub const TERMINAL_STATUSES: [&str; 3] = ["completed", "faulted", "cancelled"];
+
+/// One deployed version of a workflow definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowRecord {
+    /// Tenant the workflow belongs to (`"default"` without auth).
+    pub workspace: String,
+    /// `document.namespace` of the definition.
+    pub namespace: String,
+    /// `document.name` of the definition.
+    pub name: String,
+    /// `document.version` of the definition (semantic version by convention).
+    pub version: String,
+    /// The definition exactly as it was deployed (YAML or JSON text).
+    pub definition: String,
+    /// When the version was first stored.
+    pub created_at: Millis,
+}
+
+/// What [`crate::Store::put_workflow`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The version was new and is now stored.
+    Created,
+    /// The same version with the same definition text was already stored; nothing changed.
+    Unchanged,
+}
+
+/// A run that a parent run started as one of its effects (for example `run: workflow`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentLink {
+    /// The parent run's id.
+    pub run_id: String,
+    /// The parent's effect that waits for this child.
+    pub effect_id: String,
+}
+
+/// A run to create with [`crate::Store::create_run`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    /// Unique run id chosen by the caller (a duplicate is a [`crate::StoreError::Conflict`]).
+    pub id: String,
+    pub workspace: String,
+    pub namespace: String,
+    pub name: String,
+    pub version: String,
+    /// Initial status, for example `pending` or `running`.
+    pub status: String,
+    /// The run's input document.
+    pub input: Value,
+    /// Opaque interpreter state; the run starts at state version 1.
+    pub state: Value,
+    pub parent: Option<ParentLink>,
+    /// Creation time; also the first `updated_at`.
+    pub created_at: Millis,
+}
+
+/// A stored run with its current state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: String,
+    pub workspace: String,
+    pub namespace: String,
+    pub name: String,
+    pub version: String,
+    pub status: String,
+    pub input: Value,
+    /// Set once the run completed (by the caller's checkpoint).
+    pub output: Option<Value>,
+    /// Set once the run faulted (an RFC 7807 problem document, by convention).
+    pub error: Option<Value>,
+    /// Opaque interpreter state.
+    pub state: Value,
+    /// Optimistic concurrency token: 1 after creation, +1 per [`crate::Store::commit`].
+    pub state_version: i64,
+    pub parent: Option<ParentLink>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A history entry to append; the store numbers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewHistoryEntry {
+    pub at: Millis,
+    /// Entry type, for example `io.serverlessworkflow.task.started.v1`.
+    pub kind: String,
+    /// Task reference (JSON pointer such as `/do/0/greet`), if the entry is about a task.
+    pub task: Option<String>,
+    pub data: Value,
+}
+
+/// A stored history entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    /// Position in the run's history: 1-based and dense (no gaps) per run.
+    pub seq: i64,
+    pub at: Millis,
+    pub kind: String,
+    pub task: Option<String>,
+    pub data: Value,
+}
+
+/// A pending timer of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerRecord {
+    pub run_id: String,
+    /// Caller-chosen id, unique per run.
+    pub timer_id: String,
+    pub due_at: Millis,
+}
+
+/// A CloudEvent kept for the retention window; unique by (`source`, `id`) across workspaces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// CloudEvent `id`.
+    pub id: String,
+    /// CloudEvent `source`.
+    pub source: String,
+    /// CloudEvent `type`.
+    pub kind: String,
+    /// CloudEvent `time` (or the time it was received).
+    pub time: Millis,
+    /// The whole CloudEvent as JSON (structured mode).
+    pub event: Value,
+}
+
+/// Everything one interpreter step changes, committed atomically (persist, then act).
+///
+/// `status`, `state`, `output` and `error` are the run's complete new values (a `None` output or
+/// error clears the stored one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    pub run_id: String,
+    /// The `state_version` the step started from; a different stored version is a conflict.
+    pub expected_version: i64,
+    pub status: String,
+    pub state: Value,
+    pub output: Option<Value>,
+    pub error: Option<Value>,
+    /// Appended in order after the run's last entry.
+    pub history: Vec<NewHistoryEntry>,
+    /// Timers to create or move: (timer id, due time). Applied after `timers_cleared`.
+    pub timers_set: Vec<(String, Millis)>,
+    /// Timer ids to delete; unknown ids are ignored.
+    pub timers_cleared: Vec<String>,
+    /// Events to keep, in the run's workspace; an already stored (`source`, `id`) is skipped.
+    pub events: Vec<StoredEvent>,
+    pub updated_at: Millis,
+}
+
+/// Which runs [`crate::Store::list_runs`] returns, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFilter {
+    pub workspace: Option<String>,
+    pub status: Option<String>,
+    /// Page size: at most this many runs.
+    pub limit: u32,
+    /// Cursor: return only runs that sort after this run id (the last id of the previous page).
+    pub before: Option<String>,
+}
+
+/// A run without its documents, for listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    pub id: String,
+    pub workspace: String,
+    pub namespace: String,
+    pub name: String,
+    pub version: String,
+    pub status: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}

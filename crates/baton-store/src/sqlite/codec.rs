@@ -1,0 +1,49 @@
+//! Conversions between stored columns and record fields: JSON as TEXT, decode errors as
+//! [`StoreError::Encoding`].
+
+use serde_json::Value;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Decode, Row, Sqlite, Type};
+
+use crate::error::StoreError;
+
+/// Serializes a JSON document for a TEXT column.
+pub(crate) fn encode_json(value: &Value) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|err| StoreError::Encoding(format!("cannot encode JSON: {err}")))
+}
+
+/// Serializes an optional JSON document for a nullable TEXT column.
+pub(crate) fn encode_optional_json(value: Option<&Value>) -> Result<Option<String>, StoreError> {
+    value.map(encode_json).transpose()
+}
+
+/// Reads a column, reporting a missing column or a value of the wrong type as
+/// [`StoreError::Encoding`].
+pub(crate) fn column<'r, T>(row: &'r SqliteRow, name: &str) -> Result<T, StoreError>
+where
+    T: Decode<'r, Sqlite> + Type<Sqlite>,
+{
+    row.try_get(name)
+        .map_err(|err| StoreError::Encoding(format!("column {name}: {err}")))
+}
+
+/// Reads a TEXT column holding a JSON document.
+pub(crate) fn json_column(row: &SqliteRow, name: &str) -> Result<Value, StoreError> {
+    let text: &str = column(row, name)?;
+    decode_json(name, text)
+}
+
+/// Reads a nullable TEXT column holding a JSON document.
+pub(crate) fn optional_json_column(
+    row: &SqliteRow,
+    name: &str,
+) -> Result<Option<Value>, StoreError> {
+    let text: Option<&str> = column(row, name)?;
+    text.map(|text| decode_json(name, text)).transpose()
+}
+
+fn decode_json(name: &str, text: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|err| StoreError::Encoding(format!("column {name} is not valid JSON: {err}")))
+}

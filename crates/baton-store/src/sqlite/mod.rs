@@ -1,0 +1,261 @@
+//! The SQLite store: one database file in WAL mode, a read pool and a single group-committing
+//! writer task (see [`writer`]).
+
+mod codec;
+mod reads;
+mod writer;
+mod writes;
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::error::StoreError;
+use crate::records::{
+    Checkpoint, HistoryEntry, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter, RunRecord,
+    RunSummary, StoredEvent, TimerRecord, WorkflowRecord,
+};
+use crate::sqlite::writer::{Counters, Job, Request};
+use crate::store::Store;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How hard SQLite syncs to disk on commit (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// fsync the WAL on every commit: a committed write survives power loss. The default.
+    Full,
+    /// fsync only at checkpoints: survives a process crash, but the last commits may be lost
+    /// on power loss.
+    Normal,
+}
+
+/// How to open a [`SqliteStore`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Database file; created (with its schema) when missing.
+    pub path: PathBuf,
+    pub synchronous: Synchronous,
+    /// Size of the read pool (connections). Default 4.
+    pub read_connections: u32,
+    /// How long a connection waits for a lock held by another connection or process.
+    /// Default 5 s.
+    pub busy_timeout: Duration,
+    /// Most write requests committed in one transaction. Default 256.
+    pub max_batch: usize,
+}
+
+impl SqliteOptions {
+    /// Options for the file at `path` with the defaults: [`Synchronous::Full`], 4 read
+    /// connections, 5 s busy timeout, batches of up to 256 writes.
+    pub fn new(path: impl Into<PathBuf>) -> SqliteOptions {
+        SqliteOptions {
+            path: path.into(),
+            synchronous: Synchronous::Full,
+            read_connections: 4,
+            busy_timeout: Duration::from_secs(5),
+            max_batch: 256,
+        }
+    }
+}
+
+/// Totals of the writer since the store was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Transactions committed.
+    pub commits: u64,
+    /// Write requests handled (successful or not).
+    pub requests: u64,
+}
+
+/// [`Store`] on one SQLite file. Cheap to clone; clones share the connections and the writer.
+///
+/// Writes are group-committed by one writer task (see the `writer` module); a write is
+/// acknowledged only after its batch committed. A write whose caller stopped waiting (its future
+/// was dropped after the request was queued) still commits.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: SqlitePool,
+    /// Channel to the writer; `None` once closed.
+    requests: Mutex<Option<mpsc::Sender<Request>>>,
+    /// The writer task; taken by `close` to wait for it.
+    writer: Mutex<Option<JoinHandle<()>>>,
+    counters: Arc<Counters>,
+}
+
+/// Capacity of the writer's queue; callers wait (back-pressure) when it is full.
+const QUEUE_CAPACITY: usize = 4096;
+
+impl SqliteStore {
+    /// Opens or creates the database file: WAL journal, the configured `synchronous` level,
+    /// foreign keys on, busy timeout, migrations applied; then starts the writer task.
+    ///
+    /// Must be called inside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the file cannot be opened, [`StoreError::Migrate`] when the
+    /// schema cannot be brought up to date (for example a newer, unknown schema).
+    pub async fn open(options: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        let synchronous = match options.synchronous {
+            Synchronous::Full => SqliteSynchronous::Full,
+            Synchronous::Normal => SqliteSynchronous::Normal,
+        };
+        let connect = SqliteConnectOptions::new()
+            .filename(&options.path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout);
+        let mut write_conn = connect.connect().await?;
+        MIGRATOR.run(&mut write_conn).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.read_connections.max(1))
+            .connect_with(connect)
+            .await?;
+
+        let counters = Arc::new(Counters::default());
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let writer = tokio::spawn(writer::run(
+            write_conn,
+            receiver,
+            options.max_batch.max(1),
+            Arc::clone(&counters),
+        ));
+        tracing::debug!(path = %options.path.display(), "sqlite store open");
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                pool,
+                requests: Mutex::new(Some(sender)),
+                writer: Mutex::new(Some(writer)),
+                counters,
+            }),
+        })
+    }
+
+    /// Stops accepting writes, lets the writer finish what is queued, then closes all
+    /// connections. Later calls on any clone fail with [`StoreError::Closed`] (writes) or a
+    /// database error (reads). Idempotent.
+    pub async fn close(&self) {
+        drop(lock(&self.inner.requests).take());
+        let writer = lock(&self.inner.writer).take();
+        if let Some(writer) = writer
+            && let Err(err) = writer.await
+        {
+            tracing::error!(error = %err, "sqlite writer task failed");
+        }
+        self.inner.pool.close().await;
+    }
+
+    /// Transactions committed and write requests handled so far; `requests / commits` is the
+    /// average batch size of the group commit.
+    pub fn stats(&self) -> CommitStats {
+        CommitStats {
+            commits: self.inner.counters.commits.load(Ordering::Relaxed),
+            requests: self.inner.counters.requests.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Queues a write for the writer and waits for its result (after the batch committed).
+    async fn write<I, O>(
+        &self,
+        input: I,
+        request: fn(Job<I, O>) -> Request,
+    ) -> Result<O, StoreError> {
+        let sender = lock(&self.inner.requests)
+            .clone()
+            .ok_or(StoreError::Closed)?;
+        let (reply, response) = oneshot::channel();
+        sender
+            .send(request(Job::new(input, reply)))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        drop(sender);
+        response.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Locks a mutex that is never held across a panic-prone section; poisoning is harmless here.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Store for SqliteStore {
+    async fn put_workflow(&self, record: WorkflowRecord) -> Result<PutOutcome, StoreError> {
+        self.write(record, Request::PutWorkflow).await
+    }
+
+    async fn get_workflow(
+        &self,
+        workspace: &str,
+        namespace: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<WorkflowRecord>, StoreError> {
+        reads::get_workflow(&self.inner.pool, workspace, namespace, name, version).await
+    }
+
+    async fn list_workflows(&self, workspace: &str) -> Result<Vec<WorkflowRecord>, StoreError> {
+        reads::list_workflows(&self.inner.pool, workspace).await
+    }
+
+    async fn create_run(
+        &self,
+        run: NewRun,
+        history: Vec<NewHistoryEntry>,
+    ) -> Result<(), StoreError> {
+        self.write((run, history), Request::CreateRun).await
+    }
+
+    async fn commit(&self, checkpoint: Checkpoint) -> Result<i64, StoreError> {
+        self.write(checkpoint, Request::Commit).await
+    }
+
+    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        reads::get_run(&self.inner.pool, id).await
+    }
+
+    async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>, StoreError> {
+        reads::list_runs(&self.inner.pool, filter).await
+    }
+
+    async fn history(
+        &self,
+        run_id: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        reads::history(&self.inner.pool, run_id, after_seq, limit).await
+    }
+
+    async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
+        reads::unfinished_runs(&self.inner.pool).await
+    }
+
+    async fn child_runs(&self, parent_run_id: &str) -> Result<Vec<RunSummary>, StoreError> {
+        reads::child_runs(&self.inner.pool, parent_run_id).await
+    }
+
+    async fn due_timers(&self, now: Millis, limit: u32) -> Result<Vec<TimerRecord>, StoreError> {
+        reads::due_timers(&self.inner.pool, now, limit).await
+    }
+
+    async fn timers_of_run(&self, run_id: &str) -> Result<Vec<TimerRecord>, StoreError> {
+        reads::timers_of_run(&self.inner.pool, run_id).await
+    }
+
+    async fn get_event(&self, source: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        reads::get_event(&self.inner.pool, source, id).await
+    }
+}

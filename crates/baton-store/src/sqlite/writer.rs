@@ -1,0 +1,168 @@
+//! Group commit: the single writer task.
+//!
+//! All writes travel through one bounded channel to one task that owns the only write
+//! connection. The task takes every request queued at that moment (up to `max_batch`), runs them
+//! in ONE `BEGIN IMMEDIATE` transaction, each inside its own savepoint so a failing request
+//! (a version conflict, say) rolls back only itself, commits once (one fsync for the whole batch)
+//! and only then answers every caller. If the batch transaction itself fails, each request is
+//! retried alone so every caller gets its own verdict.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::StoreError;
+use crate::records::{Checkpoint, NewHistoryEntry, NewRun, PutOutcome, WorkflowRecord};
+use crate::sqlite::writes;
+
+/// One queued write and the caller waiting for it.
+pub(crate) enum Request {
+    PutWorkflow(Job<WorkflowRecord, PutOutcome>),
+    CreateRun(Job<(NewRun, Vec<NewHistoryEntry>), ()>),
+    Commit(Job<Checkpoint, i64>),
+}
+
+/// A write's input, its reply channel and, once applied, its result.
+pub(crate) struct Job<I, O> {
+    input: I,
+    reply: oneshot::Sender<Result<O, StoreError>>,
+    /// `None` until applied; a job answered without a result reports [`StoreError::Closed`].
+    result: Option<Result<O, StoreError>>,
+}
+
+impl<I, O> Job<I, O> {
+    pub(crate) fn new(input: I, reply: oneshot::Sender<Result<O, StoreError>>) -> Self {
+        Job {
+            input,
+            reply,
+            result: None,
+        }
+    }
+
+    /// Records the result and tells whether it is a success.
+    fn record(&mut self, result: Result<O, StoreError>) -> bool {
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn answer(self) {
+        let result = self.result.unwrap_or(Err(StoreError::Closed));
+        // The caller may have given up waiting; the write stands regardless.
+        let _ = self.reply.send(result);
+    }
+}
+
+impl Request {
+    /// Runs the write on `conn` (inside an open transaction) and keeps its result.
+    async fn apply(&mut self, conn: &mut SqliteConnection) -> bool {
+        match self {
+            Request::PutWorkflow(job) => {
+                let result = writes::put_workflow(conn, &job.input).await;
+                job.record(result)
+            }
+            Request::CreateRun(job) => {
+                let (run, history) = &job.input;
+                let result = writes::create_run(conn, run, history).await;
+                job.record(result)
+            }
+            Request::Commit(job) => {
+                let result = writes::commit(conn, &job.input).await;
+                job.record(result)
+            }
+        }
+    }
+
+    /// Replaces the result: the transaction holding this write did not commit.
+    fn fail(&mut self, err: sqlx::Error) {
+        let err = StoreError::Database(err);
+        match self {
+            Request::PutWorkflow(job) => job.result = Some(Err(err)),
+            Request::CreateRun(job) => job.result = Some(Err(err)),
+            Request::Commit(job) => job.result = Some(Err(err)),
+        }
+    }
+
+    fn answer(self) {
+        match self {
+            Request::PutWorkflow(job) => job.answer(),
+            Request::CreateRun(job) => job.answer(),
+            Request::Commit(job) => job.answer(),
+        }
+    }
+}
+
+/// Counters shared between the writer task and [`crate::SqliteStore::stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) commits: AtomicU64,
+    pub(crate) requests: AtomicU64,
+}
+
+/// The writer task: serves requests until every sender is dropped, then closes `conn`.
+pub(crate) async fn run(
+    mut conn: SqliteConnection,
+    mut requests: mpsc::Receiver<Request>,
+    max_batch: usize,
+    counters: Arc<Counters>,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while requests.recv_many(&mut batch, max_batch).await > 0 {
+        let n_commits = commit_batch(&mut conn, &mut batch).await;
+        counters.commits.fetch_add(n_commits, Ordering::Relaxed);
+        counters
+            .requests
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        tracing::trace!(n_requests = batch.len(), n_commits, "write batch done");
+        for request in batch.drain(..) {
+            request.answer();
+        }
+    }
+    if let Err(err) = conn.close().await {
+        tracing::warn!(error = %err, "closing the write connection failed");
+    }
+}
+
+/// Commits `batch` as one transaction, or each request alone if that fails. Returns the number
+/// of transactions committed.
+async fn commit_batch(conn: &mut SqliteConnection, batch: &mut [Request]) -> u64 {
+    let err = match transaction(conn, batch).await {
+        Ok(()) => return 1,
+        Err(err) => err,
+    };
+    if let [request] = batch {
+        request.fail(err);
+        return 0;
+    }
+    tracing::warn!(error = %err, n_requests = batch.len(), "group commit failed, retrying one by one");
+    let mut n_commits = 0;
+    for request in batch.iter_mut() {
+        match transaction(conn, std::slice::from_mut(request)).await {
+            Ok(()) => n_commits += 1,
+            Err(err) => request.fail(err),
+        }
+    }
+    n_commits
+}
+
+/// Runs `requests` in one write transaction, each in its own savepoint, and commits.
+///
+/// A request's own error only rolls back its savepoint; an `Err` here means the transaction as
+/// a whole did not commit (it is rolled back when dropped).
+async fn transaction(
+    conn: &mut SqliteConnection,
+    requests: &mut [Request],
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    for request in requests.iter_mut() {
+        let mut savepoint = tx.begin().await?;
+        if request.apply(&mut savepoint).await {
+            savepoint.commit().await?;
+        } else {
+            savepoint.rollback().await?;
+        }
+    }
+    tx.commit().await
+}

@@ -1,0 +1,185 @@
+//! The write operations, each run by the writer task inside its own savepoint of a group
+//! transaction. They assume an open transaction and never commit themselves.
+
+use sqlx::SqliteConnection;
+
+use crate::error::StoreError;
+use crate::records::{Checkpoint, NewHistoryEntry, NewRun, PutOutcome, WorkflowRecord};
+use crate::sqlite::codec::{encode_json, encode_optional_json};
+
+pub(crate) async fn put_workflow(
+    conn: &mut SqliteConnection,
+    record: &WorkflowRecord,
+) -> Result<PutOutcome, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO workflows (workspace, namespace, name, version, definition, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (workspace, namespace, name, version) DO NOTHING",
+    )
+    .bind(&record.workspace)
+    .bind(&record.namespace)
+    .bind(&record.name)
+    .bind(&record.version)
+    .bind(&record.definition)
+    .bind(record.created_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(PutOutcome::Created);
+    }
+    let stored: String = sqlx::query_scalar(
+        "SELECT definition FROM workflows \
+         WHERE workspace = $1 AND namespace = $2 AND name = $3 AND version = $4",
+    )
+    .bind(&record.workspace)
+    .bind(&record.namespace)
+    .bind(&record.name)
+    .bind(&record.version)
+    .fetch_one(&mut *conn)
+    .await?;
+    if stored == record.definition {
+        Ok(PutOutcome::Unchanged)
+    } else {
+        Err(StoreError::Conflict(format!(
+            "workflow {}/{}:{} in workspace {} is already deployed with another definition",
+            record.namespace, record.name, record.version, record.workspace
+        )))
+    }
+}
+
+pub(crate) async fn create_run(
+    conn: &mut SqliteConnection,
+    run: &NewRun,
+    history: &[NewHistoryEntry],
+) -> Result<(), StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO runs (id, workspace, namespace, name, version, status, input, output, \
+         error, state, state_version, parent_run_id, parent_effect_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, 1, $9, $10, $11, $11) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&run.id)
+    .bind(&run.workspace)
+    .bind(&run.namespace)
+    .bind(&run.name)
+    .bind(&run.version)
+    .bind(&run.status)
+    .bind(encode_json(&run.input)?)
+    .bind(encode_json(&run.state)?)
+    .bind(run.parent.as_ref().map(|parent| parent.run_id.as_str()))
+    .bind(run.parent.as_ref().map(|parent| parent.effect_id.as_str()))
+    .bind(run.created_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(StoreError::Conflict(format!(
+            "run {} already exists",
+            run.id
+        )));
+    }
+    append_history(conn, &run.id, 1, history).await
+}
+
+/// Applies a checkpoint; see [`crate::Store::commit`]. Returns the new state version.
+pub(crate) async fn commit(
+    conn: &mut SqliteConnection,
+    checkpoint: &Checkpoint,
+) -> Result<i64, StoreError> {
+    let run_id = &checkpoint.run_id;
+    let stored: Option<(i64, String)> =
+        sqlx::query_as("SELECT state_version, workspace FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((stored_version, workspace)) = stored else {
+        return Err(StoreError::NotFound(format!("run {run_id}")));
+    };
+    if stored_version != checkpoint.expected_version {
+        return Err(StoreError::Conflict(format!(
+            "run {run_id} is at state version {stored_version}, expected {}",
+            checkpoint.expected_version
+        )));
+    }
+    let new_version = stored_version + 1;
+    sqlx::query(
+        "UPDATE runs SET status = $2, state = $3, output = $4, error = $5, state_version = $6, \
+         updated_at = $7 WHERE id = $1",
+    )
+    .bind(run_id)
+    .bind(&checkpoint.status)
+    .bind(encode_json(&checkpoint.state)?)
+    .bind(encode_optional_json(checkpoint.output.as_ref())?)
+    .bind(encode_optional_json(checkpoint.error.as_ref())?)
+    .bind(new_version)
+    .bind(checkpoint.updated_at)
+    .execute(&mut *conn)
+    .await?;
+
+    if !checkpoint.history.is_empty() {
+        let last_seq: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM history WHERE run_id = $1")
+                .bind(run_id)
+                .fetch_one(&mut *conn)
+                .await?;
+        append_history(conn, run_id, last_seq + 1, &checkpoint.history).await?;
+    }
+    for timer_id in &checkpoint.timers_cleared {
+        sqlx::query("DELETE FROM timers WHERE run_id = $1 AND timer_id = $2")
+            .bind(run_id)
+            .bind(timer_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for (timer_id, due_at) in &checkpoint.timers_set {
+        sqlx::query(
+            "INSERT INTO timers (run_id, timer_id, due_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (run_id, timer_id) DO UPDATE SET due_at = excluded.due_at",
+        )
+        .bind(run_id)
+        .bind(timer_id)
+        .bind(due_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for event in &checkpoint.events {
+        sqlx::query(
+            "INSERT INTO events (workspace, source, id, type, time, event) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (source, id) DO NOTHING",
+        )
+        .bind(&workspace)
+        .bind(&event.source)
+        .bind(&event.id)
+        .bind(&event.kind)
+        .bind(event.time)
+        .bind(encode_json(&event.event)?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(new_version)
+}
+
+/// Inserts `entries` numbered `first_seq`, `first_seq + 1`, ...
+async fn append_history(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    first_seq: i64,
+    entries: &[NewHistoryEntry],
+) -> Result<(), StoreError> {
+    for (seq, entry) in (first_seq..).zip(entries) {
+        sqlx::query(
+            "INSERT INTO history (run_id, seq, at, kind, task, data) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(run_id)
+        .bind(seq)
+        .bind(entry.at)
+        .bind(&entry.kind)
+        .bind(entry.task.as_deref())
+        .bind(encode_json(&entry.data)?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! The storage interface the server codes against.
+
+use std::future::Future;
+
+use crate::error::StoreError;
+use crate::records::{
+    Checkpoint, HistoryEntry, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter, RunRecord,
+    RunSummary, StoredEvent, TimerRecord, WorkflowRecord,
+};
+
+/// Durable storage of workflows, runs, history, timers and events.
+///
+/// Every method returns a `Send` future so callers can use a store from spawned tasks.
+/// Writes are atomic per call; a write that returned `Ok` is durable (as durable as the
+/// backend's configured sync level).
+pub trait Store: Send + Sync + 'static {
+    /// Stores a workflow version.
+    ///
+    /// Returns [`PutOutcome::Unchanged`] when the same (workspace, namespace, name, version) is
+    /// already stored with the same definition text.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when that version is stored with a different definition.
+    fn put_workflow(
+        &self,
+        record: WorkflowRecord,
+    ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
+
+    /// Loads one workflow version; `version == "latest"` selects the highest version.
+    ///
+    /// Versions compare by their dotted numeric parts (`1.10.0` > `1.9.2`, a leading `v` and
+    /// `+build` are ignored, `1.0.0-rc1` < `1.0.0`); numeric versions rank above non-numeric
+    /// ones; ties and non-numeric versions fall back to `created_at`.
+    fn get_workflow(
+        &self,
+        workspace: &str,
+        namespace: &str,
+        name: &str,
+        version: &str,
+    ) -> impl Future<Output = Result<Option<WorkflowRecord>, StoreError>> + Send;
+
+    /// Lists every workflow version of a workspace, by namespace, name and creation time.
+    fn list_workflows(
+        &self,
+        workspace: &str,
+    ) -> impl Future<Output = Result<Vec<WorkflowRecord>, StoreError>> + Send;
+
+    /// Creates a run at state version 1 with its first history entries (numbered from 1).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the run id exists; nothing is written then.
+    fn create_run(
+        &self,
+        run: NewRun,
+        history: Vec<NewHistoryEntry>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Applies one interpreter step atomically and returns the run's new `state_version`
+    /// (`expected_version + 1`).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown run, [`StoreError::Conflict`] when the stored
+    /// `state_version` differs from `checkpoint.expected_version`; nothing is written then.
+    fn commit(
+        &self,
+        checkpoint: Checkpoint,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// Loads a run.
+    fn get_run(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<RunRecord>, StoreError>> + Send;
+
+    /// Lists runs newest first (by `created_at`, then id), one page at a time.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the `before` cursor names an unknown run.
+    fn list_runs(
+        &self,
+        filter: RunFilter,
+    ) -> impl Future<Output = Result<Vec<RunSummary>, StoreError>> + Send;
+
+    /// Returns up to `limit` history entries of a run with `seq > after_seq`, in order.
+    /// An unknown run has an empty history.
+    fn history(
+        &self,
+        run_id: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<HistoryEntry>, StoreError>> + Send;
+
+    /// Ids of all runs whose status is not terminal ([`crate::TERMINAL_STATUSES`]), oldest
+    /// first; used to resume work after a restart.
+    fn unfinished_runs(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Runs started by `parent_run_id`, oldest first.
+    fn child_runs(
+        &self,
+        parent_run_id: &str,
+    ) -> impl Future<Output = Result<Vec<RunSummary>, StoreError>> + Send;
+
+    /// Up to `limit` timers with `due_at <= now`, earliest first (ties by run id, timer id).
+    fn due_timers(
+        &self,
+        now: Millis,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<TimerRecord>, StoreError>> + Send;
+
+    /// All timers of a run, earliest first.
+    fn timers_of_run(
+        &self,
+        run_id: &str,
+    ) -> impl Future<Output = Result<Vec<TimerRecord>, StoreError>> + Send;
+
+    /// Loads a stored event by its CloudEvent `source` and `id`.
+    fn get_event(
+        &self,
+        source: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<StoredEvent>, StoreError>> + Send;
+}

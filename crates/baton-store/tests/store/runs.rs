@@ -1,0 +1,123 @@
+//! Creating runs: round trip, duplicates, parent links, unfinished runs.
+
+use baton_store::{ParentLink, Store, StoreError};
+use serde_json::json;
+
+use crate::fixtures::{checkpoint, entry, new_run};
+
+backend_tests!(
+    create_and_get_run,
+    duplicate_run_id_conflicts,
+    children_and_unfinished_runs
+);
+
+async fn create_and_get_run(store: &impl Store) {
+    let mut run = new_run("r1", 100);
+    run.parent = Some(ParentLink {
+        run_id: "p1".into(),
+        effect_id: "e7".into(),
+    });
+    let history = vec![
+        entry("io.serverlessworkflow.workflow.started.v1", json!({})),
+        entry("io.serverlessworkflow.task.started.v1", json!({ "n": 2 })),
+    ];
+    store
+        .create_run(run.clone(), history.clone())
+        .await
+        .unwrap();
+
+    let stored = store.get_run("r1").await.unwrap().expect("run stored");
+    assert_eq!(stored.id, "r1");
+    assert_eq!(stored.workspace, "default");
+    assert_eq!(
+        (stored.namespace.as_str(), stored.name.as_str()),
+        ("test", "flow")
+    );
+    assert_eq!(stored.version, "1.0.0");
+    assert_eq!(stored.status, "running");
+    assert_eq!(stored.input, run.input);
+    assert_eq!(stored.state, run.state);
+    assert_eq!((stored.output, stored.error), (None, None));
+    assert_eq!(stored.state_version, 1);
+    assert_eq!(stored.parent, run.parent);
+    assert_eq!((stored.created_at, stored.updated_at), (100, 100));
+
+    let entries = store.history("r1", 0, 100).await.unwrap();
+    let seqs: Vec<_> = entries.iter().map(|it| it.seq).collect();
+    assert_eq!(seqs, [1, 2]);
+    assert_eq!(entries[1].kind, history[1].kind);
+    assert_eq!(entries[1].data, history[1].data);
+    assert_eq!(store.get_run("nope").await.unwrap(), None);
+    assert!(store.history("nope", 0, 100).await.unwrap().is_empty());
+}
+
+async fn duplicate_run_id_conflicts(store: &impl Store) {
+    store
+        .create_run(new_run("r1", 100), vec![entry("a", json!(1))])
+        .await
+        .unwrap();
+    let mut impostor = new_run("r1", 200);
+    impostor.status = "pending".into();
+    let res = store.create_run(impostor, vec![entry("b", json!(2))]).await;
+    assert!(matches!(res, Err(StoreError::Conflict(_))), "{res:?}");
+
+    let stored = store.get_run("r1").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status.as_str(), stored.created_at),
+        ("running", 100)
+    );
+    let kinds: Vec<_> = store
+        .history("r1", 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|it| it.kind)
+        .collect();
+    assert_eq!(kinds, ["a"]);
+}
+
+async fn children_and_unfinished_runs(store: &impl Store) {
+    store
+        .create_run(new_run("parent", 10), vec![])
+        .await
+        .unwrap();
+    for (id, created_at) in [("child-b", 30), ("child-a", 20)] {
+        let mut child = new_run(id, created_at);
+        child.parent = Some(ParentLink {
+            run_id: "parent".into(),
+            effect_id: id.into(),
+        });
+        store.create_run(child, vec![]).await.unwrap();
+    }
+    let mut waiting = new_run("waiting", 5);
+    waiting.status = "waiting".into();
+    store.create_run(waiting, vec![]).await.unwrap();
+
+    let children: Vec<_> = store
+        .child_runs("parent")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|it| it.id)
+        .collect();
+    assert_eq!(children, ["child-a", "child-b"]);
+    assert!(store.child_runs("child-a").await.unwrap().is_empty());
+
+    for (id, status) in [
+        ("child-a", "completed"),
+        ("child-b", "faulted"),
+        ("parent", "cancelled"),
+    ] {
+        let mut done = checkpoint(id, 1);
+        done.status = status.into();
+        store.commit(done).await.unwrap();
+    }
+    assert_eq!(store.unfinished_runs().await.unwrap(), ["waiting"]);
+    let mut suspended = new_run("suspended", 1);
+    suspended.status = "suspended".into();
+    store.create_run(suspended, vec![]).await.unwrap();
+    assert_eq!(
+        store.unfinished_runs().await.unwrap(),
+        ["suspended", "waiting"]
+    );
+}
