@@ -1,0 +1,208 @@
+//! Runs one case file through the interpreter with a simulated clock and scripted effects.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write;
+use std::path::Path;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use baton_core::definition::load_definition;
+use baton_core::effects::{Effect, EffectResult, HttpResponse};
+use baton_core::error::WorkflowError;
+use baton_core::state::{Command, RunState, StepInput};
+use baton_core::{StepContext, new_run, step};
+
+/// Start of the simulated clock: 2023-11-14T22:13:20Z.
+const START_MS: i64 = 1_700_000_000_000;
+/// Steps after which a case is considered to loop forever.
+const MAX_STEPS: usize = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    workflow: Value,
+    #[serde(default)]
+    input: Value,
+    #[serde(default)]
+    secrets: Value,
+    /// Results for effects, consumed in the order the effects are issued.
+    #[serde(default)]
+    effects: Vec<ScriptedResult>,
+    expect: Expectation,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+enum ScriptedResult {
+    Http {
+        status: u16,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        #[serde(default)]
+        body: Value,
+    },
+    Document(Value),
+    Output(Value),
+    Error(WorkflowError),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expectation {
+    status: String,
+    #[serde(default)]
+    output: Option<Value>,
+    /// Fields the run's error must have (a partial match).
+    #[serde(default)]
+    error: Option<serde_json::Map<String, Value>>,
+}
+
+fn script_result(result: ScriptedResult) -> EffectResult {
+    match result {
+        ScriptedResult::Http { status, headers, body } => {
+            let mut headers: Vec<(String, String)> = headers.into_iter().collect();
+            let bytes = match &body {
+                Value::Null => Vec::new(),
+                Value::String(text) => text.clone().into_bytes(),
+                other => {
+                    if !headers.iter().any(|(name, _)| name == "content-type") {
+                        headers.push(("content-type".into(), "application/json".into()));
+                    }
+                    other.to_string().into_bytes()
+                }
+            };
+            let body_base64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+            EffectResult::Http { response: HttpResponse { status, headers, body_base64 } }
+        }
+        ScriptedResult::Document(document) => EffectResult::Document { document },
+        ScriptedResult::Output(output) => EffectResult::Output { output },
+        ScriptedResult::Error(error) => EffectResult::Failed { error },
+    }
+}
+
+fn describe_effect(effect: &Effect) -> String {
+    match effect {
+        Effect::Http { request } => {
+            let mut text = format!("http {} {}", request.method, request.uri);
+            for (name, value) in &request.headers {
+                write!(text, " [{name}: {value}]").unwrap();
+            }
+            if let Some(body) = &request.body {
+                write!(text, " body={body}").unwrap();
+            }
+            text
+        }
+        Effect::FetchDocument { uri, .. } => format!("fetch {uri}"),
+        Effect::Subflow { namespace, name, version, input } => format!("subflow {namespace}/{name}:{version} input={input}"),
+    }
+}
+
+/// Runs the case; returns its trace and final state, or the reason it could not run.
+fn run_case(case: Case) -> Result<(String, RunState), String> {
+    let text = serde_json::to_string(&case.workflow).map_err(|err| err.to_string())?;
+    let workflow = load_definition(&text).map_err(|err| format!("definition refused: {:?}", err.diagnostics()))?;
+    let mut state = new_run("run-1", case.input, START_MS);
+    let mut scripted: VecDeque<ScriptedResult> = case.effects.into();
+    let mut effects: VecDeque<(String, Effect)> = VecDeque::new();
+    let mut timers: BTreeMap<String, i64> = BTreeMap::new();
+    let mut now = START_MS;
+    let mut input = Some(StepInput::Start);
+    let mut trace = String::new();
+    let mut steps = 0;
+    while let Some(next) = input.take() {
+        steps += 1;
+        if steps > MAX_STEPS {
+            return Err(format!("more than {MAX_STEPS} steps"));
+        }
+        let output = step(&workflow, &mut state, next, &StepContext { now, secrets: &case.secrets });
+        state = serde_json::from_value(serde_json::to_value(&state).map_err(|e| e.to_string())?)
+            .map_err(|err| format!("state does not round-trip: {err}"))?;
+        for event in &output.history {
+            let kind = event.kind.trim_start_matches("io.serverlessworkflow.").trim_end_matches(".v1");
+            writeln!(trace, "+{}ms {kind} {}", event.at - START_MS, event.task.as_deref().unwrap_or("")).unwrap();
+        }
+        for command in output.commands {
+            match command {
+                Command::Perform { effect_id, effect, .. } => {
+                    writeln!(trace, "  -> {}", describe_effect(&effect)).unwrap();
+                    effects.push_back((effect_id, effect));
+                }
+                Command::StartTimer { timer_id, due_at } => {
+                    writeln!(trace, "  -> timer {timer_id} in {}ms", due_at - now).unwrap();
+                    timers.insert(timer_id, due_at);
+                }
+                Command::CancelTimer { timer_id } => {
+                    writeln!(trace, "  -> cancel {timer_id}").unwrap();
+                    timers.remove(&timer_id);
+                }
+                Command::EmitEvent { event } => writeln!(trace, "  -> emit {}", event["type"]).unwrap(),
+                Command::Complete { .. } | Command::Fault { .. } | Command::Cancelled => {}
+            }
+        }
+        if state.status.is_terminal() {
+            break;
+        }
+        input = if let Some((effect_id, effect)) = effects.pop_front() {
+            let result = scripted.pop_front().ok_or_else(|| format!("no scripted result for {}", describe_effect(&effect)))?;
+            Some(StepInput::EffectCompleted { effect_id, result: script_result(result) })
+        } else if let Some((timer_id, due_at)) = timers.iter().min_by_key(|(_, due)| **due).map(|(id, due)| (id.clone(), *due)) {
+            timers.remove(&timer_id);
+            now = now.max(due_at);
+            Some(StepInput::TimerFired { timer_id })
+        } else {
+            None
+        };
+    }
+    if !scripted.is_empty() {
+        return Err(format!("{} scripted results left unused", scripted.len()));
+    }
+    writeln!(trace, "status: {}", state.status.as_str()).unwrap();
+    if let Some(output) = &state.output {
+        writeln!(trace, "output: {output}").unwrap();
+    }
+    if let Some(error) = &state.error {
+        writeln!(trace, "error: {}", error.to_value()).unwrap();
+    }
+    Ok((trace, state))
+}
+
+fn check_expectation(expect: &Expectation, state: &RunState) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if state.status.as_str() != expect.status {
+        problems.push(format!("status: expected {}, got {}", expect.status, state.status.as_str()));
+    }
+    if let Some(output) = &expect.output
+        && state.output.as_ref() != Some(output)
+    {
+        problems.push(format!("output: expected {output}, got {}", json!(state.output)));
+    }
+    if let Some(fields) = &expect.error {
+        let actual = state.error.as_ref().map(WorkflowError::to_value).unwrap_or(Value::Null);
+        for (key, value) in fields {
+            if actual.get(key) != Some(value) {
+                problems.push(format!("error.{key}: expected {value}, got {}", actual.get(key).unwrap_or(&Value::Null)));
+            }
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+}
+
+/// Checks one case file against its expectation and its trace file.
+pub fn check_case(path: &Path) -> Result<(), String> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let fail = |message: String| format!("--- {name}\n{message}");
+    let text = std::fs::read_to_string(path).map_err(|err| fail(err.to_string()))?;
+    let case: Case = serde_saphyr::from_str(&text).map_err(|err| fail(format!("bad case file: {err}")))?;
+    let expect = Expectation { status: case.expect.status.clone(), output: case.expect.output.clone(), error: case.expect.error.clone() };
+    let (trace, state) = run_case(case).map_err(fail)?;
+    let trace_path = path.with_extension("trace");
+    let expected_trace = std::fs::read_to_string(&trace_path).unwrap_or_default();
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&trace_path, &trace).map_err(|err| fail(err.to_string()))?;
+    } else if expected_trace != trace {
+        return Err(fail(format!("trace differs from {}:\n{trace}", trace_path.display())));
+    }
+    check_expectation(&expect, &state).map_err(|problems| fail(format!("{problems}\ntrace:\n{trace}")))
+}
