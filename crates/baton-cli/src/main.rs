@@ -1,1 +1,53 @@
-fn main() {}
+//! `baton`: run Serverless Workflow definitions durably.
+//!
+//! Data goes to stdout, everything else (progress, diagnostics, errors) to stderr. Exit codes:
+//! 0 success (run completed), 1 run faulted or cancelled (or an internal error), 2 usage error
+//! or invalid definition.
+
+mod cli;
+mod commands;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, RunsCommand};
+
+/// Exit code for usage errors and invalid definitions.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => commands::run::run(args).await,
+            Command::Validate(args) => commands::validate::validate(args),
+            Command::Runs { command: RunsCommand::List(args) } => commands::runs::list(args).await,
+            Command::Runs { command: RunsCommand::Show(args) } => commands::runs::show(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            match err.downcast_ref::<commands::UsageError>() {
+                Some(_) => ExitCode::from(EXIT_USAGE),
+                None => ExitCode::FAILURE,
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! `baton run FILE`: deploy the definition into the embedded database, run it to its end and
+//! print its output (stdout) or its error (problem details on stderr).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use baton_core::state::RunStatus;
+use baton_server::egress::EgressPolicy;
+use baton_server::engine::{Engine, EngineConfig, EngineError, RunOutcome};
+use baton_store::{SqliteStore, Store};
+
+use crate::cli::RunArgs;
+use crate::commands::{UsageError, open_store};
+
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|err| UsageError(format!("cannot read {}: {err}", args.file.display())))?;
+    let input = parse_input(&args.input)?;
+    let secrets = parse_secrets(&args.secrets)?;
+    let store = open_store(&args.db.db).await?;
+    let egress = EgressPolicy { allow_loopback: args.allow_private_network, allow_private: args.allow_private_network };
+    let mut engine = Engine::new(store.clone(), EngineConfig { secrets, egress, rewrites: Vec::new() });
+    if let Some(observer) = crate::progress::observer() {
+        engine = engine.with_observer(observer);
+    }
+    if let Some(dir) = &args.workflows {
+        deploy_folder(&engine, dir).await?;
+    }
+    let workflow = deploy(&engine, &text, &args.file.display().to_string()).await?;
+    let run_id = match &args.run_id {
+        Some(run_id) if store.get_run(run_id).await?.is_some() => run_id.clone(),
+        requested => engine.create_run(&workflow, input, requested.clone()).await?,
+    };
+    tracing::info!(run_id = %run_id, "driving run");
+    let outcome = engine.drive(&run_id).await?;
+    store.close().await;
+    Ok(report(&outcome))
+}
+
+/// Prints the outcome and returns the exit code: 0 completed, 1 otherwise.
+fn report(outcome: &RunOutcome) -> ExitCode {
+    eprintln!("run {} {}", outcome.run_id, outcome.status.as_str());
+    match outcome.status {
+        RunStatus::Completed => {
+            let output = outcome.output.clone().unwrap_or(Value::Null);
+            crate::commands::print_data(&serde_json::to_string_pretty(&output).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        _ => {
+            if let Some(error) = &outcome.error {
+                eprintln!("{}", serde_json::to_string_pretty(&error.to_value()).unwrap_or_default());
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn deploy(
+    engine: &Engine<SqliteStore>,
+    text: &str,
+    name: &str,
+) -> anyhow::Result<std::sync::Arc<baton_core::compile::CompiledWorkflow>> {
+    match engine.deploy(text).await {
+        Ok(workflow) => Ok(workflow),
+        Err(EngineError::Definition(err)) => {
+            for diagnostic in err.diagnostics() {
+                eprintln!("{name}:{diagnostic}");
+            }
+            Err(UsageError(format!("{name} is not a valid workflow definition")).into())
+        }
+        Err(err) => Err(err).with_context(|| format!("cannot deploy {name}")),
+    }
+}
+
+/// Deploys every `.yaml`, `.yml` and `.json` file of `dir` (sorted by name).
+async fn deploy_folder(engine: &Engine<SqliteStore>, dir: &Path) -> anyhow::Result<()> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|err| UsageError(format!("cannot read {}: {err}", dir.display())))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml" || ext == "json"))
+        .collect();
+    files.sort();
+    for file in files {
+        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        deploy(engine, &text, &file.display().to_string()).await?;
+    }
+    Ok(())
+}
+
+/// `--input`: JSON text, or `@FILE` holding JSON or YAML.
+fn parse_input(input: &str) -> anyhow::Result<Value> {
+    match input.strip_prefix('@') {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|err| UsageError(format!("cannot read input {path}: {err}")))?;
+            serde_saphyr::from_str(&text).map_err(|err| UsageError(format!("input {path} is not JSON or YAML: {err}")).into())
+        }
+        None => serde_json::from_str(input).map_err(|err| UsageError(format!("--input is not valid JSON: {err}")).into()),
+    }
+}
+
+/// `--secret NAME=VALUE` pairs as the `$secrets` object.
+fn parse_secrets(pairs: &[String]) -> anyhow::Result<Value> {
+    let mut secrets = serde_json::Map::new();
+    for pair in pairs {
+        let (name, value) =
+            pair.split_once('=').ok_or_else(|| UsageError(format!("--secret {name:?} must be NAME=VALUE", name = pair.split('=').next().unwrap_or(""))))?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+        secrets.insert(name.to_owned(), value);
+    }
+    Ok(Value::Object(secrets))
+}
