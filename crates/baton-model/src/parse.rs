@@ -1,15 +1,10 @@
 //! Turning definition text (YAML or JSON) into a checked [`Workflow`].
 
-use std::sync::OnceLock;
-
 use serde_json::Value;
 
 use crate::diagnostic::Diagnostic;
 use crate::types::Workflow;
 use crate::validate;
-
-/// The official 1.0.3 JSON schema of a workflow document.
-const WORKFLOW_SCHEMA: &str = include_str!("../schema/workflow.yaml");
 
 /// Why a definition could not be accepted.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -23,10 +18,23 @@ pub enum ParseError {
 }
 
 impl ParseError {
-    /// Every problem as diagnostics (a syntax error is one diagnostic at the root).
+    /// Every problem as diagnostics (a syntax error is one diagnostic at the root, on one line:
+    /// the position and the reason, without the parser's code frame).
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
-            ParseError::Syntax(message) => vec![Diagnostic::new("", format!("malformed definition: {message}"))],
+            ParseError::Syntax(message) => {
+                let first_line = message.lines().next().unwrap_or_default();
+                let reason = first_line.strip_prefix("error: ").unwrap_or(first_line);
+                // The YAML parser suggests one of its own options; that means nothing to an author.
+                let reason = reason
+                    .split(", set DuplicateKeyPolicy")
+                    .next()
+                    .unwrap_or(reason);
+                vec![Diagnostic::new(
+                    "",
+                    format!("malformed definition: {reason}"),
+                )]
+            }
             ParseError::Invalid(diagnostics) => diagnostics.clone(),
         }
     }
@@ -42,7 +50,8 @@ pub fn parse_document(text: &str) -> Result<Value, ParseError> {
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! { max_nodes: 200_000, max_depth: 128, max_total_scalar_bytes: 16 << 20 },
     };
-    serde_saphyr::from_str_with_options(text, options).map_err(|err| ParseError::Syntax(err.to_string()))
+    serde_saphyr::from_str_with_options(text, options)
+        .map_err(|err| ParseError::Syntax(err.to_string()))
 }
 
 /// Parses and checks a definition: syntax, the JSON schema, then the typed model and the
@@ -54,30 +63,11 @@ pub fn parse_workflow(text: &str) -> Result<Workflow, ParseError> {
 
 /// Like [`parse_workflow`], from an already parsed document.
 pub fn parse_workflow_value(document: Value) -> Result<Workflow, ParseError> {
-    let mut diagnostics = schema_diagnostics(&document);
-    if !diagnostics.is_empty() {
-        diagnostics.sort();
-        diagnostics.dedup();
-        return Err(ParseError::Invalid(diagnostics));
-    }
-    let workflow: Workflow = serde_json::from_value(document)
-        .map_err(|err| ParseError::Invalid(vec![Diagnostic::new("", err.to_string())]))?;
-    let diagnostics = validate::check_workflow(&workflow);
-    if diagnostics.is_empty() { Ok(workflow) } else { Err(ParseError::Invalid(diagnostics)) }
+    validate::validate_document(&document).map_err(ParseError::Invalid)
 }
 
-fn schema_validator() -> &'static jsonschema::Validator {
-    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        let schema: Value = serde_saphyr::from_str(WORKFLOW_SCHEMA).expect("the bundled schema is valid YAML");
-        jsonschema::validator_for(&schema).expect("the bundled schema compiles")
-    })
-}
-
-/// Every JSON-schema violation, with its instance path.
+/// Every JSON-schema violation, with its instance path, worded by
+/// [`validate::schema_diagnostics`].
 pub fn schema_diagnostics(document: &Value) -> Vec<Diagnostic> {
-    schema_validator()
-        .iter_errors(document)
-        .map(|err| Diagnostic::new(err.instance_path().to_string(), err.to_string()))
-        .collect()
+    validate::schema_diagnostics(document)
 }

@@ -201,6 +201,7 @@ pub struct ExternalResource {
 /// `endpoint`: a URI template or `${ }` expression, or `{uri, authentication?}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
+#[allow(clippy::large_enum_variant, reason = "definitions are built once per deploy; boxing would only complicate matching")]
 pub enum Endpoint {
     Uri(String),
     Config(EndpointConfig),
@@ -337,6 +338,7 @@ pub struct Jitter {
 /// A retry policy inline, or the name of one in `use.retries`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
+#[allow(clippy::large_enum_variant, reason = "definitions are built once per deploy; boxing would only complicate matching")]
 pub enum RetryRef {
     Named(String),
     Inline(RetryPolicy),
@@ -461,6 +463,7 @@ pub struct Task {
 /// The kind of a task and its own properties.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
+#[allow(clippy::large_enum_variant, reason = "definitions are built once per deploy; boxing would only complicate matching")]
 pub enum TaskKind {
     Call(CallTask),
     Do(DoTask),

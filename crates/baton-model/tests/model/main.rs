@@ -1,0 +1,7 @@
+//! Integration tests of `baton-model`, in one test binary: the specification examples parse,
+//! and every definition in `tests/data/invalid/` is refused with exactly the diagnostics its
+//! sibling `.diagnostics` file lists.
+
+mod examples;
+mod expect;
+mod invalid;
