@@ -50,7 +50,7 @@ impl Machine<'_> {
     }
 
     /// Records an effect in flight and asks the driver to perform it.
-    fn perform(&mut self, frame_id: u64, effect: Effect, stage: EffectStage) {
+    fn perform(&mut self, frame_id: u64, effect: Effect, stage: EffectStage) -> String {
         let effect_id = format!("e{}", self.next_id());
         let reference = self.frame(frame_id).map(|f| f.reference.clone()).unwrap_or_default();
         // Stable across crash and replay: the effect id is part of the committed state.
@@ -60,7 +60,8 @@ impl Machine<'_> {
         if let Some(frame) = self.state.frames.get_mut(&frame_id) {
             frame.exec = Exec::Effect { effect_id: effect_id.clone(), stage };
         }
-        self.push_command(Command::Perform { effect_id, idempotency_key, effect });
+        self.push_command(Command::Perform { effect_id: effect_id.clone(), idempotency_key, effect });
+        effect_id
     }
 
     pub(super) fn start_http(&mut self, frame_id: u64, call: &CompiledHttp, input: &Value) -> Result<(), WorkflowError> {
@@ -90,10 +91,11 @@ impl Machine<'_> {
     }
 
     pub(super) fn start_subflow(&mut self, frame_id: u64, effect: Effect, await_: bool, input: Value) {
-        self.perform(frame_id, effect, EffectStage::Subflow);
+        let effect_id = self.perform(frame_id, effect, EffectStage::Subflow);
         if !await_ {
             // Fire and forget: the child runs on its own; this task outputs its input now.
-            self.state.effects.retain(|_, pending| pending.frame != frame_id);
+            self.state.effects.remove(&effect_id);
+            self.detached.push(effect_id);
             self.agenda.push_back(Work::Produce { frame: frame_id, raw_output: input, directive: None });
         }
     }

@@ -60,7 +60,7 @@ impl Machine<'_> {
                 }
             }
             Next::Task(_) | Next::ListDone => self.list_done(frame_id, output),
-            Next::EndWorkflow => self.finish_workflow(output),
+            Next::EndWorkflow => self.end_workflow(frame_id, output),
         }
     }
 

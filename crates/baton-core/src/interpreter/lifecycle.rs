@@ -20,8 +20,8 @@ pub(crate) fn date_time(ms: Millis) -> Value {
 }
 
 /// The standard `timeout` error raised at `instance`.
-pub(crate) fn timeout_error(instance: &str) -> WorkflowError {
-    WorkflowError::standard(StandardError::Timeout, "the task timed out").at(instance)
+pub(crate) fn timeout_error(title: &str, instance: &str) -> WorkflowError {
+    WorkflowError::standard(StandardError::Timeout, title).at(instance)
 }
 
 impl Machine<'_> {
@@ -74,7 +74,24 @@ impl Machine<'_> {
         self.start_list(WORKFLOW_FRAME, input);
     }
 
-    /// The workflow's task list ended with `output` (or a task said `end`).
+    /// A task said `then: end` inside the list run by `frame`: that frame and its ancestors end
+    /// with `output`, every other open task is cancelled, and the workflow completes.
+    pub(super) fn end_workflow(&mut self, frame: u64, output: Value) {
+        let mut current = Some(frame);
+        while let Some(id) = current {
+            let Some(open) = self.state.frames.get(&id) else { break };
+            current = open.parent;
+            if !open.reference.is_empty() {
+                let reference = open.reference.clone();
+                let data = json!({"completedAt": iso8601(self.now()), "output": output});
+                self.history("task.completed", Some(&reference), data);
+                self.state.frames.remove(&id);
+            }
+        }
+        self.finish_workflow(output);
+    }
+
+    /// The workflow's task list ended with `output`.
     pub(super) fn finish_workflow(&mut self, output: Value) {
         self.clear_all();
         let output = match &self.workflow.output_as {
@@ -142,9 +159,15 @@ impl Machine<'_> {
         }
     }
 
-    /// Drops every frame, timer and effect: the run is ending.
+    /// Drops every frame, timer and effect: the run is ending. Tasks still open are recorded
+    /// as cancelled.
     fn clear_all(&mut self) {
         self.agenda.clear();
+        let open: Vec<String> =
+            self.state.frames.values().filter(|f| !f.reference.is_empty()).map(|f| f.reference.clone()).collect();
+        for reference in open {
+            self.history("task.cancelled", Some(&reference), json!({"cancelledAt": iso8601(self.now())}));
+        }
         if self.state.frames.contains_key(&WORKFLOW_FRAME) {
             self.remove_subtree(WORKFLOW_FRAME);
         }

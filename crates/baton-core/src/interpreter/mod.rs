@@ -59,10 +59,18 @@ pub fn new_run(run_id: impl Into<String>, input: Value, now: Millis) -> RunState
 /// Applies one input to a run. Deterministic: the same workflow, state, input and context
 /// always give the same new state and output.
 pub fn step(workflow: &CompiledWorkflow, state: &mut RunState, input: StepInput, context: &StepContext) -> StepOutput {
-    let mut machine = Machine { workflow, state, context: *context, out: StepOutput::default(), agenda: VecDeque::new() };
+    let mut machine = Machine {
+        workflow,
+        state,
+        context: *context,
+        out: StepOutput::default(),
+        agenda: VecDeque::new(),
+        detached: Vec::new(),
+    };
     machine.apply(input);
     machine.run_agenda();
     machine.settle_status();
+    machine.prune_commands();
     machine.out
 }
 
@@ -103,6 +111,8 @@ struct Machine<'a> {
     context: StepContext<'a>,
     out: StepOutput,
     agenda: VecDeque<Work>,
+    /// Effects performed without waiting for their result (`run: workflow` with `await: false`).
+    detached: Vec<String>,
 }
 
 impl Machine<'_> {
@@ -160,14 +170,14 @@ impl Machine<'_> {
                 }
             }
             TimerPurpose::TaskTimeout { frame } => {
-                if let Some(reference) = self.state.frames.get(&frame).map(|f| f.reference.clone()) {
-                    self.state.frames.get_mut(&frame).map(|f| f.timeout_timer = None);
-                    let error = lifecycle::timeout_error(&reference);
+                if let Some(frame_state) = self.state.frames.get_mut(&frame) {
+                    frame_state.timeout_timer = None;
+                    let error = lifecycle::timeout_error("the task timed out", &frame_state.reference);
                     self.agenda.push_back(Work::Fail { frame, error });
                 }
             }
             TimerPurpose::WorkflowTimeout => {
-                let error = lifecycle::timeout_error("/");
+                let error = lifecycle::timeout_error("the workflow timed out", "/");
                 self.fault_workflow(error);
             }
             TimerPurpose::Retry { frame } => self.retry_now(frame),
@@ -183,6 +193,19 @@ impl Machine<'_> {
         let waits_on_timer = self.state.timers.values().any(|t| matches!(t.purpose, TimerPurpose::Wait { .. } | TimerPurpose::Retry { .. }));
         self.state.status =
             if self.state.effects.is_empty() && waits_on_timer { RunStatus::Waiting } else { RunStatus::Running };
+    }
+
+    /// Drops commands for effects and timers that the same step already forgot (a fork branch
+    /// that lost its race, a timer cancelled before it was ever committed): they must not reach
+    /// the driver or the store.
+    fn prune_commands(&mut self) {
+        let state = &*self.state;
+        let detached = &self.detached;
+        self.out.commands.retain(|command| match command {
+            Command::Perform { effect_id, .. } => state.effects.contains_key(effect_id) || detached.contains(effect_id),
+            Command::StartTimer { timer_id, .. } => state.timers.contains_key(timer_id),
+            _ => true,
+        });
     }
 
     fn push_command(&mut self, command: Command) {
