@@ -1,0 +1,6 @@
+//! End-to-end tests of the `baton` binary: real processes, real SQLite files, a real HTTP
+//! stand-in on 127.0.0.1.
+
+mod crash;
+mod run;
+mod support;
