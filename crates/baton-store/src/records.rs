@@ -81,6 +81,8 @@ pub struct RunRecord {
     pub state: Value,
     /// Optimistic concurrency token: 1 after creation, +1 per [`crate::Store::commit`].
     pub state_version: i64,
+    /// Sequence number of the run's last history entry (0 when it has none).
+    pub last_seq: i64,
     pub parent: Option<ParentLink>,
     pub created_at: Millis,
     pub updated_at: Millis,

@@ -24,6 +24,7 @@ CREATE TABLE runs (
     error            TEXT,
     state            TEXT    NOT NULL,
     state_version    INTEGER NOT NULL,
+    last_seq         INTEGER NOT NULL,
     parent_run_id    TEXT,
     parent_effect_id TEXT,
     created_at       INTEGER NOT NULL,

@@ -61,7 +61,7 @@ pub(crate) async fn list_workflows(
 pub(crate) async fn get_run(pool: &SqlitePool, id: &str) -> Result<Option<RunRecord>, StoreError> {
     let row = sqlx::query(
         "SELECT id, workspace, namespace, name, version, status, input, output, error, state, \
-         state_version, parent_run_id, parent_effect_id, created_at, updated_at \
+         state_version, last_seq, parent_run_id, parent_effect_id, created_at, updated_at \
          FROM runs WHERE id = $1",
     )
     .bind(id)
@@ -251,6 +251,7 @@ fn run(row: &SqliteRow) -> Result<RunRecord, StoreError> {
         error: optional_json_column(row, "error")?,
         state: json_column(row, "state")?,
         state_version: column(row, "state_version")?,
+        last_seq: column(row, "last_seq")?,
         parent,
         created_at: column(row, "created_at")?,
         updated_at: column(row, "updated_at")?,

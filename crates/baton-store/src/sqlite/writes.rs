@@ -55,8 +55,9 @@ pub(crate) async fn create_run(
 ) -> Result<(), StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO runs (id, workspace, namespace, name, version, status, input, output, \
-         error, state, state_version, parent_run_id, parent_effect_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, 1, $9, $10, $11, $11) \
+         error, state, state_version, last_seq, parent_run_id, parent_effect_id, created_at, \
+         updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, 1, $12, $9, $10, $11, $11) \
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(&run.id)
@@ -70,6 +71,7 @@ pub(crate) async fn create_run(
     .bind(run.parent.as_ref().map(|parent| parent.run_id.as_str()))
     .bind(run.parent.as_ref().map(|parent| parent.effect_id.as_str()))
     .bind(run.created_at)
+    .bind(history.len() as i64)
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -88,12 +90,12 @@ pub(crate) async fn commit(
     checkpoint: &Checkpoint,
 ) -> Result<i64, StoreError> {
     let run_id = &checkpoint.run_id;
-    let stored: Option<(i64, String)> =
-        sqlx::query_as("SELECT state_version, workspace FROM runs WHERE id = $1")
+    let stored: Option<(i64, i64, String)> =
+        sqlx::query_as("SELECT state_version, last_seq, workspace FROM runs WHERE id = $1")
             .bind(run_id)
             .fetch_optional(&mut *conn)
             .await?;
-    let Some((stored_version, workspace)) = stored else {
+    let Some((stored_version, last_seq, workspace)) = stored else {
         return Err(StoreError::NotFound(format!("run {run_id}")));
     };
     if stored_version != checkpoint.expected_version {
@@ -105,7 +107,7 @@ pub(crate) async fn commit(
     let new_version = stored_version + 1;
     sqlx::query(
         "UPDATE runs SET status = $2, state = $3, output = $4, error = $5, state_version = $6, \
-         updated_at = $7 WHERE id = $1",
+         updated_at = $7, last_seq = $8 WHERE id = $1",
     )
     .bind(run_id)
     .bind(&checkpoint.status)
@@ -114,17 +116,10 @@ pub(crate) async fn commit(
     .bind(encode_optional_json(checkpoint.error.as_ref())?)
     .bind(new_version)
     .bind(checkpoint.updated_at)
+    .bind(last_seq + checkpoint.history.len() as i64)
     .execute(&mut *conn)
     .await?;
-
-    if !checkpoint.history.is_empty() {
-        let last_seq: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM history WHERE run_id = $1")
-                .bind(run_id)
-                .fetch_one(&mut *conn)
-                .await?;
-        append_history(conn, run_id, last_seq + 1, &checkpoint.history).await?;
-    }
+    append_history(conn, run_id, last_seq + 1, &checkpoint.history).await?;
     for timer_id in &checkpoint.timers_cleared {
         sqlx::query("DELETE FROM timers WHERE run_id = $1 AND timer_id = $2")
             .bind(run_id)

@@ -39,8 +39,8 @@ async fn commit_updates_run_and_numbers_history(store: &impl Store) {
     assert_eq!(run.output, Some(json!({ "total": 3 })));
     assert_eq!(run.error, None);
     assert_eq!(
-        (run.state_version, run.created_at, run.updated_at),
-        (2, 100, 555)
+        (run.state_version, run.last_seq, run.created_at, run.updated_at),
+        (2, 5, 100, 555)
     );
 
     let history = store.history("r1", 0, 100).await.unwrap();
@@ -76,6 +76,7 @@ async fn commit_updates_run_and_numbers_history(store: &impl Store) {
         (None, Some(json!({ "type": "timeout", "status": 408 })))
     );
     assert_eq!(store.history("r1", 5, 100).await.unwrap()[0].seq, 6);
+    assert_eq!(store.get_run("r1").await.unwrap().unwrap().last_seq, 6);
 }
 
 async fn stale_commit_writes_nothing(store: &impl Store) {
