@@ -23,6 +23,8 @@ pub enum Command {
         #[command(subcommand)]
         command: RunsCommand,
     },
+    /// Run the conformance kit's `.feature` files of a folder, offline; print PASS/FAIL per scenario.
+    Conformance(ConformanceArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +72,12 @@ pub struct ValidateArgs {
     /// Definitions to check.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConformanceArgs {
+    /// Folder of CTK `.feature` files (e.g. `ctk/features`).
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

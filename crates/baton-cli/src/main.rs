@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             Command::Validate(args) => commands::validate::validate(args),
             Command::Runs { command: RunsCommand::List(args) } => commands::runs::list(args).await,
             Command::Runs { command: RunsCommand::Show(args) } => commands::runs::show(args).await,
+            Command::Conformance(args) => commands::conformance::conformance(args).await,
         }
     });
     match result {

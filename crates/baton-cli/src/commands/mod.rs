@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod conformance;
 pub mod run;
 pub mod runs;
 pub mod validate;
