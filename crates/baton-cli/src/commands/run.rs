@@ -22,10 +22,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let secrets = parse_secrets(&args.secrets)?;
     let store = open_store(&args.db.db).await?;
     let egress = EgressPolicy { allow_loopback: args.allow_private_network, allow_private: args.allow_private_network };
-    let mut engine = Engine::new(store.clone(), EngineConfig { secrets, egress, rewrites: Vec::new() });
-    if let Some(observer) = crate::progress::observer() {
-        engine = engine.with_observer(observer);
-    }
+    let config = EngineConfig { secrets, egress, rewrites: Vec::new() };
+    let engine = match crate::progress::observer() {
+        Some(observer) => Engine::with_observer(store.clone(), config, observer),
+        None => Engine::new(store.clone(), config),
+    };
     if let Some(dir) = &args.workflows {
         deploy_folder(&engine, dir).await?;
     }

@@ -147,7 +147,9 @@ impl Machine<'_> {
         if self.state.status != RunStatus::Suspended {
             return;
         }
-        self.state.status = RunStatus::Running;
+        // A run suspended before it started goes back to pending; its deferred start follows.
+        self.state.status =
+            if self.state.frames.is_empty() { RunStatus::Pending } else { RunStatus::Running };
         let name = self.workflow_name();
         self.history("workflow.resumed", None, json!({"name": name, "resumedAt": iso8601(self.now())}));
         for input in std::mem::take(&mut self.state.deferred) {

@@ -130,7 +130,8 @@ impl Machine<'_> {
         if self.state.status.is_terminal() {
             return;
         }
-        let deferrable = matches!(input, StepInput::EffectCompleted { .. } | StepInput::TimerFired { .. });
+        let deferrable =
+            matches!(input, StepInput::EffectCompleted { .. } | StepInput::TimerFired { .. } | StepInput::Start);
         if self.state.status == RunStatus::Suspended && deferrable {
             self.state.deferred.push(input);
             return;

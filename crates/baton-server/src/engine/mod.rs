@@ -1,22 +1,27 @@
-//! The engine: drives runs of compiled workflows against a [`Store`], persisting each step
-//! before acting on it (DESIGN.md, "Persist, then act").
+//! The engine: runs compiled workflows against a [`Store`], persisting each step before acting
+//! on it (DESIGN.md, "Persist, then act").
 //!
-//! A run is driven by one task that owns its state: it applies an input with
-//! [`baton_core::step`], commits the checkpoint, then performs the step's commands; effect
-//! results and timer firings come back to it as new inputs through a channel.
+//! Each run with work in flight has an actor (`actor.rs`) that owns its state and applies its
+//! inputs in order; effect results, timer firings, child-run results and signals reach it as
+//! [`StepInput`]s through [`Engine::deliver`]. A run that only waits (a timer, a child run, a
+//! suspension) has no actor: one timer service (`timers.rs`) wakes it when due.
 
-mod driver;
+mod actor;
+mod effects;
 mod registry;
+mod timers;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::Value;
+use tokio::sync::{Semaphore, broadcast, mpsc};
 
 use baton_core::compile::CompiledWorkflow;
 use baton_core::definition::DefinitionError;
 use baton_core::error::WorkflowError;
-use baton_core::state::{HistoryEvent, RunStatus};
-use baton_store::{Store, StoreError};
+use baton_core::state::{HistoryEvent, RunStatus, StepInput};
+use baton_store::{ParentLink, Store, StoreError};
 
 use crate::egress::EgressPolicy;
 use crate::http_client::HttpExecutor;
@@ -28,6 +33,12 @@ pub const DEFAULT_WORKSPACE: &str = "default";
 
 /// Deepest chain of `run: workflow` subflows before a run faults (catches cyclic subflows).
 pub const MAX_SUBFLOW_DEPTH: usize = 32;
+
+/// Runs stepped at the same time on one node (the bounded executor); further runs queue.
+pub const DEFAULT_MAX_ACTIVE_STEPS: usize = 256;
+
+/// Most timers loaded into memory when a node starts.
+const MAX_TIMERS_LOADED: u32 = 1_000_000;
 
 /// How the engine reaches the outside world.
 #[derive(Debug, Clone)]
@@ -52,6 +63,9 @@ pub enum EngineError {
     WorkflowNotFound { namespace: String, name: String, version: String },
     #[error("stored run {run_id} is unreadable: {message}")]
     CorruptRun { run_id: String, message: String },
+    /// A signal the run's status does not allow (e.g. resuming a completed run).
+    #[error("run {run_id} is {status}: cannot {signal} it")]
+    SignalRefused { run_id: String, status: &'static str, signal: &'static str },
 }
 
 /// How a run ended, or where it stands.
@@ -63,17 +77,50 @@ pub struct RunOutcome {
     pub error: Option<WorkflowError>,
 }
 
+/// What one committed step changed, as told to subscribers.
+#[derive(Debug, Clone)]
+pub struct RunUpdate {
+    pub run_id: String,
+    pub status: RunStatus,
+    /// The step's lifecycle events with their history sequence numbers.
+    pub history: Vec<(i64, HistoryEvent)>,
+    pub output: Option<Value>,
+    pub error: Option<WorkflowError>,
+}
+
+/// A user's request to change a run's course.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Cancel,
+    Suspend,
+    Resume,
+}
+
 /// Receives a run's lifecycle events as they are committed (the CLI's progress display).
 pub type Observer = Arc<dyn Fn(&str, &HistoryEvent) + Send + Sync>;
 
 /// Runs workflows durably. Cheap to clone.
-#[derive(Clone)]
 pub struct Engine<S: Store + Clone> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S: Store + Clone> Clone for Engine<S> {
+    fn clone(&self) -> Self {
+        Engine { inner: self.inner.clone() }
+    }
+}
+
+struct Inner<S> {
     store: S,
     registry: Registry,
     http: HttpExecutor,
-    secrets: Arc<Value>,
+    secrets: Value,
     observer: Option<Observer>,
+    /// Mailboxes of the runs that have an actor.
+    actors: Mutex<HashMap<String, mpsc::UnboundedSender<StepInput>>>,
+    timers: timers::TimerService,
+    updates: broadcast::Sender<RunUpdate>,
+    executor: Semaphore,
 }
 
 /// Current time, unix ms: the only clock the engine reads.
@@ -82,39 +129,53 @@ pub fn now_ms() -> i64 {
 }
 
 impl<S: Store + Clone> Engine<S> {
+    /// An engine with its timer service running (needs a tokio runtime).
     pub fn new(store: S, config: EngineConfig) -> Engine<S> {
-        Engine {
-            store,
-            registry: Registry::default(),
-            http: HttpExecutor::new(config.egress, config.rewrites),
-            secrets: Arc::new(config.secrets),
-            observer: None,
-        }
+        Self::build(store, config, None)
     }
 
-    /// Calls `observer` with every committed lifecycle event of every run.
-    pub fn with_observer(mut self, observer: Observer) -> Engine<S> {
-        self.observer = Some(observer);
-        self
+    /// Like [`Engine::new`], calling `observer` with every committed lifecycle event.
+    pub fn with_observer(store: S, config: EngineConfig, observer: Observer) -> Engine<S> {
+        Self::build(store, config, Some(observer))
+    }
+
+    fn build(store: S, config: EngineConfig, observer: Option<Observer>) -> Engine<S> {
+        let (updates, _) = broadcast::channel(4096);
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                store,
+                registry: Registry::default(),
+                http: HttpExecutor::new(config.egress, config.rewrites),
+                secrets: config.secrets,
+                observer,
+                actors: Mutex::new(HashMap::new()),
+                timers: timers::TimerService::default(),
+                updates,
+                executor: Semaphore::new(DEFAULT_MAX_ACTIVE_STEPS),
+            }),
+        };
+        tokio::spawn(fire_timers(Arc::downgrade(&engine.inner)));
+        engine
     }
 
     pub fn store(&self) -> &S {
-        &self.store
+        &self.inner.store
     }
 
     /// Checks, compiles and stores a definition. Deploying the same text again is a no-op;
-    /// different text under the same namespace/name/version is a `Conflict`.
+    /// different text under the same namespace/name/version is a store `Conflict`.
     pub async fn deploy(&self, text: &str) -> Result<Arc<CompiledWorkflow>, EngineError> {
-        self.registry.deploy(&self.store, text).await
+        self.inner.registry.deploy(&self.inner.store, text).await
     }
 
-    /// Creates a run (status `pending`) and returns its id; `run_id` defaults to a new UUIDv7.
-    pub async fn create_run(
-        &self,
-        workflow: &CompiledWorkflow,
-        input: Value,
-        run_id: Option<String>,
-    ) -> Result<String, EngineError> {
+    /// The deployed workflow with this identity; `version` may be `latest`.
+    pub async fn workflow(&self, namespace: &str, name: &str, version: &str) -> Result<Arc<CompiledWorkflow>, EngineError> {
+        self.inner.registry.get(&self.inner.store, namespace, name, version).await
+    }
+
+    /// Creates a run (status `pending`, not started) and returns its id; `run_id` defaults to a
+    /// new UUIDv7.
+    pub async fn create_run(&self, workflow: &CompiledWorkflow, input: Value, run_id: Option<String>) -> Result<String, EngineError> {
         let run_id = run_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         self.create_run_with_parent(workflow, input, run_id.clone(), None).await?;
         Ok(run_id)
@@ -125,7 +186,7 @@ impl<S: Store + Clone> Engine<S> {
         workflow: &CompiledWorkflow,
         input: Value,
         run_id: String,
-        parent: Option<baton_store::ParentLink>,
+        parent: Option<ParentLink>,
     ) -> Result<(), EngineError> {
         let now = now_ms();
         let state = baton_core::new_run(run_id.clone(), input.clone(), now);
@@ -141,19 +202,178 @@ impl<S: Store + Clone> Engine<S> {
             parent,
             created_at: now,
         };
-        self.store.create_run(record, Vec::new()).await?;
+        self.inner.store.create_run(record, Vec::new()).await?;
         Ok(())
     }
 
-    /// Drives a run until it completes, faults or is cancelled: starts it when pending,
-    /// resumes it from its last checkpoint otherwise (re-issuing effects in flight and timers).
+    /// Hands an input to a run, starting its actor when it has none. Never blocks.
+    pub fn deliver(&self, run_id: &str, input: StepInput) {
+        let mut actors = self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(mailbox) = actors.get(run_id)
+            && mailbox.send(input.clone()).is_ok()
+        {
+            return;
+        }
+        let (mailbox, received) = mpsc::unbounded_channel();
+        let _ = mailbox.send(input);
+        actors.insert(run_id.to_owned(), mailbox);
+        tokio::spawn(actor::run_actor(self.clone(), run_id.to_owned(), received));
+    }
+
+    /// Starts an actor for a run that has none, so that it re-issues what it has in flight.
+    fn ensure_actor(&self, run_id: &str) {
+        let mut actors = self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if actors.contains_key(run_id) {
+            return;
+        }
+        let (mailbox, received) = mpsc::unbounded_channel();
+        actors.insert(run_id.to_owned(), mailbox);
+        tokio::spawn(actor::run_actor(self.clone(), run_id.to_owned(), received));
+    }
+
+    /// Removes a run's actor. With `mailbox`, the removal happens only if nothing arrived
+    /// meanwhile: an input that raced the retirement is returned for the actor to apply. The
+    /// check and the removal happen under the lock [`Engine::deliver`] sends under, so no input
+    /// is lost.
+    fn retire_actor(&self, run_id: &str, mailbox: Option<&mut mpsc::UnboundedReceiver<StepInput>>) -> Option<StepInput> {
+        let mut actors = self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(mailbox) = mailbox
+            && let Ok(input) = mailbox.try_recv()
+        {
+            return Some(input);
+        }
+        actors.remove(run_id);
+        None
+    }
+
+    fn publish(&self, update: RunUpdate) {
+        if let Some(observer) = &self.inner.observer {
+            for (_, event) in &update.history {
+                observer(&update.run_id, event);
+            }
+        }
+        let _ = self.inner.updates.send(update);
+    }
+
+    /// Every committed step of every run from now on. A receiver that falls behind gets
+    /// `Lagged` and should re-read the store.
+    pub fn subscribe(&self) -> broadcast::Receiver<RunUpdate> {
+        self.inner.updates.subscribe()
+    }
+
+    /// Starts a pending run.
+    pub fn start(&self, run_id: &str) {
+        self.deliver(run_id, StepInput::Start);
+    }
+
+    /// Waits until the run's status satisfies `until` and returns its outcome then.
+    pub async fn wait_for(&self, run_id: &str, until: impl Fn(RunStatus) -> bool) -> Result<RunOutcome, EngineError> {
+        let mut updates = self.subscribe();
+        let current = self.outcome(run_id).await?;
+        if until(current.status) {
+            return Ok(current);
+        }
+        loop {
+            match updates.recv().await {
+                Ok(update) if update.run_id == run_id && until(update.status) => {
+                    return Ok(RunOutcome { run_id: update.run_id, status: update.status, output: update.output, error: update.error });
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let current = self.outcome(run_id).await?;
+                    if until(current.status) {
+                        return Ok(current);
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return self.outcome(run_id).await,
+            }
+        }
+    }
+
+    /// Runs `run_id` to its end: starts it when pending, resumes it from its checkpoint otherwise.
     pub async fn drive(&self, run_id: &str) -> Result<RunOutcome, EngineError> {
-        driver::drive(self, run_id, 0).await
+        let current = self.outcome(run_id).await?;
+        match current.status {
+            status if status.is_terminal() => return Ok(current),
+            RunStatus::Pending => self.start(run_id),
+            _ => self.ensure_actor(run_id),
+        }
+        self.wait_for(run_id, RunStatus::is_terminal).await
+    }
+
+    /// After a restart: gives every unfinished run an actor (re-issuing the calls it had in
+    /// flight) and loads every pending timer. Returns how many runs were resumed.
+    pub async fn recover(&self) -> Result<usize, EngineError> {
+        let store = &self.inner.store;
+        for timer in store.due_timers(i64::MAX, MAX_TIMERS_LOADED).await? {
+            self.inner.timers.schedule(&timer.run_id, &timer.timer_id, timer.due_at);
+        }
+        let unfinished = store.unfinished_runs().await?;
+        for run_id in &unfinished {
+            self.ensure_actor(run_id);
+        }
+        Ok(unfinished.len())
+    }
+
+    /// Applies a signal. Idempotent (suspending a suspended run is accepted); refused with
+    /// [`EngineError::SignalRefused`] when the run has ended (cancelling a cancelled run is
+    /// accepted).
+    pub async fn signal(&self, run_id: &str, signal: Signal) -> Result<RunStatus, EngineError> {
+        let current = self.outcome(run_id).await?;
+        let refused = match signal {
+            Signal::Cancel => current.status.is_terminal() && current.status != RunStatus::Cancelled,
+            Signal::Suspend | Signal::Resume => current.status.is_terminal(),
+        };
+        if refused {
+            let name = match signal {
+                Signal::Cancel => "cancel",
+                Signal::Suspend => "suspend",
+                Signal::Resume => "resume",
+            };
+            return Err(EngineError::SignalRefused { run_id: run_id.into(), status: current.status.as_str(), signal: name });
+        }
+        let input = match signal {
+            Signal::Cancel if current.status == RunStatus::Cancelled => return Ok(current.status),
+            Signal::Cancel => StepInput::Cancel,
+            Signal::Suspend => StepInput::Suspend,
+            Signal::Resume => StepInput::Resume,
+        };
+        self.deliver(run_id, input);
+        Ok(current.status)
     }
 
     /// The outcome as stored, without driving the run.
     pub async fn outcome(&self, run_id: &str) -> Result<RunOutcome, EngineError> {
-        let record = self.store.get_run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
-        Ok(driver::outcome_of(&record))
+        let record = self.inner.store.get_run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
+        Ok(RunOutcome {
+            run_id: record.id,
+            status: RunStatus::parse(&record.status).unwrap_or(RunStatus::Running),
+            output: record.output,
+            error: record.error.and_then(|error| serde_json::from_value(error).ok()),
+        })
+    }
+
+    /// Runs with an actor now, and timers waiting (for metrics and tests).
+    pub fn load(&self) -> (usize, usize) {
+        let actors = self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len();
+        (actors, self.inner.timers.len())
+    }
+}
+
+/// Delivers due timers until the engine is dropped.
+async fn fire_timers<S: Store + Clone>(inner: Weak<Inner<S>>) {
+    loop {
+        let Some(strong) = inner.upgrade() else { return };
+        let engine = Engine { inner: strong };
+        let next = {
+            let timers = &engine.inner.timers;
+            tokio::select! {
+                due = timers.next_due(now_ms) => Some(due),
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => None,
+            }
+        };
+        if let Some((run_id, timer_id)) = next {
+            engine.deliver(&run_id, StepInput::TimerFired { timer_id });
+        }
     }
 }

@@ -1,0 +1,217 @@
+//! The actor of one run: applies inputs in order with [`baton_core::step`], commits each step,
+//! then acts on its commands. It exists only while the run has work in flight: a run waiting
+//! on a timer, a child run or a signal has no actor; the next input starts one again.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
+
+use baton_core::compile::CompiledWorkflow;
+use baton_core::effects::Effect;
+use baton_core::error::WorkflowError;
+use baton_core::state::{Command, RunState, StepInput, StepOutput};
+use baton_core::{StepContext, in_flight, step};
+use baton_model::error_types::StandardError;
+use baton_store::{Checkpoint, NewHistoryEntry, ParentLink, Store, StoredEvent};
+
+use crate::engine::effects::{child_result, perform_call, start_subflow};
+use crate::engine::{Engine, EngineError, RunUpdate, now_ms};
+
+/// A run loaded into memory, with the channel its inputs arrive on.
+struct Actor<S: Store + Clone> {
+    engine: Engine<S>,
+    workflow: Arc<CompiledWorkflow>,
+    state: RunState,
+    version: i64,
+    last_seq: i64,
+    parent: Option<ParentLink>,
+    mailbox: mpsc::UnboundedReceiver<StepInput>,
+}
+
+/// Runs the actor of `run_id` until it has nothing in flight; logs instead of failing.
+pub(super) async fn run_actor<S: Store + Clone>(engine: Engine<S>, run_id: String, mailbox: mpsc::UnboundedReceiver<StepInput>) {
+    match Actor::load(engine.clone(), &run_id, mailbox).await {
+        Ok(actor) => {
+            if let Err(err) = actor.run().await {
+                tracing::error!(run_id = %run_id, error = %err, "run actor stopped");
+            }
+        }
+        Err(err) => tracing::error!(run_id = %run_id, error = %err, "cannot load run"),
+    }
+    engine.retire_actor(&run_id, None);
+}
+
+impl<S: Store + Clone> Actor<S> {
+    async fn load(engine: Engine<S>, run_id: &str, mailbox: mpsc::UnboundedReceiver<StepInput>) -> Result<Actor<S>, EngineError> {
+        let store = &engine.inner.store;
+        let record = store.get_run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
+        let workflow = engine.inner.registry.get(store, &record.namespace, &record.name, &record.version).await?;
+        let state: RunState = serde_json::from_value(record.state)
+            .map_err(|err| EngineError::CorruptRun { run_id: run_id.into(), message: err.to_string() })?;
+        Ok(Actor {
+            engine,
+            workflow,
+            state,
+            version: record.state_version,
+            last_seq: record.last_seq,
+            parent: record.parent,
+            mailbox,
+        })
+    }
+
+    /// Whether nothing in flight needs this actor: calls have results to wait for, while timers
+    /// fire through the timer service and children report through the engine.
+    fn idle(&self) -> bool {
+        self.state.effects.values().all(|pending| matches!(pending.effect, Effect::Subflow { .. }))
+    }
+
+    async fn run(mut self) -> Result<(), EngineError> {
+        // A fresh actor owns whatever the store says is in flight: calls started by a process
+        // that died are issued again (same idempotency keys), timers are registered again.
+        if !self.state.status.is_terminal() {
+            self.act(in_flight(&self.state)).await;
+        }
+        loop {
+            let input = match self.mailbox.try_recv() {
+                Ok(input) => input,
+                Err(TryRecvError::Disconnected) => return Ok(()),
+                Err(TryRecvError::Empty) if self.idle() || self.state.status.is_terminal() => {
+                    let run_id = self.state.run_id.clone();
+                    match self.engine.retire_actor(&run_id, Some(&mut self.mailbox)) {
+                        Some(input) => input,
+                        None => return Ok(()),
+                    }
+                }
+                Err(TryRecvError::Empty) => match self.mailbox.recv().await {
+                    Some(input) => input,
+                    None => return Ok(()),
+                },
+            };
+            self.apply(input).await?;
+        }
+    }
+
+    async fn apply(&mut self, input: StepInput) -> Result<(), EngineError> {
+        if self.state.status.is_terminal() {
+            return Ok(());
+        }
+        let engine = self.engine.clone();
+        let _permit = engine.inner.executor.acquire().await.ok();
+        let fired = match &input {
+            StepInput::TimerFired { timer_id } => Some(timer_id.clone()),
+            _ => None,
+        };
+        let secrets = self.engine.inner.secrets.clone();
+        let context = StepContext { now: now_ms(), secrets: &secrets };
+        let before = self.state.clone();
+        let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| step(&self.workflow, &mut self.state, input, &context)));
+        let output = match stepped {
+            Ok(output) => output,
+            Err(_) => {
+                // A bug in the interpreter must not take the node down: fault this run only.
+                tracing::error!(run_id = %self.state.run_id, "interpreter panicked; faulting the run");
+                self.state = before;
+                let error = WorkflowError::standard(StandardError::Runtime, "internal error in the interpreter");
+                self.state.status = baton_core::state::RunStatus::Faulted;
+                self.state.error = Some(error.clone());
+                StepOutput { commands: vec![Command::Fault { error }], history: Vec::new() }
+            }
+        };
+        self.commit(&output, fired).await?;
+        self.act(output.commands).await;
+        if self.state.status.is_terminal()
+            && let Some(parent) = &self.parent
+        {
+            let result = child_result(self.state.status, self.state.output.clone(), self.state.error.clone());
+            self.engine.deliver(&parent.run_id, StepInput::EffectCompleted { effect_id: parent.effect_id.clone(), result });
+        }
+        Ok(())
+    }
+
+    /// Persists the step: state, history, timers and emitted events in one transaction, then
+    /// tells subscribers.
+    async fn commit(&mut self, output: &StepOutput, fired_timer: Option<String>) -> Result<(), EngineError> {
+        let now = now_ms();
+        let mut timers_set = Vec::new();
+        let mut timers_cleared: Vec<String> = fired_timer.into_iter().collect();
+        let mut events = Vec::new();
+        for command in &output.commands {
+            match command {
+                Command::StartTimer { timer_id, due_at } => timers_set.push((timer_id.clone(), *due_at)),
+                Command::CancelTimer { timer_id } => timers_cleared.push(timer_id.clone()),
+                Command::EmitEvent { event } => events.push(stored_event(event, now)),
+                _ => {}
+            }
+        }
+        let state = &self.state;
+        let history: Vec<NewHistoryEntry> = output
+            .history
+            .iter()
+            .map(|event| NewHistoryEntry { at: event.at, kind: event.kind.clone(), task: event.task.clone(), data: event.data.clone() })
+            .collect();
+        let checkpoint = Checkpoint {
+            run_id: state.run_id.clone(),
+            expected_version: self.version,
+            status: state.status.as_str().into(),
+            state: serde_json::to_value(state).unwrap_or(Value::Null),
+            output: state.output.clone(),
+            error: state.error.as_ref().map(WorkflowError::to_value),
+            history,
+            timers_set,
+            timers_cleared,
+            events,
+            updated_at: now,
+        };
+        self.version = self.engine.inner.store.commit(checkpoint).await?;
+        let first_seq = self.last_seq + 1;
+        self.last_seq += output.history.len() as i64;
+        let update = RunUpdate {
+            run_id: state.run_id.clone(),
+            status: state.status,
+            history: (first_seq..).zip(output.history.iter().cloned()).collect(),
+            output: state.output.clone(),
+            error: state.error.clone(),
+        };
+        self.engine.publish(update);
+        Ok(())
+    }
+
+    /// Performs committed commands; results come back through the mailbox.
+    async fn act(&mut self, commands: Vec<Command>) {
+        let run_id = self.state.run_id.clone();
+        for command in commands {
+            match command {
+                Command::Perform { effect_id, idempotency_key, effect: effect @ Effect::Subflow { .. } } => {
+                    if let Err(err) = start_subflow(&self.engine, &run_id, &effect_id, effect, &idempotency_key).await {
+                        tracing::error!(run_id = %run_id, error = %err, "cannot start subflow");
+                    }
+                }
+                Command::Perform { effect_id, idempotency_key, effect } => {
+                    let engine = self.engine.clone();
+                    let run_id = run_id.clone();
+                    tokio::spawn(async move {
+                        let result = perform_call(&engine, &effect, &idempotency_key).await;
+                        engine.deliver(&run_id, StepInput::EffectCompleted { effect_id, result });
+                    });
+                }
+                Command::StartTimer { timer_id, due_at } => self.engine.inner.timers.schedule(&run_id, &timer_id, due_at),
+                Command::CancelTimer { timer_id } => self.engine.inner.timers.cancel(&run_id, &timer_id),
+                Command::EmitEvent { .. } | Command::Complete { .. } | Command::Fault { .. } | Command::Cancelled => {}
+            }
+        }
+    }
+}
+
+fn stored_event(event: &Value, now: i64) -> StoredEvent {
+    let text = |key: &str| event.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let time = event
+        .get("time")
+        .and_then(Value::as_str)
+        .and_then(|time| time.parse::<jiff::Timestamp>().ok())
+        .map(|time| time.as_millisecond())
+        .unwrap_or(now);
+    StoredEvent { id: text("id"), source: text("source"), kind: text("type"), time, event: event.clone() }
+}
