@@ -21,6 +21,9 @@ pub struct WorkflowRecord {
     pub version: String,
     /// The definition exactly as it was deployed (YAML or JSON text).
     pub definition: String,
+    /// Most runs of this version active at once; further runs wait `pending`, in order.
+    /// `None`: no limit.
+    pub max_concurrency: Option<u32>,
     /// When the version was first stored.
     pub created_at: Millis,
 }

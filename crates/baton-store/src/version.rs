@@ -62,6 +62,7 @@ mod tests {
             name: "flow".into(),
             version: version.into(),
             definition: String::new(),
+            max_concurrency: None,
             created_at,
         };
         let pick = |records: Vec<WorkflowRecord>| latest(records).map(|it| it.version);

@@ -9,7 +9,6 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
-use baton_core::compile::CompiledWorkflow;
 use baton_core::effects::Effect;
 use baton_core::error::WorkflowError;
 use baton_core::state::{Command, RunState, StepInput, StepOutput};
@@ -18,12 +17,12 @@ use baton_model::error_types::StandardError;
 use baton_store::{Checkpoint, NewHistoryEntry, ParentLink, Store, StoredEvent};
 
 use crate::engine::effects::{child_result, perform_call, start_subflow};
-use crate::engine::{Engine, EngineError, RunUpdate, now_ms};
+use crate::engine::{Deployed, Engine, EngineError, RunUpdate, now_ms};
 
 /// A run loaded into memory, with the channel its inputs arrive on.
 struct Actor<S: Store + Clone> {
     engine: Engine<S>,
-    workflow: Arc<CompiledWorkflow>,
+    deployed: Arc<Deployed>,
     state: RunState,
     version: i64,
     last_seq: i64,
@@ -48,12 +47,12 @@ impl<S: Store + Clone> Actor<S> {
     async fn load(engine: Engine<S>, run_id: &str, mailbox: mpsc::UnboundedReceiver<StepInput>) -> Result<Actor<S>, EngineError> {
         let store = &engine.inner.store;
         let record = store.get_run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
-        let workflow = engine.inner.registry.get(store, &record.namespace, &record.name, &record.version).await?;
+        let deployed = engine.inner.registry.get(store, &record.namespace, &record.name, &record.version).await?;
         let state: RunState = serde_json::from_value(record.state)
             .map_err(|err| EngineError::CorruptRun { run_id: run_id.into(), message: err.to_string() })?;
         Ok(Actor {
             engine,
-            workflow,
+            deployed,
             state,
             version: record.state_version,
             last_seq: record.last_seq,
@@ -107,7 +106,7 @@ impl<S: Store + Clone> Actor<S> {
         let secrets = self.engine.inner.secrets.clone();
         let context = StepContext { now: now_ms(), secrets: &secrets };
         let before = self.state.clone();
-        let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| step(&self.workflow, &mut self.state, input, &context)));
+        let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| step(&self.deployed.workflow, &mut self.state, input, &context)));
         let output = match stepped {
             Ok(output) => output,
             Err(_) => {
@@ -122,11 +121,13 @@ impl<S: Store + Clone> Actor<S> {
         };
         self.commit(&output, fired).await?;
         self.act(output.commands).await;
-        if self.state.status.is_terminal()
-            && let Some(parent) = &self.parent
-        {
-            let result = child_result(self.state.status, self.state.output.clone(), self.state.error.clone());
-            self.engine.deliver(&parent.run_id, StepInput::EffectCompleted { effect_id: parent.effect_id.clone(), result });
+        if self.state.status.is_terminal() {
+            self.engine.release(&self.deployed);
+            if let Some(parent) = &self.parent {
+                let result = child_result(self.state.status, self.state.output.clone(), self.state.error.clone());
+                let effect_id = parent.effect_id.clone();
+                self.engine.deliver(&parent.run_id, StepInput::EffectCompleted { effect_id, result });
+            }
         }
         Ok(())
     }

@@ -57,7 +57,7 @@ pub(super) async fn start_subflow<S: Store + Clone>(
         return Ok(());
     }
     let workflow = match engine.inner.registry.get(&engine.inner.store, &namespace, &name, &version).await {
-        Ok(workflow) => workflow,
+        Ok(deployed) => deployed.workflow.clone(),
         Err(EngineError::WorkflowNotFound { .. }) => {
             let title = format!("workflow {namespace}/{name}:{version} is not known");
             report(EffectResult::Failed { error: WorkflowError::standard(StandardError::Configuration, title) });
@@ -68,10 +68,10 @@ pub(super) async fn start_subflow<S: Store + Clone>(
     let child_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, idempotency_key.as_bytes()).to_string();
     let parent = ParentLink { run_id: parent_run_id.into(), effect_id: effect_id.into() };
     match engine.create_run_with_parent(&workflow, input, child_id.clone(), Some(parent)).await {
-        Ok(()) => engine.deliver(&child_id, StepInput::Start),
+        Ok(()) => engine.start(&child_id).await?,
         Err(EngineError::Store(StoreError::Conflict(_))) => {
             let Some(child) = engine.inner.store.get_run(&child_id).await? else { return Ok(()) };
-            report_or_resume(engine, &child, report)?;
+            report_or_resume(engine, &child, report).await?;
         }
         Err(err) => return Err(err),
     }
@@ -79,13 +79,17 @@ pub(super) async fn start_subflow<S: Store + Clone>(
 }
 
 /// A child found again after a crash: report its end, or make sure it runs.
-fn report_or_resume<S: Store + Clone>(engine: &Engine<S>, child: &RunRecord, report: impl Fn(EffectResult)) -> Result<(), EngineError> {
+async fn report_or_resume<S: Store + Clone>(
+    engine: &Engine<S>,
+    child: &RunRecord,
+    report: impl Fn(EffectResult),
+) -> Result<(), EngineError> {
     let state: RunState = serde_json::from_value(child.state.clone())
         .map_err(|err| EngineError::CorruptRun { run_id: child.id.clone(), message: err.to_string() })?;
     if state.status.is_terminal() {
         report(child_result(state.status, state.output, state.error));
     } else if state.status == RunStatus::Pending {
-        engine.deliver(&child.id, StepInput::Start);
+        engine.start(&child.id).await?;
     } else {
         engine.ensure_actor(&child.id);
     }

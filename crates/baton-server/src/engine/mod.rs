@@ -7,6 +7,7 @@
 //! suspension) has no actor: one timer service (`timers.rs`) wakes it when due.
 
 mod actor;
+mod admission;
 mod effects;
 mod registry;
 mod timers;
@@ -26,7 +27,7 @@ use baton_store::{ParentLink, Store, StoreError};
 use crate::egress::EgressPolicy;
 use crate::http_client::HttpExecutor;
 
-pub use registry::Registry;
+pub use registry::{Deployed, Registry, WorkflowKey};
 
 /// Workspace used until authentication arrives.
 pub const DEFAULT_WORKSPACE: &str = "default";
@@ -88,6 +89,17 @@ pub struct RunUpdate {
     pub error: Option<WorkflowError>,
 }
 
+/// What a node holds in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineLoad {
+    /// Runs with an actor (work in flight).
+    pub actors: usize,
+    /// Timers waiting to fire.
+    pub timers: usize,
+    /// Runs waiting `pending` behind a concurrency limit.
+    pub queued: usize,
+}
+
 /// A user's request to change a run's course.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
@@ -119,6 +131,7 @@ struct Inner<S> {
     /// Mailboxes of the runs that have an actor.
     actors: Mutex<HashMap<String, mpsc::UnboundedSender<StepInput>>>,
     timers: timers::TimerService,
+    admission: admission::Admission,
     updates: broadcast::Sender<RunUpdate>,
     executor: Semaphore,
 }
@@ -150,6 +163,7 @@ impl<S: Store + Clone> Engine<S> {
                 observer,
                 actors: Mutex::new(HashMap::new()),
                 timers: timers::TimerService::default(),
+                admission: admission::Admission::default(),
                 updates,
                 executor: Semaphore::new(DEFAULT_MAX_ACTIVE_STEPS),
             }),
@@ -165,11 +179,17 @@ impl<S: Store + Clone> Engine<S> {
     /// Checks, compiles and stores a definition. Deploying the same text again is a no-op;
     /// different text under the same namespace/name/version is a store `Conflict`.
     pub async fn deploy(&self, text: &str) -> Result<Arc<CompiledWorkflow>, EngineError> {
-        self.inner.registry.deploy(&self.inner.store, text).await
+        Ok(self.deploy_with_limit(text, None).await?.workflow.clone())
+    }
+
+    /// Like [`Engine::deploy`], with a limit on how many runs of this version are active at
+    /// once; further runs wait `pending` in the order they were started.
+    pub async fn deploy_with_limit(&self, text: &str, max_concurrency: Option<u32>) -> Result<Arc<Deployed>, EngineError> {
+        self.inner.registry.deploy(&self.inner.store, text, max_concurrency).await
     }
 
     /// The deployed workflow with this identity; `version` may be `latest`.
-    pub async fn workflow(&self, namespace: &str, name: &str, version: &str) -> Result<Arc<CompiledWorkflow>, EngineError> {
+    pub async fn workflow(&self, namespace: &str, name: &str, version: &str) -> Result<Arc<Deployed>, EngineError> {
         self.inner.registry.get(&self.inner.store, namespace, name, version).await
     }
 
@@ -261,9 +281,30 @@ impl<S: Store + Clone> Engine<S> {
         self.inner.updates.subscribe()
     }
 
-    /// Starts a pending run.
-    pub fn start(&self, run_id: &str) {
+    /// Starts a pending run, or queues it (still `pending`) when its workflow is at its
+    /// concurrency limit.
+    pub async fn start(&self, run_id: &str) -> Result<(), EngineError> {
+        let record = self.inner.store.get_run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
+        let deployed = self.workflow(&record.namespace, &record.name, &record.version).await?;
+        let key = (record.namespace, record.name, record.version);
+        if let Some(limit) = deployed.max_concurrency
+            && !self.inner.admission.admit(&key, limit, run_id)
+        {
+            tracing::debug!(run_id, limit, "run queued behind the workflow's concurrency limit");
+            return Ok(());
+        }
         self.deliver(run_id, StepInput::Start);
+        Ok(())
+    }
+
+    /// A run of `deployed` ended: start the runs its slot admits.
+    fn release(&self, deployed: &Deployed) {
+        let Some(limit) = deployed.max_concurrency else { return };
+        let workflow = &deployed.workflow;
+        let key = (workflow.namespace().to_owned(), workflow.name().to_owned(), workflow.version().to_owned());
+        for run_id in self.inner.admission.release(&key, limit) {
+            self.deliver(&run_id, StepInput::Start);
+        }
     }
 
     /// Waits until the run's status satisfies `until` and returns its outcome then.
@@ -295,22 +336,36 @@ impl<S: Store + Clone> Engine<S> {
         let current = self.outcome(run_id).await?;
         match current.status {
             status if status.is_terminal() => return Ok(current),
-            RunStatus::Pending => self.start(run_id),
+            RunStatus::Pending => self.start(run_id).await?,
             _ => self.ensure_actor(run_id),
         }
         self.wait_for(run_id, RunStatus::is_terminal).await
     }
 
     /// After a restart: gives every unfinished run an actor (re-issuing the calls it had in
-    /// flight) and loads every pending timer. Returns how many runs were resumed.
+    /// flight), starts runs that were created but never started (oldest first, within their
+    /// workflows' limits) and loads every pending timer. Returns how many runs it took over.
     pub async fn recover(&self) -> Result<usize, EngineError> {
         let store = &self.inner.store;
         for timer in store.due_timers(i64::MAX, MAX_TIMERS_LOADED).await? {
             self.inner.timers.schedule(&timer.run_id, &timer.timer_id, timer.due_at);
         }
         let unfinished = store.unfinished_runs().await?;
+        let mut pending = Vec::new();
         for run_id in &unfinished {
+            let Some(record) = store.get_run(run_id).await? else { continue };
+            if record.status == RunStatus::Pending.as_str() {
+                pending.push(record.id);
+                continue;
+            }
+            let deployed = self.workflow(&record.namespace, &record.name, &record.version).await?;
+            if deployed.max_concurrency.is_some() {
+                self.inner.admission.occupy(&(record.namespace, record.name, record.version));
+            }
             self.ensure_actor(run_id);
+        }
+        for run_id in pending {
+            self.start(&run_id).await?;
         }
         Ok(unfinished.len())
     }
@@ -353,10 +408,13 @@ impl<S: Store + Clone> Engine<S> {
         })
     }
 
-    /// Runs with an actor now, and timers waiting (for metrics and tests).
-    pub fn load(&self) -> (usize, usize) {
-        let actors = self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len();
-        (actors, self.inner.timers.len())
+    /// What the node holds now (for metrics and tests).
+    pub fn load(&self) -> EngineLoad {
+        EngineLoad {
+            actors: self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len(),
+            timers: self.inner.timers.len(),
+            queued: self.inner.admission.queued(),
+        }
     }
 }
 

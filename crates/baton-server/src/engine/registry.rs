@@ -1,4 +1,5 @@
-//! Compiled workflows by namespace, name and version, loaded from the store on first use.
+//! Deployed workflows by namespace, name and version, compiled once and loaded from the store
+//! on first use.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,25 +10,45 @@ use baton_store::{Store, WorkflowRecord};
 
 use crate::engine::{DEFAULT_WORKSPACE, EngineError, now_ms};
 
-type Key = (String, String, String);
+/// Namespace, name and version of a workflow.
+pub type WorkflowKey = (String, String, String);
 
-/// A cache of compiled definitions. Definitions are immutable once deployed, so entries never
-/// go stale.
+/// A deployed workflow version: its compiled definition and its concurrency limit.
+#[derive(Debug)]
+pub struct Deployed {
+    pub workflow: Arc<CompiledWorkflow>,
+    /// Most runs active at once (`None`: no limit).
+    pub max_concurrency: Option<u32>,
+}
+
+/// A cache of deployed workflows. Deployments are immutable, so entries never go stale.
 #[derive(Clone, Default)]
 pub struct Registry {
-    compiled: Arc<Mutex<HashMap<Key, Arc<CompiledWorkflow>>>>,
+    deployed: Arc<Mutex<HashMap<WorkflowKey, Arc<Deployed>>>>,
+}
+
+fn key_of(workflow: &CompiledWorkflow) -> WorkflowKey {
+    (workflow.namespace().into(), workflow.name().into(), workflow.version().into())
 }
 
 impl Registry {
-    fn cached(&self, key: &Key) -> Option<Arc<CompiledWorkflow>> {
-        self.compiled.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(key).cloned()
+    fn cached(&self, key: &WorkflowKey) -> Option<Arc<Deployed>> {
+        self.deployed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(key).cloned()
     }
 
-    fn insert(&self, key: Key, workflow: Arc<CompiledWorkflow>) {
-        self.compiled.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key, workflow);
+    fn insert(&self, deployed: Deployed) -> Arc<Deployed> {
+        let deployed = Arc::new(deployed);
+        let key = key_of(&deployed.workflow);
+        self.deployed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key, deployed.clone());
+        deployed
     }
 
-    pub(super) async fn deploy<S: Store>(&self, store: &S, text: &str) -> Result<Arc<CompiledWorkflow>, EngineError> {
+    pub(super) async fn deploy<S: Store>(
+        &self,
+        store: &S,
+        text: &str,
+        max_concurrency: Option<u32>,
+    ) -> Result<Arc<Deployed>, EngineError> {
         let workflow = Arc::new(load_definition(text)?);
         let record = WorkflowRecord {
             workspace: DEFAULT_WORKSPACE.into(),
@@ -35,37 +56,35 @@ impl Registry {
             name: workflow.name().into(),
             version: workflow.version().into(),
             definition: text.into(),
+            max_concurrency,
             created_at: now_ms(),
         };
         store.put_workflow(record).await?;
-        let key = (workflow.namespace().into(), workflow.name().into(), workflow.version().into());
-        self.insert(key, workflow.clone());
-        Ok(workflow)
+        Ok(self.insert(Deployed { workflow, max_concurrency }))
     }
 
-    /// The workflow with this identity; `version` may be `latest`.
+    /// The deployed workflow with this identity; `version` may be `latest`.
     pub(super) async fn get<S: Store>(
         &self,
         store: &S,
         namespace: &str,
         name: &str,
         version: &str,
-    ) -> Result<Arc<CompiledWorkflow>, EngineError> {
+    ) -> Result<Arc<Deployed>, EngineError> {
         let key = (namespace.to_owned(), name.to_owned(), version.to_owned());
         if version != "latest"
-            && let Some(workflow) = self.cached(&key)
+            && let Some(deployed) = self.cached(&key)
         {
-            return Ok(workflow);
+            return Ok(deployed);
         }
         let record = store.get_workflow(DEFAULT_WORKSPACE, namespace, name, version).await?.ok_or_else(|| {
             EngineError::WorkflowNotFound { namespace: namespace.into(), name: name.into(), version: version.into() }
         })?;
         let key = (record.namespace.clone(), record.name.clone(), record.version.clone());
-        if let Some(workflow) = self.cached(&key) {
-            return Ok(workflow);
+        if let Some(deployed) = self.cached(&key) {
+            return Ok(deployed);
         }
         let workflow = Arc::new(load_definition(&record.definition)?);
-        self.insert(key, workflow.clone());
-        Ok(workflow)
+        Ok(self.insert(Deployed { workflow, max_concurrency: record.max_concurrency }))
     }
 }

@@ -8,6 +8,7 @@ CREATE TABLE workflows (
     name       TEXT    NOT NULL,
     version    TEXT    NOT NULL,
     definition TEXT    NOT NULL,
+    max_concurrency INTEGER,
     created_at INTEGER NOT NULL,
     PRIMARY KEY (workspace, namespace, name, version)
 );

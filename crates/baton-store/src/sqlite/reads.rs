@@ -20,7 +20,7 @@ pub(crate) async fn get_workflow(
 ) -> Result<Option<WorkflowRecord>, StoreError> {
     if version == version::LATEST {
         let rows = sqlx::query(
-            "SELECT workspace, namespace, name, version, definition, created_at FROM workflows \
+            "SELECT workspace, namespace, name, version, definition, max_concurrency, created_at FROM workflows \
              WHERE workspace = $1 AND namespace = $2 AND name = $3",
         )
         .bind(workspace)
@@ -32,7 +32,7 @@ pub(crate) async fn get_workflow(
         return Ok(version::latest(records));
     }
     let row = sqlx::query(
-        "SELECT workspace, namespace, name, version, definition, created_at FROM workflows \
+        "SELECT workspace, namespace, name, version, definition, max_concurrency, created_at FROM workflows \
          WHERE workspace = $1 AND namespace = $2 AND name = $3 AND version = $4",
     )
     .bind(workspace)
@@ -49,7 +49,7 @@ pub(crate) async fn list_workflows(
     workspace: &str,
 ) -> Result<Vec<WorkflowRecord>, StoreError> {
     let rows = sqlx::query(
-        "SELECT workspace, namespace, name, version, definition, created_at FROM workflows \
+        "SELECT workspace, namespace, name, version, definition, max_concurrency, created_at FROM workflows \
          WHERE workspace = $1 ORDER BY namespace, name, created_at, version",
     )
     .bind(workspace)
@@ -223,6 +223,7 @@ fn workflow(row: &SqliteRow) -> Result<WorkflowRecord, StoreError> {
         name: column(row, "name")?,
         version: column(row, "version")?,
         definition: column(row, "definition")?,
+        max_concurrency: column::<Option<i64>>(row, "max_concurrency")?.and_then(|n| u32::try_from(n).ok()),
         created_at: column(row, "created_at")?,
     })
 }

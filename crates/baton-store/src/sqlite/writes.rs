@@ -12,8 +12,8 @@ pub(crate) async fn put_workflow(
     record: &WorkflowRecord,
 ) -> Result<PutOutcome, StoreError> {
     let inserted = sqlx::query(
-        "INSERT INTO workflows (workspace, namespace, name, version, definition, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
+        "INSERT INTO workflows (workspace, namespace, name, version, definition, created_at, \
+         max_concurrency) VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (workspace, namespace, name, version) DO NOTHING",
     )
     .bind(&record.workspace)
@@ -22,14 +22,15 @@ pub(crate) async fn put_workflow(
     .bind(&record.version)
     .bind(&record.definition)
     .bind(record.created_at)
+    .bind(record.max_concurrency.map(i64::from))
     .execute(&mut *conn)
     .await?
     .rows_affected();
     if inserted == 1 {
         return Ok(PutOutcome::Created);
     }
-    let stored: String = sqlx::query_scalar(
-        "SELECT definition FROM workflows \
+    let stored: (String, Option<i64>) = sqlx::query_as(
+        "SELECT definition, max_concurrency FROM workflows \
          WHERE workspace = $1 AND namespace = $2 AND name = $3 AND version = $4",
     )
     .bind(&record.workspace)
@@ -38,7 +39,7 @@ pub(crate) async fn put_workflow(
     .bind(&record.version)
     .fetch_one(&mut *conn)
     .await?;
-    if stored == record.definition {
+    if stored == (record.definition.clone(), record.max_concurrency.map(i64::from)) {
         Ok(PutOutcome::Unchanged)
     } else {
         Err(StoreError::Conflict(format!(

@@ -35,6 +35,7 @@ pub fn workflow(version: &str, definition: &str, created_at: Millis) -> Workflow
         name: "flow".into(),
         version: version.into(),
         definition: definition.into(),
+        max_concurrency: None,
         created_at,
     }
 }

@@ -25,6 +25,14 @@ async fn put_is_idempotent_and_refuses_changes(store: &impl Store) {
     let changed = workflow("1.0.0", "do: [b]", 30);
     let res = store.put_workflow(changed).await;
     assert!(matches!(res, Err(StoreError::Conflict(_))), "{res:?}");
+    // The concurrency limit is part of a deployment: changing it needs a new version.
+    let limited = baton_store::WorkflowRecord { max_concurrency: Some(2), ..workflow("1.0.0", "do: [a]", 40) };
+    let res = store.put_workflow(limited).await;
+    assert!(matches!(res, Err(StoreError::Conflict(_))), "{res:?}");
+    let limited = baton_store::WorkflowRecord { max_concurrency: Some(2), ..workflow("1.1.0", "do: [a]", 50) };
+    store.put_workflow(limited).await.unwrap();
+    let stored = store.get_workflow("default", "test", "flow", "1.1.0").await.unwrap().unwrap();
+    assert_eq!(stored.max_concurrency, Some(2));
 
     let stored = store
         .get_workflow("default", "test", "flow", "1.0.0")
