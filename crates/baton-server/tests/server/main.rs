@@ -2,6 +2,7 @@
 //! servers on 127.0.0.1; nothing touches the network.
 
 mod egress;
+mod engine;
 mod http;
 mod openapi;
 mod support;

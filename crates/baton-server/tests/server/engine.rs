@@ -1,0 +1,151 @@
+//! The engine against a real SQLite file: waiting costs nothing, signals, recovery after the
+//! engine is gone, concurrency limits, subflows that wait.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use baton_core::state::RunStatus;
+use baton_server::egress::EgressPolicy;
+use baton_server::engine::{Engine, EngineConfig, EngineError, Signal};
+use baton_store::{SqliteOptions, SqliteStore, Store};
+
+async fn engine_on(path: &std::path::Path) -> Engine<SqliteStore> {
+    let store = SqliteStore::open(SqliteOptions::new(path)).await.expect("open store");
+    let egress = EgressPolicy { allow_loopback: true, allow_private: false };
+    Engine::new(store, EngineConfig { secrets: json!({}), egress, rewrites: Vec::new() })
+}
+
+fn waiting_workflow(name: &str, wait_ms: u64) -> String {
+    format!(
+        "document: {{dsl: '1.0.3', namespace: test, name: {name}, version: '1.0.0'}}\n\
+         do:\n  - before:\n      set: {{stage: waiting}}\n  - pause:\n      wait: {{milliseconds: {wait_ms}}}\n  \
+         - after:\n      set: {{stage: done}}\n"
+    )
+}
+
+async fn start(engine: &Engine<SqliteStore>, text: &str, input: Value) -> String {
+    let workflow = engine.deploy(text).await.expect("deploy");
+    let run_id = engine.create_run(&workflow, input, None).await.expect("create run");
+    engine.start(&run_id).await.expect("start");
+    run_id
+}
+
+async fn within<T>(future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), future).await.expect("timed out")
+}
+
+#[tokio::test]
+async fn a_waiting_run_holds_no_actor_only_a_timer() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    let run_id = start(&engine, &waiting_workflow("idle", 400), json!({})).await;
+    let waiting = within(engine.wait_for(&run_id, |s| s == RunStatus::Waiting)).await.unwrap();
+    assert_eq!(waiting.status, RunStatus::Waiting);
+    // The actor retires once its step is committed; give it a moment to notice.
+    let mut load = engine.load();
+    for _ in 0..50 {
+        if load.actors == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        load = engine.load();
+    }
+    assert_eq!((load.actors, load.timers), (0, 1), "{load:?}");
+    let done = within(engine.wait_for(&run_id, RunStatus::is_terminal)).await.unwrap();
+    assert_eq!(done.output, Some(json!({"stage": "done"})));
+    assert_eq!(engine.load().timers, 0);
+}
+
+#[tokio::test]
+async fn suspend_holds_a_due_timer_until_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    let run_id = start(&engine, &waiting_workflow("suspendable", 200), json!({})).await;
+    within(engine.wait_for(&run_id, |s| s == RunStatus::Waiting)).await.unwrap();
+    engine.signal(&run_id, Signal::Suspend).await.unwrap();
+    within(engine.wait_for(&run_id, |s| s == RunStatus::Suspended)).await.unwrap();
+    // The timer fires while suspended; the run must not move on.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(engine.outcome(&run_id).await.unwrap().status, RunStatus::Suspended);
+    // Suspending again is accepted and changes nothing.
+    engine.signal(&run_id, Signal::Suspend).await.unwrap();
+    engine.signal(&run_id, Signal::Resume).await.unwrap();
+    let done = within(engine.wait_for(&run_id, RunStatus::is_terminal)).await.unwrap();
+    assert_eq!(done.status, RunStatus::Completed);
+    let refused = engine.signal(&run_id, Signal::Resume).await;
+    assert!(matches!(refused, Err(EngineError::SignalRefused { .. })), "{refused:?}");
+}
+
+#[tokio::test]
+async fn cancel_ends_a_waiting_run_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    let run_id = start(&engine, &waiting_workflow("cancellable", 60_000), json!({})).await;
+    within(engine.wait_for(&run_id, |s| s == RunStatus::Waiting)).await.unwrap();
+    engine.signal(&run_id, Signal::Cancel).await.unwrap();
+    let cancelled = within(engine.wait_for(&run_id, RunStatus::is_terminal)).await.unwrap();
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert_eq!(engine.signal(&run_id, Signal::Cancel).await.unwrap(), RunStatus::Cancelled);
+    assert_eq!(engine.load().timers, 0, "the cancelled run's timer is gone");
+}
+
+#[tokio::test]
+async fn a_new_engine_recovers_waiting_and_never_started_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.db");
+    let (waiting, never_started) = {
+        let engine = engine_on(&path).await;
+        let waiting = start(&engine, &waiting_workflow("recoverable", 300), json!({})).await;
+        within(engine.wait_for(&waiting, |s| s == RunStatus::Waiting)).await.unwrap();
+        let workflow = engine.workflow("test", "recoverable", "1.0.0").await.unwrap();
+        let never_started = engine.create_run(&workflow.workflow, json!({}), None).await.unwrap();
+        engine.store().close().await;
+        (waiting, never_started)
+    };
+    let engine = engine_on(&path).await;
+    assert_eq!(engine.recover().await.unwrap(), 2);
+    for run_id in [&waiting, &never_started] {
+        let done = within(engine.wait_for(run_id, RunStatus::is_terminal)).await.unwrap();
+        assert_eq!(done.output, Some(json!({"stage": "done"})), "run {run_id}");
+    }
+}
+
+#[tokio::test]
+async fn runs_beyond_the_concurrency_limit_wait_their_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    let deployed = engine.deploy_with_limit(&waiting_workflow("limited", 150), Some(1)).await.unwrap();
+    let mut runs = Vec::new();
+    for n in 0..3 {
+        let run_id = engine.create_run(&deployed.workflow, json!({"n": n}), None).await.unwrap();
+        engine.start(&run_id).await.unwrap();
+        runs.push(run_id);
+    }
+    within(engine.wait_for(&runs[0], |s| s == RunStatus::Waiting)).await.unwrap();
+    assert_eq!(engine.outcome(&runs[1]).await.unwrap().status, RunStatus::Pending);
+    assert_eq!(engine.outcome(&runs[2]).await.unwrap().status, RunStatus::Pending);
+    assert_eq!(engine.load().queued, 2);
+    let mut finished_at = Vec::new();
+    for run_id in &runs {
+        within(engine.wait_for(run_id, RunStatus::is_terminal)).await.unwrap();
+        finished_at.push(engine.store().get_run(run_id).await.unwrap().unwrap().updated_at);
+    }
+    assert!(finished_at.windows(2).all(|pair| pair[0] <= pair[1]), "runs finished out of order: {finished_at:?}");
+}
+
+#[tokio::test]
+async fn a_subflow_that_waits_reports_to_its_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    engine.deploy(&waiting_workflow("child", 200)).await.unwrap();
+    let parent = "document: {dsl: '1.0.3', namespace: test, name: parent, version: '1.0.0'}\n\
+                  do:\n  - callChild:\n      run:\n        workflow: {namespace: test, name: child, version: '1.0.0'}\n      \
+                  output:\n        as: '${ {child: .stage} }'\n";
+    let run_id = start(&engine, parent, json!({})).await;
+    let done = within(engine.wait_for(&run_id, RunStatus::is_terminal)).await.unwrap();
+    assert_eq!(done.output, Some(json!({"child": "done"})), "{done:?}");
+    let children = engine.store().child_runs(&run_id).await.unwrap();
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0].status, "completed");
+}
