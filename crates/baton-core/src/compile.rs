@@ -78,9 +78,21 @@ pub struct CompiledTask {
 pub enum CompiledKind {
     Set(Template),
     Do(ListId),
-    For { each: String, at: String, in_: Template, while_: Option<Expression>, body: ListId },
-    Fork { branches: ListId, compete: bool },
-    Try { body: ListId, catch: Box<CompiledCatch> },
+    For {
+        each: String,
+        at: String,
+        in_: Template,
+        while_: Option<Expression>,
+        body: ListId,
+    },
+    Fork {
+        branches: ListId,
+        compete: bool,
+    },
+    Try {
+        body: ListId,
+        catch: Box<CompiledCatch>,
+    },
     Raise(CompiledError),
     Wait(DelaySpec),
     Emit(Template),
@@ -88,8 +100,17 @@ pub enum CompiledKind {
     Http(Box<CompiledHttp>),
     OpenApi(Box<CompiledOpenApi>),
     /// A function from `use.functions`: run that task with the evaluated `with` as its input.
-    Function { function: TaskId, with: Template },
-    Subflow { namespace: String, name: String, version: String, input: Option<Template>, await_: bool },
+    Function {
+        function: TaskId,
+        with: Template,
+    },
+    Subflow {
+        namespace: String,
+        name: String,
+        version: String,
+        input: Option<Template>,
+        await_: bool,
+    },
     /// A feature validation refuses; kept so a stale stored definition faults cleanly.
     Unsupported(String),
 }
@@ -159,8 +180,13 @@ pub enum Backoff {
 /// Credentials with their fields as templates (so `${ $secrets.x }` works).
 #[derive(Debug)]
 pub enum CompiledAuth {
-    Basic { username: Template, password: Template },
-    Bearer { token: Template },
+    Basic {
+        username: Template,
+        password: Template,
+    },
+    Bearer {
+        token: Template,
+    },
     /// `{use: secret}` credentials: the secret holds `username`/`password` or `token`.
     BasicSecret(String),
     BearerSecret(String),
@@ -321,7 +347,8 @@ impl Compiler<'_> {
         match jsonschema::validator_for(document) {
             Ok(validator) => Some(Arc::new(validator)),
             Err(err) => {
-                self.diagnostics.push(Diagnostic::new(format!("{path}/document"), format!("invalid JSON schema: {err}")));
+                self.diagnostics
+                    .push(Diagnostic::new(format!("{path}/document"), format!("invalid JSON schema: {err}")));
                 None
             }
         }
@@ -343,7 +370,8 @@ impl Compiler<'_> {
             TimeoutRef::Named(name) => match self.workflow.use_.as_ref().and_then(|u| u.timeouts.get(name)) {
                 Some(timeout) => &timeout.after,
                 None => {
-                    self.diagnostics.push(Diagnostic::new(path, format!("timeout {name:?} is not defined in use.timeouts")));
+                    self.diagnostics
+                        .push(Diagnostic::new(path, format!("timeout {name:?} is not defined in use.timeouts")));
                     return None;
                 }
             },
@@ -408,13 +436,18 @@ impl Compiler<'_> {
                 let at = task.for_.at.clone().unwrap_or_else(|| "index".into());
                 let inner = scope_with(scope, &[&each, &at]);
                 let in_ = match &task.for_.in_ {
-                    Value::String(source) => {
-                        self.expression_field(Some(&Value::String(source.clone())), &format!("{reference}/for/in"), scope)
-                    }
+                    Value::String(source) => self.expression_field(
+                        Some(&Value::String(source.clone())),
+                        &format!("{reference}/for/in"),
+                        scope,
+                    ),
                     other => Some(self.value(other, &format!("{reference}/for/in"), scope)),
                 }
                 .unwrap_or_else(|| self.value(&Value::Null, "", scope));
-                let while_ = task.while_.as_deref().and_then(|source| self.expression(source, &format!("{reference}/while"), &inner));
+                let while_ = task
+                    .while_
+                    .as_deref()
+                    .and_then(|source| self.expression(source, &format!("{reference}/while"), &inner));
                 let body = self.list(&task.do_, &format!("{reference}/do"), &inner);
                 CompiledKind::For { each, at, in_, while_, body }
             }
@@ -427,17 +460,29 @@ impl Compiler<'_> {
                 let catch = &task.catch;
                 let as_ = catch.as_.clone().unwrap_or_else(|| "error".into());
                 let inner = scope_with(scope, &[&as_]);
-                let when = catch.when.as_deref().and_then(|s| self.expression(s, &format!("{reference}/catch/when"), &inner));
+                let when =
+                    catch.when.as_deref().and_then(|s| self.expression(s, &format!("{reference}/catch/when"), &inner));
                 let except_when = catch
                     .except_when
                     .as_deref()
                     .and_then(|s| self.expression(s, &format!("{reference}/catch/exceptWhen"), &inner));
-                let retry = catch.retry.as_ref().and_then(|retry| self.retry(retry, &format!("{reference}/catch/retry"), &inner));
+                let retry = catch
+                    .retry
+                    .as_ref()
+                    .and_then(|retry| self.retry(retry, &format!("{reference}/catch/retry"), &inner));
                 let do_ = catch.do_.as_ref().map(|list| self.list(list, &format!("{reference}/catch/do"), &inner));
                 let filter = catch.errors.as_ref().and_then(|errors| errors.with.clone()).unwrap_or_default();
                 CompiledKind::Try {
                     body,
-                    catch: Box::new(CompiledCatch { filter, as_, when, except_when, retry, do_, then: catch.then.clone() }),
+                    catch: Box::new(CompiledCatch {
+                        filter,
+                        as_,
+                        when,
+                        except_when,
+                        retry,
+                        do_,
+                        then: catch.then.clone(),
+                    }),
                 }
             }
             TaskKind::Raise(task) => {
@@ -447,7 +492,8 @@ impl Compiler<'_> {
                     ErrorRef::Named(name) => match self.workflow.use_.as_ref().and_then(|u| u.errors.get(name)) {
                         Some(error) => CompiledKind::Raise(self.error(error, &format!("/use/errors/{name}"), scope)),
                         None => {
-                            self.diagnostics.push(Diagnostic::new(path, format!("error {name:?} is not defined in use.errors")));
+                            self.diagnostics
+                                .push(Diagnostic::new(path, format!("error {name:?} is not defined in use.errors")));
                             CompiledKind::Unsupported(format!("undefined error {name:?}"))
                         }
                     },
@@ -475,7 +521,10 @@ impl Compiler<'_> {
                     namespace: subflow.namespace.clone(),
                     name: subflow.name.clone(),
                     version: subflow.version.clone(),
-                    input: subflow.input.as_ref().map(|input| self.value(input, &format!("{reference}/run/workflow/input"), scope)),
+                    input: subflow
+                        .input
+                        .as_ref()
+                        .map(|input| self.value(input, &format!("{reference}/run/workflow/input"), scope)),
                     await_: task.run.await_,
                 },
                 None => CompiledKind::Unsupported("run: container, script and shell are not supported yet".into()),
@@ -515,13 +564,15 @@ impl Compiler<'_> {
             RetryRef::Named(name) => match self.workflow.use_.as_ref().and_then(|u| u.retries.get(name)) {
                 Some(policy) => (policy, format!("/use/retries/{name}")),
                 None => {
-                    self.diagnostics.push(Diagnostic::new(path, format!("retry policy {name:?} is not defined in use.retries")));
+                    self.diagnostics
+                        .push(Diagnostic::new(path, format!("retry policy {name:?} is not defined in use.retries")));
                     return None;
                 }
             },
         };
         let when = policy.when.as_deref().and_then(|s| self.expression(s, &format!("{path}/when"), scope));
-        let except_when = policy.except_when.as_deref().and_then(|s| self.expression(s, &format!("{path}/exceptWhen"), scope));
+        let except_when =
+            policy.except_when.as_deref().and_then(|s| self.expression(s, &format!("{path}/exceptWhen"), scope));
         let delay_ms = policy.delay.as_ref().and_then(|d| self.duration_ms(d, &format!("{path}/delay"))).unwrap_or(0);
         let backoff = match &policy.backoff {
             Some(backoff) if backoff.exponential.is_some() => Backoff::Exponential,
@@ -530,7 +581,9 @@ impl Compiler<'_> {
         };
         let limit = policy.limit.as_ref();
         let max_retries = limit.and_then(|l| l.attempt.as_ref()).and_then(|a| a.count);
-        let max_duration_ms = limit.and_then(|l| l.duration.as_ref()).and_then(|d| self.duration_ms(d, &format!("{path}/limit/duration")));
+        let max_duration_ms = limit
+            .and_then(|l| l.duration.as_ref())
+            .and_then(|d| self.duration_ms(d, &format!("{path}/limit/duration")));
         let jitter_ms = policy.jitter.as_ref().and_then(|jitter| {
             let from = self.duration_ms(&jitter.from, &format!("{path}/jitter/from"))?;
             let to = self.duration_ms(&jitter.to, &format!("{path}/jitter/to"))?;
@@ -554,8 +607,10 @@ impl Compiler<'_> {
             match self.workflow.use_.as_ref().and_then(|u| u.authentications.get(name)) {
                 Some(named) => policy = named,
                 None => {
-                    self.diagnostics
-                        .push(Diagnostic::new(path, format!("authentication {name:?} is not defined in use.authentications")));
+                    self.diagnostics.push(Diagnostic::new(
+                        path,
+                        format!("authentication {name:?} is not defined in use.authentications"),
+                    ));
                     return None;
                 }
             }
@@ -574,7 +629,9 @@ impl Compiler<'_> {
         if let Some(bearer) = &policy.bearer {
             return Some(match secret(bearer) {
                 Some(name) => CompiledAuth::BearerSecret(name),
-                None => CompiledAuth::Bearer { token: self.value(&field(bearer, "token"), &format!("{path}/bearer/token"), scope) },
+                None => CompiledAuth::Bearer {
+                    token: self.value(&field(bearer, "token"), &format!("{path}/bearer/token"), scope),
+                },
             });
         }
         None
@@ -599,9 +656,14 @@ impl Compiler<'_> {
             }
             CallArguments::OpenApi(args) => {
                 let document = self.endpoint(&args.document.endpoint, &format!("{path}/document/endpoint"), scope);
-                let auth = self
-                    .auth(args.authentication.as_ref(), &format!("{path}/authentication"), scope)
-                    .or_else(|| self.auth(args.document.endpoint.authentication(), &format!("{path}/document/endpoint/authentication"), scope));
+                let auth =
+                    self.auth(args.authentication.as_ref(), &format!("{path}/authentication"), scope).or_else(|| {
+                        self.auth(
+                            args.document.endpoint.authentication(),
+                            &format!("{path}/document/endpoint/authentication"),
+                            scope,
+                        )
+                    });
                 let parameters = args.parameters.as_ref().map(|p| {
                     let value = serde_json::to_value(p).unwrap_or(Value::Null);
                     self.value(&value, &format!("{path}/parameters"), scope)

@@ -51,9 +51,17 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EffectResult {
-    Http { response: HttpResponse },
-    Document { document: Value },
-    Output { output: Value },
+    Http {
+        response: HttpResponse,
+    },
+    Document {
+        document: Value,
+    },
+    Output {
+        output: Value,
+    },
     /// The effect failed (connection refused, child run faulted, ...).
-    Failed { error: WorkflowError },
+    Failed {
+        error: WorkflowError,
+    },
 }

@@ -30,11 +30,9 @@ impl std::fmt::Debug for Credentials {
     // Never print secrets, not even in debug output.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Credentials::Basic { username, .. } => f
-                .debug_struct("Basic")
-                .field("username", username)
-                .field("password", &"***")
-                .finish(),
+            Credentials::Basic { username, .. } => {
+                f.debug_struct("Basic").field("username", username).field("password", &"***").finish()
+            }
             Credentials::Bearer { .. } => f.debug_struct("Bearer").field("token", &"***").finish(),
         }
     }
@@ -79,9 +77,7 @@ pub fn expand_uri_template(template: &str, data: &Value) -> Result<String, Workf
             Some(Value::Array(_) | Value::Object(_)) => {
                 return Err(WorkflowError::standard(
                     StandardError::Expression,
-                    format!(
-                        "URI template variable \"{name}\" is not a string, number, boolean or null"
-                    ),
+                    format!("URI template variable \"{name}\" is not a string, number, boolean or null"),
                 ));
             }
         }
@@ -128,10 +124,7 @@ pub fn build_request(call: HttpCall) -> Result<HttpRequest, WorkflowError> {
         Ok(url) => {
             return Err(WorkflowError::standard(
                 StandardError::Configuration,
-                format!(
-                    "endpoint \"{}\" is not an http or https URL",
-                    display_uri(url.as_str())
-                ),
+                format!("endpoint \"{}\" is not an http or https URL", display_uri(url.as_str())),
             ));
         }
         Err(err) => {
@@ -210,40 +203,21 @@ pub fn read_response(
     response: &HttpResponse,
     format: OutputFormat,
 ) -> Result<Value, WorkflowError> {
-    let body = BASE64
-        .decode(response.body_base64.as_bytes())
-        .map_err(|err| {
-            WorkflowError::standard(
-                StandardError::Runtime,
-                "stored HTTP response body is not valid base64",
-            )
+    let body = BASE64.decode(response.body_base64.as_bytes()).map_err(|err| {
+        WorkflowError::standard(StandardError::Runtime, "stored HTTP response body is not valid base64")
             .with_detail(err.to_string())
-        })?;
+    })?;
 
-    let status_ok = if request.redirect {
-        (200..400).contains(&response.status)
-    } else {
-        (200..300).contains(&response.status)
-    };
+    let status_ok =
+        if request.redirect { (200..400).contains(&response.status) } else { (200..300).contains(&response.status) };
     if !status_ok {
         let reason = reason_phrase(response.status);
         let title = if reason.is_empty() {
-            format!(
-                "HTTP {} from {} {}",
-                response.status,
-                request.method,
-                display_uri(&request.uri)
-            )
+            format!("HTTP {} from {} {}", response.status, request.method, display_uri(&request.uri))
         } else {
-            format!(
-                "HTTP {} {reason} from {} {}",
-                response.status,
-                request.method,
-                display_uri(&request.uri)
-            )
+            format!("HTTP {} {reason} from {} {}", response.status, request.method, display_uri(&request.uri))
         };
-        let mut err = WorkflowError::standard(StandardError::Communication, title)
-            .with_status(response.status);
+        let mut err = WorkflowError::standard(StandardError::Communication, title).with_status(response.status);
         if !body.is_empty() {
             err = err.with_detail(truncate_text(&body, ERROR_DETAIL_LIMIT));
         }
@@ -256,11 +230,7 @@ pub fn read_response(
         OutputFormat::Response => {
             let mut request_headers = Map::new();
             for (name, value) in &request.headers {
-                let shown = if is_sensitive_header(name) {
-                    "***".to_owned()
-                } else {
-                    value.clone()
-                };
+                let shown = if is_sensitive_header(name) { "***".to_owned() } else { value.clone() };
                 request_headers.insert(name.clone(), Value::String(shown));
             }
             let mut response_headers = Map::new();
@@ -284,10 +254,7 @@ pub fn read_response(
             res.insert("request".to_owned(), Value::Object(request_object));
             res.insert("statusCode".to_owned(), Value::from(response.status));
             res.insert("headers".to_owned(), Value::Object(response_headers));
-            res.insert(
-                "content".to_owned(),
-                decode_content(&response.headers, &body),
-            );
+            res.insert("content".to_owned(), decode_content(&response.headers, &body));
             Ok(Value::Object(res))
         }
     }
@@ -342,20 +309,13 @@ fn is_textual(mime: &str) -> bool {
 fn truncate_text(body: &[u8], limit: usize) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(limit)]).into_owned();
     // A cut in the middle of a character leaves one replacement character at the end; drop it.
-    if body.len() > limit {
-        text.trim_end_matches('\u{FFFD}').to_owned()
-    } else {
-        text
-    }
+    if body.len() > limit { text.trim_end_matches('\u{FFFD}').to_owned() } else { text }
 }
 
 fn as_object<'a>(value: &'a Value, what: &str) -> Result<&'a Map<String, Value>, WorkflowError> {
     match value {
         Value::Object(entries) => Ok(entries),
-        _ => Err(WorkflowError::standard(
-            StandardError::Validation,
-            format!("HTTP call {what} must be an object"),
-        )),
+        _ => Err(WorkflowError::standard(StandardError::Validation, format!("HTTP call {what} must be an object"))),
     }
 }
 
@@ -438,25 +398,12 @@ mod tests {
 
     #[test]
     fn uri_template_expands_top_level_scalars() {
-        let data =
-            json!({"petId": 1, "pet.id": "a b/c", "flag": true, "none": null, "pet": {"id": 3}});
-        let res = expand_uri_template(
-            "https://x/v2/pet/{petId}?q={pet.id}&f={flag}&n={none}&m={missing}",
-            &data,
-        );
+        let data = json!({"petId": 1, "pet.id": "a b/c", "flag": true, "none": null, "pet": {"id": 3}});
+        let res = expand_uri_template("https://x/v2/pet/{petId}?q={pet.id}&f={flag}&n={none}&m={missing}", &data);
         assert_eq!(res.unwrap(), "https://x/v2/pet/1?q=a%20b%2Fc&f=true&n=&m=");
-        assert_eq!(
-            expand_uri_template("https://x/{unclosed", &data).unwrap(),
-            "https://x/{unclosed"
-        );
-        assert_eq!(
-            expand_uri_template("no vars", &json!(null)).unwrap(),
-            "no vars"
-        );
-        assert_eq!(
-            expand_uri_template("/{a}-{b}", &json!({"a": "é~", "b": 1.5})).unwrap(),
-            "/%C3%A9~-1.5"
-        );
+        assert_eq!(expand_uri_template("https://x/{unclosed", &data).unwrap(), "https://x/{unclosed");
+        assert_eq!(expand_uri_template("no vars", &json!(null)).unwrap(), "no vars");
+        assert_eq!(expand_uri_template("/{a}-{b}", &json!({"a": "é~", "b": 1.5})).unwrap(), "/%C3%A9~-1.5");
     }
 
     #[test]
@@ -473,13 +420,8 @@ mod tests {
     fn build_request_appends_query_headers_and_credentials() {
         let mut call = get("https://petstore.swagger.io/v2/pet/findByStatus?status=available");
         call.query = Some(json!({"limit": 10, "tags": ["a", "b"], "skip": null, "q": "x y"}));
-        call.headers = Some(
-            json!({"X-Num": 5, "Accept": "application/json", "Authorization": "old", "N": null}),
-        );
-        call.credentials = Some(Credentials::Basic {
-            username: "user".into(),
-            password: "pa:ss".into(),
-        });
+        call.headers = Some(json!({"X-Num": 5, "Accept": "application/json", "Authorization": "old", "N": null}));
+        call.credentials = Some(Credentials::Basic { username: "user".into(), password: "pa:ss".into() });
         call.body = Some(json!({"a": 1}));
         let request = build_request(call).unwrap();
         assert_eq!(request.method, "GET");
@@ -492,27 +434,19 @@ mod tests {
             vec![
                 ("X-Num".to_owned(), "5".to_owned()),
                 ("Accept".to_owned(), "application/json".to_owned()),
-                (
-                    "Authorization".to_owned(),
-                    format!("Basic {}", BASE64.encode("user:pa:ss"))
-                ),
+                ("Authorization".to_owned(), format!("Basic {}", BASE64.encode("user:pa:ss"))),
             ]
         );
         assert_eq!(request.body, Some(json!({"a": 1})));
 
         let mut call = get("http://h/x");
         call.method = "post".into();
-        call.credentials = Some(Credentials::Bearer {
-            token: "t0k".into(),
-        });
+        call.credentials = Some(Credentials::Bearer { token: "t0k".into() });
         call.body = Some(Value::Null);
         call.redirect = true;
         let request = build_request(call).unwrap();
         assert_eq!(request.method, "POST");
-        assert_eq!(
-            request.headers,
-            vec![("Authorization".to_owned(), "Bearer t0k".to_owned())]
-        );
+        assert_eq!(request.headers, vec![("Authorization".to_owned(), "Bearer t0k".to_owned())]);
         assert_eq!(request.body, None);
         assert!(request.redirect);
     }
@@ -526,33 +460,18 @@ mod tests {
         }
         let mut call = get("http://h/");
         call.method = "GE T".into();
-        assert!(
-            build_request(call)
-                .unwrap_err()
-                .is(StandardError::Configuration)
-        );
+        assert!(build_request(call).unwrap_err().is(StandardError::Configuration));
         let mut call = get("http://h/");
         call.headers = Some(json!(["x"]));
-        assert!(
-            build_request(call)
-                .unwrap_err()
-                .is(StandardError::Validation)
-        );
+        assert!(build_request(call).unwrap_err().is(StandardError::Validation));
         let mut call = get("http://h/");
         call.headers = Some(json!({"bad name": "x"}));
-        assert!(
-            build_request(call)
-                .unwrap_err()
-                .is(StandardError::Configuration)
-        );
+        assert!(build_request(call).unwrap_err().is(StandardError::Configuration));
     }
 
     #[test]
     fn non_success_status_is_a_communication_error() {
-        let request = build_request(get(
-            "https://user:secret@petstore.swagger.io/v2/pet/getPetByName/x",
-        ))
-        .unwrap();
+        let request = build_request(get("https://user:secret@petstore.swagger.io/v2/pet/getPetByName/x")).unwrap();
         let err = read_response(
             &request,
             &response(404, "application/json", br#"{"message":"Pet not found"}"#),
@@ -562,89 +481,46 @@ mod tests {
         assert!(err.is(StandardError::Communication));
         assert_eq!(err.status, 404);
         let title = err.title.unwrap();
-        assert_eq!(
-            title,
-            "HTTP 404 Not Found from GET https://petstore.swagger.io/v2/pet/getPetByName/x"
-        );
+        assert_eq!(title, "HTTP 404 Not Found from GET https://petstore.swagger.io/v2/pet/getPetByName/x");
         assert!(!title.contains("secret"));
-        assert_eq!(
-            err.detail.as_deref(),
-            Some(r#"{"message":"Pet not found"}"#)
-        );
+        assert_eq!(err.detail.as_deref(), Some(r#"{"message":"Pet not found"}"#));
 
         let long = vec![b'x'; 5000];
-        let err = read_response(
-            &request,
-            &response(500, "text/plain", &long),
-            OutputFormat::Raw,
-        )
-        .unwrap_err();
+        let err = read_response(&request, &response(500, "text/plain", &long), OutputFormat::Raw).unwrap_err();
         assert_eq!(err.detail.unwrap().len(), ERROR_DETAIL_LIMIT);
         assert_eq!(err.status, 500);
 
-        let err = read_response(
-            &request,
-            &response(302, "text/plain", b""),
-            OutputFormat::Content,
-        )
-        .unwrap_err();
+        let err = read_response(&request, &response(302, "text/plain", b""), OutputFormat::Content).unwrap_err();
         assert_eq!((err.status, err.detail), (302, None));
         let mut redirecting = request.clone();
         redirecting.redirect = true;
         assert_eq!(
-            read_response(
-                &redirecting,
-                &response(302, "text/plain", b""),
-                OutputFormat::Content
-            )
-            .unwrap(),
+            read_response(&redirecting, &response(302, "text/plain", b""), OutputFormat::Content).unwrap(),
             Value::Null
         );
         assert_eq!(
-            read_response(&redirecting, &response(400, "", b""), OutputFormat::Content)
-                .unwrap_err()
-                .status,
+            read_response(&redirecting, &response(400, "", b""), OutputFormat::Content).unwrap_err().status,
             400
         );
-        let err =
-            read_response(&request, &response(599, "", b""), OutputFormat::Content).unwrap_err();
-        assert_eq!(
-            err.title.unwrap(),
-            "HTTP 599 from GET https://petstore.swagger.io/v2/pet/getPetByName/x"
-        );
+        let err = read_response(&request, &response(599, "", b""), OutputFormat::Content).unwrap_err();
+        assert_eq!(err.title.unwrap(), "HTTP 599 from GET https://petstore.swagger.io/v2/pet/getPetByName/x");
     }
 
     #[test]
     fn content_is_decoded_by_type_and_shape() {
         let request = build_request(get("http://h/")).unwrap();
         let read = |content_type: &str, body: &[u8]| {
-            read_response(
-                &request,
-                &response(200, content_type, body),
-                OutputFormat::Content,
-            )
-            .unwrap()
+            read_response(&request, &response(200, content_type, body), OutputFormat::Content).unwrap()
         };
-        assert_eq!(
-            read("application/json; charset=utf-8", br#"{"id":1}"#),
-            json!({"id": 1})
-        );
+        assert_eq!(read("application/json; charset=utf-8", br#"{"id":1}"#), json!({"id": 1}));
         assert_eq!(read("application/problem+json", br#"[1]"#), json!([1]));
         assert_eq!(read("text/plain", b"42"), json!(42));
         assert_eq!(read("text/plain", b"hello"), json!("hello"));
         assert_eq!(read("application/json", b"{broken"), json!("{broken"));
         assert_eq!(read("application/json", b""), Value::Null);
         assert_eq!(read("text/plain", &[0x68, 0xff]), json!("h\u{FFFD}"));
-        assert_eq!(
-            read("application/octet-stream", &[0xff, 0x00]),
-            json!(BASE64.encode([0xff, 0x00]))
-        );
-        let raw = read_response(
-            &request,
-            &response(200, "application/json", b"{}"),
-            OutputFormat::Raw,
-        )
-        .unwrap();
+        assert_eq!(read("application/octet-stream", &[0xff, 0x00]), json!(BASE64.encode([0xff, 0x00])));
+        let raw = read_response(&request, &response(200, "application/json", b"{}"), OutputFormat::Raw).unwrap();
         assert_eq!(raw, json!(BASE64.encode(b"{}")));
     }
 
@@ -652,9 +528,7 @@ mod tests {
     fn response_format_redacts_authorization() {
         let mut call = get("https://petstore.swagger.io/v2/pet/1");
         call.headers = Some(json!({"Accept": "application/json"}));
-        call.credentials = Some(Credentials::Bearer {
-            token: "secret".into(),
-        });
+        call.credentials = Some(Credentials::Bearer { token: "secret".into() });
         let request = build_request(call).unwrap();
         let response = HttpResponse {
             status: 200,
@@ -684,13 +558,8 @@ mod tests {
 
     #[test]
     fn credentials_debug_hides_secrets() {
-        let basic = Credentials::Basic {
-            username: "u".into(),
-            password: "hunter2".into(),
-        };
-        let bearer = Credentials::Bearer {
-            token: "s3cr3t".into(),
-        };
+        let basic = Credentials::Basic { username: "u".into(), password: "hunter2".into() };
+        let bearer = Credentials::Bearer { token: "s3cr3t".into() };
         assert!(!format!("{basic:?}").contains("hunter2"));
         assert!(!format!("{bearer:?}").contains("s3cr3t"));
     }

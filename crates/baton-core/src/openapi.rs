@@ -35,9 +35,7 @@ pub struct ResolvedOperation {
     pub body: Option<Value>,
 }
 
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
+const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// How deep `$ref` chains may go before we call them cyclic.
 const MAX_REF_DEPTH: usize = 32;
@@ -76,9 +74,7 @@ pub fn resolve_operation(
     let mut cookies = Vec::new();
     let mut body_parameter = None;
     for parameter in &declared {
-        let value = parameters
-            .get(&parameter.name)
-            .filter(|value| !value.is_null());
+        let value = parameters.get(&parameter.name).filter(|value| !value.is_null());
         if parameter.location == "body" {
             body_parameter = Some(parameter);
             continue;
@@ -140,17 +136,13 @@ pub fn resolve_operation(
         Version::OpenApi3 => match operation.get("requestBody") {
             Some(request_body) => {
                 let request_body = resolve_ref(document, request_body)?;
-                let body_name = operation
-                    .get("x-codegen-request-body-name")
-                    .and_then(Value::as_str);
+                let body_name = operation.get("x-codegen-request-body-name").and_then(Value::as_str);
                 let body = body_name
                     .and_then(|name| parameters.get(name))
                     .filter(|value| !value.is_null())
                     .cloned()
                     .or_else(|| leftover(parameters, &declared));
-                if body.is_none()
-                    && request_body.get("required").and_then(Value::as_bool) == Some(true)
-                {
+                if body.is_none() && request_body.get("required").and_then(Value::as_bool) == Some(true) {
                     return Err(missing(body_name.unwrap_or("requestBody")));
                 }
                 body
@@ -162,11 +154,7 @@ pub fn resolve_operation(
     if produces_json(document, version, operation) {
         headers.push(("Accept".to_owned(), "application/json".to_owned()));
     }
-    if body.is_some()
-        && !headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-    {
+    if body.is_some() && !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
         headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
     }
 
@@ -174,11 +162,7 @@ pub fn resolve_operation(
         Version::Swagger2 => swagger2_base(document, document_uri)?,
         Version::OpenApi3 => openapi3_base(document, document_uri, path_item, operation)?,
     };
-    let full = format!(
-        "{}{}",
-        base.trim_end_matches('/'),
-        substitute_path(path, &path_values)
-    );
+    let full = format!("{}{}", base.trim_end_matches('/'), substitute_path(path, &path_values));
     let mut url = Url::parse(&full).map_err(|err| {
         WorkflowError::standard(
             StandardError::Configuration,
@@ -192,12 +176,7 @@ pub fn resolve_operation(
         }
     }
 
-    Ok(ResolvedOperation {
-        method: method.to_ascii_uppercase(),
-        uri: url.to_string(),
-        headers,
-        body,
-    })
+    Ok(ResolvedOperation { method: method.to_ascii_uppercase(), uri: url.to_string(), headers, body })
 }
 
 #[derive(Debug)]
@@ -224,10 +203,7 @@ fn detect_version(document: &Value) -> Result<Version, WorkflowError> {
 
 type FoundOperation<'a> = (&'a str, &'static str, &'a Value, &'a Value);
 
-fn find_operation<'a>(
-    document: &'a Value,
-    operation_id: &str,
-) -> Result<FoundOperation<'a>, WorkflowError> {
+fn find_operation<'a>(document: &'a Value, operation_id: &str) -> Result<FoundOperation<'a>, WorkflowError> {
     if let Some(paths) = document.get("paths").and_then(Value::as_object) {
         for (path, path_item) in paths {
             let path_item = resolve_ref(document, path_item)?;
@@ -261,10 +237,9 @@ fn declared_parameters<'a>(
         };
         for item in list {
             let spec = resolve_ref(document, item)?;
-            let (Some(name), Some(location)) = (
-                spec.get("name").and_then(Value::as_str),
-                spec.get("in").and_then(Value::as_str),
-            ) else {
+            let (Some(name), Some(location)) =
+                (spec.get("name").and_then(Value::as_str), spec.get("in").and_then(Value::as_str))
+            else {
                 return Err(WorkflowError::standard(
                     StandardError::Configuration,
                     "OpenAPI parameter without \"name\" or \"in\"",
@@ -273,10 +248,7 @@ fn declared_parameters<'a>(
             let parameter = Parameter {
                 name: name.to_owned(),
                 location: location.to_owned(),
-                required: spec
-                    .get("required")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
+                required: spec.get("required").and_then(Value::as_bool).unwrap_or(false),
                 spec,
             };
             res.retain(|it| !(it.name == parameter.name && it.location == parameter.location));
@@ -306,18 +278,10 @@ fn resolve_ref<'a>(document: &'a Value, value: &'a Value) -> Result<&'a Value, W
             )
         })?;
     }
-    Err(WorkflowError::standard(
-        StandardError::Configuration,
-        "OpenAPI references form a cycle",
-    ))
+    Err(WorkflowError::standard(StandardError::Configuration, "OpenAPI references form a cycle"))
 }
 
-fn add_query(
-    query: &mut Vec<(String, String)>,
-    version: Version,
-    parameter: &Parameter<'_>,
-    value: &Value,
-) {
+fn add_query(query: &mut Vec<(String, String)>, version: Version, parameter: &Parameter<'_>, value: &Value) {
     let name = &parameter.name;
     match version {
         Version::Swagger2 => {
@@ -325,11 +289,7 @@ fn add_query(
                 query.push((name.clone(), stringify(value)));
                 return;
             };
-            let format = parameter
-                .spec
-                .get("collectionFormat")
-                .and_then(Value::as_str)
-                .unwrap_or("csv");
+            let format = parameter.spec.get("collectionFormat").and_then(Value::as_str).unwrap_or("csv");
             let separator = match format {
                 "multi" => {
                     query.extend(items.iter().map(|item| (name.clone(), stringify(item))));
@@ -340,26 +300,11 @@ fn add_query(
                 "pipes" => "|",
                 _ => ",",
             };
-            query.push((
-                name.clone(),
-                items
-                    .iter()
-                    .map(stringify)
-                    .collect::<Vec<_>>()
-                    .join(separator),
-            ));
+            query.push((name.clone(), items.iter().map(stringify).collect::<Vec<_>>().join(separator)));
         }
         Version::OpenApi3 => {
-            let style = parameter
-                .spec
-                .get("style")
-                .and_then(Value::as_str)
-                .unwrap_or("form");
-            let explode = parameter
-                .spec
-                .get("explode")
-                .and_then(Value::as_bool)
-                .unwrap_or(style == "form");
+            let style = parameter.spec.get("style").and_then(Value::as_str).unwrap_or("form");
+            let explode = parameter.spec.get("explode").and_then(Value::as_bool).unwrap_or(style == "form");
             match (value, style) {
                 (Value::Array(items), _) if explode => {
                     query.extend(items.iter().map(|item| (name.clone(), stringify(item))));
@@ -370,28 +315,13 @@ fn add_query(
                         "pipeDelimited" => "|",
                         _ => ",",
                     };
-                    query.push((
-                        name.clone(),
-                        items
-                            .iter()
-                            .map(stringify)
-                            .collect::<Vec<_>>()
-                            .join(separator),
-                    ));
+                    query.push((name.clone(), items.iter().map(stringify).collect::<Vec<_>>().join(separator)));
                 }
                 (Value::Object(entries), "deepObject") => {
-                    query.extend(
-                        entries
-                            .iter()
-                            .map(|(key, item)| (format!("{name}[{key}]"), stringify(item))),
-                    );
+                    query.extend(entries.iter().map(|(key, item)| (format!("{name}[{key}]"), stringify(item))));
                 }
                 (Value::Object(entries), _) if explode => {
-                    query.extend(
-                        entries
-                            .iter()
-                            .map(|(key, item)| (key.clone(), stringify(item))),
-                    );
+                    query.extend(entries.iter().map(|(key, item)| (key.clone(), stringify(item))));
                 }
                 (Value::Object(_), _) => query.push((name.clone(), join_simple(value))),
                 _ => query.push((name.clone(), stringify(value))),
@@ -404,11 +334,9 @@ fn add_query(
 fn join_simple(value: &Value) -> String {
     match value {
         Value::Array(items) => items.iter().map(stringify).collect::<Vec<_>>().join(","),
-        Value::Object(entries) => entries
-            .iter()
-            .flat_map(|(key, item)| [key.clone(), stringify(item)])
-            .collect::<Vec<_>>()
-            .join(","),
+        Value::Object(entries) => {
+            entries.iter().flat_map(|(key, item)| [key.clone(), stringify(item)]).collect::<Vec<_>>().join(",")
+        }
         other => stringify(other),
     }
 }
@@ -438,11 +366,7 @@ fn substitute_path(template: &str, values: &Map<String, Value>) -> String {
 fn leftover(parameters: &Map<String, Value>, declared: &[Parameter<'_>]) -> Option<Value> {
     let rest: Map<String, Value> = parameters
         .iter()
-        .filter(|(name, _)| {
-            !declared
-                .iter()
-                .any(|it| it.location != "body" && &it.name == *name)
-        })
+        .filter(|(name, _)| !declared.iter().any(|it| it.location != "body" && &it.name == *name))
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
     (!rest.is_empty()).then_some(Value::Object(rest))
@@ -459,18 +383,15 @@ fn produces_json(document: &Value, version: Version, operation: &Value) -> bool 
             .or_else(|| document.get("produces"))
             .and_then(Value::as_array)
             .is_some_and(|list| list.iter().filter_map(Value::as_str).any(is_json)),
-        Version::OpenApi3 => operation
-            .get("responses")
-            .and_then(Value::as_object)
-            .is_some_and(|responses| {
-                responses.values().any(|response| {
-                    resolve_ref(document, response)
-                        .ok()
-                        .and_then(|response| response.get("content"))
-                        .and_then(Value::as_object)
-                        .is_some_and(|content| content.keys().any(|mime| is_json(mime)))
-                })
-            }),
+        Version::OpenApi3 => operation.get("responses").and_then(Value::as_object).is_some_and(|responses| {
+            responses.values().any(|response| {
+                resolve_ref(document, response)
+                    .ok()
+                    .and_then(|response| response.get("content"))
+                    .and_then(Value::as_object)
+                    .is_some_and(|content| content.keys().any(|mime| is_json(mime)))
+            })
+        }),
     }
 }
 
@@ -490,9 +411,7 @@ fn swagger2_base(document: &Value, document_uri: &str) -> Result<String, Workflo
     let schemes: Vec<&str> = document
         .get("schemes")
         .and_then(Value::as_array)
-        .map_or(Vec::new(), |list| {
-            list.iter().filter_map(Value::as_str).collect()
-        });
+        .map_or(Vec::new(), |list| list.iter().filter_map(Value::as_str).collect());
     let scheme = if doc_scheme.as_deref() == Some("https") && schemes.contains(&"https") {
         "https".to_owned()
     } else if let Some(first) = schemes.first() {
@@ -516,15 +435,8 @@ fn swagger2_base(document: &Value, document_uri: &str) -> Result<String, Workflo
             }
         }
     };
-    let base_path = document
-        .get("basePath")
-        .and_then(Value::as_str)
-        .unwrap_or("/");
-    let base_path = if base_path.starts_with('/') {
-        base_path.to_owned()
-    } else {
-        format!("/{base_path}")
-    };
+    let base_path = document.get("basePath").and_then(Value::as_str).unwrap_or("/");
+    let base_path = if base_path.starts_with('/') { base_path.to_owned() } else { format!("/{base_path}") };
     Ok(format!("{scheme}://{host}{base_path}"))
 }
 
@@ -540,15 +452,8 @@ fn openapi3_base(
         .into_iter()
         .filter_map(|owner| owner.get("servers").and_then(Value::as_array))
         .find_map(|servers| servers.first());
-    let mut server_url = server
-        .and_then(|server| server.get("url"))
-        .and_then(Value::as_str)
-        .unwrap_or("/")
-        .to_owned();
-    if let Some(variables) = server
-        .and_then(|server| server.get("variables"))
-        .and_then(Value::as_object)
-    {
+    let mut server_url = server.and_then(|server| server.get("url")).and_then(Value::as_str).unwrap_or("/").to_owned();
+    if let Some(variables) = server.and_then(|server| server.get("variables")).and_then(Value::as_object) {
         for (name, variable) in variables {
             let default = variable.get("default").map(stringify).unwrap_or_default();
             server_url = server_url.replace(&format!("{{{name}}}"), &default);
@@ -633,22 +538,10 @@ mod tests {
     fn swagger2_query_path_header_and_scheme() {
         let doc = petstore2();
         let uri = "https://petstore.swagger.io/v2/swagger.json";
-        let op = resolve_operation(
-            &doc,
-            uri,
-            "findPetsByStatus",
-            &params(json!({"status": "available"})),
-        )
-        .unwrap();
+        let op = resolve_operation(&doc, uri, "findPetsByStatus", &params(json!({"status": "available"}))).unwrap();
         assert_eq!(op.method, "GET");
-        assert_eq!(
-            op.uri,
-            "https://petstore.swagger.io/v2/pet/findByStatus?status=available"
-        );
-        assert_eq!(
-            op.headers,
-            vec![("Accept".to_owned(), "application/json".to_owned())]
-        );
+        assert_eq!(op.uri, "https://petstore.swagger.io/v2/pet/findByStatus?status=available");
+        assert_eq!(op.headers, vec![("Accept".to_owned(), "application/json".to_owned())]);
         assert_eq!(op.body, None);
 
         let op = resolve_operation(
@@ -658,39 +551,15 @@ mod tests {
             &params(json!({"status": ["a", "b"]})),
         )
         .unwrap();
-        assert_eq!(
-            op.uri,
-            "http://petstore.swagger.io/v2/pet/findByStatus?status=a&status=b"
-        );
-        let op = resolve_operation(
-            &doc,
-            uri,
-            "findPetsByTags",
-            &params(json!({"tags": ["x", "y z"]})),
-        )
-        .unwrap();
-        assert_eq!(
-            op.uri,
-            "https://petstore.swagger.io/v2/pet/findByTags?tags=x%2Cy+z"
-        );
+        assert_eq!(op.uri, "http://petstore.swagger.io/v2/pet/findByStatus?status=a&status=b");
+        let op = resolve_operation(&doc, uri, "findPetsByTags", &params(json!({"tags": ["x", "y z"]}))).unwrap();
+        assert_eq!(op.uri, "https://petstore.swagger.io/v2/pet/findByTags?tags=x%2Cy+z");
 
-        let op = resolve_operation(
-            &doc,
-            uri,
-            "getPetById",
-            &params(json!({"petId": 1, "extra": true})),
-        )
-        .unwrap();
+        let op = resolve_operation(&doc, uri, "getPetById", &params(json!({"petId": 1, "extra": true}))).unwrap();
         assert_eq!(op.uri, "https://petstore.swagger.io/v2/pet/1");
         assert_eq!(op.headers, vec![]);
 
-        let op = resolve_operation(
-            &doc,
-            uri,
-            "deletePet",
-            &params(json!({"petId": "a/b", "api_key": "k"})),
-        )
-        .unwrap();
+        let op = resolve_operation(&doc, uri, "deletePet", &params(json!({"petId": "a/b", "api_key": "k"}))).unwrap();
         assert_eq!(op.method, "DELETE");
         assert_eq!(op.uri, "https://petstore.swagger.io/v2/pet/a%2Fb");
         assert_eq!(op.headers[0], ("api_key".to_owned(), "k".to_owned()));
@@ -718,13 +587,9 @@ mod tests {
         let doc = petstore2();
         let uri = "https://petstore.swagger.io/v2/swagger.json";
         let pet = json!({"name": "doggie", "photoUrls": []});
-        let op =
-            resolve_operation(&doc, uri, "addPet", &params(json!({"body": pet.clone()}))).unwrap();
+        let op = resolve_operation(&doc, uri, "addPet", &params(json!({"body": pet.clone()}))).unwrap();
         assert_eq!((op.method.as_str(), op.body.as_ref()), ("POST", Some(&pet)));
-        assert!(
-            op.headers
-                .contains(&("Content-Type".to_owned(), "application/json".to_owned()))
-        );
+        assert!(op.headers.contains(&("Content-Type".to_owned(), "application/json".to_owned())));
         // Without a value named like the body parameter, the parameters themselves are the body.
         let op = resolve_operation(&doc, uri, "addPet", &params(pet.clone())).unwrap();
         assert_eq!(op.body, Some(pet));
@@ -737,8 +602,7 @@ mod tests {
     fn swagger2_errors() {
         let doc = petstore2();
         let uri = "https://petstore.swagger.io/v2/swagger.json";
-        let err = resolve_operation(&doc, uri, "getPetById", &params(json!({"petId": null})))
-            .unwrap_err();
+        let err = resolve_operation(&doc, uri, "getPetById", &params(json!({"petId": null}))).unwrap_err();
         assert!(err.is(StandardError::Validation));
         assert_eq!(err.status, 400);
         assert!(err.title.unwrap().contains("\"petId\""));
@@ -747,19 +611,12 @@ mod tests {
         let err = resolve_operation(&doc, uri, "nope", &Map::new()).unwrap_err();
         assert!(err.is(StandardError::Configuration));
         assert!(err.title.unwrap().contains("\"nope\""));
-        let err = resolve_operation(
-            &doc,
-            uri,
-            "updatePetWithForm",
-            &params(json!({"petId": 1, "name": "x"})),
-        )
-        .unwrap_err();
+        let err =
+            resolve_operation(&doc, uri, "updatePetWithForm", &params(json!({"petId": 1, "name": "x"}))).unwrap_err();
         assert!(err.is(StandardError::Configuration));
         assert!(err.title.unwrap().contains("formData"));
         // An optional formData parameter that is not given is fine.
-        assert!(
-            resolve_operation(&doc, uri, "updatePetWithForm", &params(json!({"petId": 1}))).is_ok()
-        );
+        assert!(resolve_operation(&doc, uri, "updatePetWithForm", &params(json!({"petId": 1}))).is_ok());
         let err = resolve_operation(&json!({"swagger": "1.2"}), uri, "x", &Map::new()).unwrap_err();
         assert!(err.is(StandardError::Configuration));
     }
@@ -832,10 +689,7 @@ mod tests {
             op.uri,
             "https://petstore3.swagger.io/api/v3/pet/findByStatus?status=available&status=sold&tags=a%2Cb&filter%5Bcolor%5D=red"
         );
-        assert_eq!(
-            op.headers,
-            vec![("Cookie".to_owned(), "session=s1; lang=en".to_owned())]
-        );
+        assert_eq!(op.headers, vec![("Cookie".to_owned(), "session=s1; lang=en".to_owned())]);
 
         let op = resolve_operation(&doc, uri, "getPetById", &params(json!({"petId": 3}))).unwrap();
         assert_eq!(op.uri, "https://other.example.com/v1/pet/3");
@@ -848,18 +702,10 @@ mod tests {
     fn openapi3_request_body_rule() {
         let doc = petstore3();
         let uri = "https://petstore3.swagger.io/api/v3/openapi.json";
-        let op = resolve_operation(
-            &doc,
-            uri,
-            "addPet",
-            &params(json!({"name": "doggie", "status": "available"})),
-        )
-        .unwrap();
+        let op =
+            resolve_operation(&doc, uri, "addPet", &params(json!({"name": "doggie", "status": "available"}))).unwrap();
         assert_eq!(op.method, "POST");
-        assert_eq!(
-            op.body,
-            Some(json!({"name": "doggie", "status": "available"}))
-        );
+        assert_eq!(op.body, Some(json!({"name": "doggie", "status": "available"})));
         assert_eq!(
             op.headers,
             vec![
@@ -870,21 +716,13 @@ mod tests {
         let err = resolve_operation(&doc, uri, "addPet", &Map::new()).unwrap_err();
         assert!(err.is(StandardError::Validation));
 
-        let op = resolve_operation(
-            &doc,
-            uri,
-            "updatePet",
-            &params(json!({"pet": {"id": 1}, "trace": "t"})),
-        )
-        .unwrap();
+        let op = resolve_operation(&doc, uri, "updatePet", &params(json!({"pet": {"id": 1}, "trace": "t"}))).unwrap();
         assert_eq!(op.body, Some(json!({"id": 1})));
         assert_eq!(op.headers[0], ("trace".to_owned(), "t".to_owned()));
-        let err =
-            resolve_operation(&doc, uri, "updatePet", &params(json!({"trace": "t"}))).unwrap_err();
+        let err = resolve_operation(&doc, uri, "updatePet", &params(json!({"trace": "t"}))).unwrap_err();
         assert!(err.title.unwrap().contains("\"pet\""));
 
-        let err = resolve_operation(&doc, "not a uri", "addPet", &params(json!({"name": "x"})))
-            .unwrap_err();
+        let err = resolve_operation(&doc, "not a uri", "addPet", &params(json!({"name": "x"}))).unwrap_err();
         assert!(err.is(StandardError::Configuration));
     }
 
@@ -901,8 +739,7 @@ mod tests {
             "c": {"$ref": "#/c"}
         });
         for id in ["a", "b", "c"] {
-            let err = resolve_operation(&doc, "https://api.example.com/doc.json", id, &Map::new())
-                .unwrap_err();
+            let err = resolve_operation(&doc, "https://api.example.com/doc.json", id, &Map::new()).unwrap_err();
             assert!(err.is(StandardError::Configuration), "{id}");
         }
     }

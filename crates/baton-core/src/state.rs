@@ -203,14 +203,29 @@ pub enum StepInput {
 pub enum Command {
     /// Perform an effect and feed back [`StepInput::EffectCompleted`] with this id. HTTP requests
     /// carry `idempotency_key` as their `Idempotency-Key` header.
-    Perform { effect_id: String, idempotency_key: String, effect: Effect },
+    Perform {
+        effect_id: String,
+        idempotency_key: String,
+        effect: Effect,
+    },
     /// Feed back [`StepInput::TimerFired`] at `due_at` (unix ms).
-    StartTimer { timer_id: String, due_at: Millis },
-    CancelTimer { timer_id: String },
+    StartTimer {
+        timer_id: String,
+        due_at: Millis,
+    },
+    CancelTimer {
+        timer_id: String,
+    },
     /// Store (and later deliver) an emitted CloudEvent.
-    EmitEvent { event: Value },
-    Complete { output: Value },
-    Fault { error: WorkflowError },
+    EmitEvent {
+        event: Value,
+    },
+    Complete {
+        output: Value,
+    },
+    Fault {
+        error: WorkflowError,
+    },
     Cancelled,
 }
 

@@ -8,8 +8,8 @@
 //! jq in strict mode, and schemas given as an external `resource`.
 
 use baton_model::{
-    AuthenticationPolicy, CallArguments, Diagnostic, Endpoint, Evaluate, Export, Input, Output,
-    SchemaDefinition, Task, TaskKind, TaskList, Workflow,
+    AuthenticationPolicy, CallArguments, Diagnostic, Endpoint, Evaluate, Export, Input, Output, SchemaDefinition, Task,
+    TaskKind, TaskList, Workflow,
 };
 
 /// Call protocols Baton does not speak yet.
@@ -18,10 +18,7 @@ const UNSUPPORTED_CALLS: [&str; 4] = ["grpc", "asyncapi", "mcp", "a2a"];
 /// Every feature of `workflow` that Baton cannot run yet, each at its path, in the order of the
 /// definition.
 pub fn unsupported_features(workflow: &Workflow) -> Vec<Diagnostic> {
-    let mut finder = Finder {
-        workflow,
-        diagnostics: Vec::new(),
-    };
+    let mut finder = Finder { workflow, diagnostics: Vec::new() };
     finder.workflow();
     finder.diagnostics
 }
@@ -34,10 +31,7 @@ struct Finder<'a> {
 
 impl Finder<'_> {
     fn report(&mut self, path: String, feature: impl std::fmt::Display) {
-        self.diagnostics.push(Diagnostic::new(
-            path,
-            format!("{feature} is not supported yet"),
-        ));
+        self.diagnostics.push(Diagnostic::new(path, format!("{feature} is not supported yet")));
     }
 
     fn workflow(&mut self) {
@@ -68,15 +62,8 @@ impl Finder<'_> {
     }
 
     fn evaluate(&mut self, evaluate: &Evaluate) {
-        if let Some(language) = evaluate
-            .language
-            .as_deref()
-            .filter(|language| *language != "jq")
-        {
-            self.report(
-                "/evaluate/language".into(),
-                format!("evaluate.language: {language}"),
-            );
+        if let Some(language) = evaluate.language.as_deref().filter(|language| *language != "jq") {
+            self.report("/evaluate/language".into(), format!("evaluate.language: {language}"));
         }
         if let Some(mode) = evaluate.mode.as_deref().filter(|mode| *mode != "strict") {
             self.report("/evaluate/mode".into(), format!("evaluate.mode: {mode}"));
@@ -85,10 +72,7 @@ impl Finder<'_> {
 
     fn task_list(&mut self, list: &TaskList, path: &str) {
         for (index, item) in list.iter().enumerate() {
-            self.task(
-                &item.task,
-                &join(&join(path, &index.to_string()), &item.name),
-            );
+            self.task(&item.task, &join(&join(path, &index.to_string()), &item.name));
         }
     }
 
@@ -100,9 +84,7 @@ impl Finder<'_> {
             TaskKind::Call(call) => self.call(&call.call, &call.with, path),
             TaskKind::Do(task) => self.task_list(&task.do_, &join(path, "do")),
             TaskKind::For(task) => self.task_list(&task.do_, &join(path, "do")),
-            TaskKind::Fork(task) => {
-                self.task_list(&task.fork.branches, &join(&join(path, "fork"), "branches"))
-            }
+            TaskKind::Fork(task) => self.task_list(&task.fork.branches, &join(&join(path, "fork"), "branches")),
             TaskKind::Listen(_) => self.report(join(path, "listen"), "listen"),
             TaskKind::Run(task) => {
                 let processes = [
@@ -120,11 +102,7 @@ impl Finder<'_> {
                     self.task_list(tasks, &join(&join(path, "catch"), "do"));
                 }
             }
-            TaskKind::Emit(_)
-            | TaskKind::Raise(_)
-            | TaskKind::Set(_)
-            | TaskKind::Switch(_)
-            | TaskKind::Wait(_) => {}
+            TaskKind::Emit(_) | TaskKind::Raise(_) | TaskKind::Set(_) | TaskKind::Switch(_) | TaskKind::Wait(_) => {}
         }
     }
 
@@ -133,28 +111,16 @@ impl Finder<'_> {
         match arguments {
             CallArguments::Http(http) => self.endpoint(&http.endpoint, &join(&with, "endpoint")),
             CallArguments::OpenApi(openapi) => {
-                self.endpoint(
-                    &openapi.document.endpoint,
-                    &join(&join(&with, "document"), "endpoint"),
-                );
+                self.endpoint(&openapi.document.endpoint, &join(&join(&with, "document"), "endpoint"));
                 if let Some(policy) = &openapi.authentication {
                     self.authentication(policy, &join(&with, "authentication"));
                 }
             }
-            _ if UNSUPPORTED_CALLS.contains(&function) => {
-                self.report(join(path, "call"), format!("call: {function}"))
-            }
+            _ if UNSUPPORTED_CALLS.contains(&function) => self.report(join(path, "call"), format!("call: {function}")),
             _ => {
-                let in_use = self
-                    .workflow
-                    .use_
-                    .as_ref()
-                    .is_some_and(|uses| uses.functions.contains_key(function));
+                let in_use = self.workflow.use_.as_ref().is_some_and(|uses| uses.functions.contains_key(function));
                 if !in_use && (function.contains(':') || function.contains('@')) {
-                    self.report(
-                        join(path, "call"),
-                        format!("calling a function from a catalog or URL ({function})"),
-                    );
+                    self.report(join(path, "call"), format!("calling a function from a catalog or URL ({function})"));
                 }
             }
         }
@@ -167,11 +133,7 @@ impl Finder<'_> {
     }
 
     fn authentication(&mut self, policy: &AuthenticationPolicy, path: &str) {
-        let schemes = [
-            ("digest", &policy.digest),
-            ("oauth2", &policy.oauth2),
-            ("oidc", &policy.oidc),
-        ];
+        let schemes = [("digest", &policy.digest), ("oauth2", &policy.oauth2), ("oidc", &policy.oidc)];
         for (scheme, _) in schemes.into_iter().filter(|(_, config)| config.is_some()) {
             self.report(join(path, scheme), format!("authentication: {scheme}"));
         }
@@ -192,10 +154,7 @@ impl Finder<'_> {
     /// `path` is the owner of the schema (`/input`, `/do/0/task/output`...).
     fn schema(&mut self, schema: Option<&SchemaDefinition>, path: &str) {
         if schema.is_some_and(|schema| schema.resource.is_some()) {
-            self.report(
-                join(&join(path, "schema"), "resource"),
-                "a schema given as an external resource",
-            );
+            self.report(join(&join(path, "schema"), "resource"), "a schema given as an external resource");
         }
     }
 }
@@ -212,15 +171,9 @@ mod tests {
     use super::*;
 
     fn check(body: &str, expected: &[&str]) {
-        let text = format!(
-            "document: {{dsl: '1.0.3', namespace: test, name: support, version: '0.1.0'}}\n{body}"
-        );
-        let workflow = baton_model::parse_workflow(&text)
-            .unwrap_or_else(|err| panic!("{:?}", err.diagnostics()));
-        let actual: Vec<String> = unsupported_features(&workflow)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let text = format!("document: {{dsl: '1.0.3', namespace: test, name: support, version: '0.1.0'}}\n{body}");
+        let workflow = baton_model::parse_workflow(&text).unwrap_or_else(|err| panic!("{:?}", err.diagnostics()));
+        let actual: Vec<String> = unsupported_features(&workflow).iter().map(ToString::to_string).collect();
         assert_eq!(actual, expected);
     }
 
@@ -333,15 +286,11 @@ do:
     /// The specification examples Baton runs today; every other example is refused by name.
     #[test]
     fn specification_examples_are_supported_or_refused_by_name() {
-        let folder =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../baton-model/tests/data/examples");
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../baton-model/tests/data/examples");
         let mut files: Vec<_> = std::fs::read_dir(&folder)
             .expect("the examples folder")
             .map(|entry| entry.expect("an entry").path())
-            .filter(|path| {
-                path.extension()
-                    .is_some_and(|extension| extension == "yaml")
-            })
+            .filter(|path| path.extension().is_some_and(|extension| extension == "yaml"))
             .collect();
         files.sort();
         let mut supported = Vec::new();
@@ -350,19 +299,12 @@ do:
             let workflow = baton_model::parse_workflow(&text).expect("every example parses");
             let unsupported = unsupported_features(&workflow);
             assert!(
-                unsupported
-                    .iter()
-                    .all(|diagnostic| diagnostic.message.ends_with("is not supported yet")),
+                unsupported.iter().all(|diagnostic| diagnostic.message.ends_with("is not supported yet")),
                 "{}: {unsupported:?}",
                 file.display()
             );
             if unsupported.is_empty() {
-                supported.push(
-                    file.file_stem()
-                        .expect("a file name")
-                        .to_string_lossy()
-                        .into_owned(),
-                );
+                supported.push(file.file_stem().expect("a file name").to_string_lossy().into_owned());
             }
         }
         assert_eq!(files.len(), 66);

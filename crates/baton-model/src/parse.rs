@@ -26,14 +26,8 @@ impl ParseError {
                 let first_line = message.lines().next().unwrap_or_default();
                 let reason = first_line.strip_prefix("error: ").unwrap_or(first_line);
                 // The YAML parser suggests one of its own options; that means nothing to an author.
-                let reason = reason
-                    .split(", set DuplicateKeyPolicy")
-                    .next()
-                    .unwrap_or(reason);
-                vec![Diagnostic::new(
-                    "",
-                    format!("malformed definition: {reason}"),
-                )]
+                let reason = reason.split(", set DuplicateKeyPolicy").next().unwrap_or(reason);
+                vec![Diagnostic::new("", format!("malformed definition: {reason}"))]
             }
             ParseError::Invalid(diagnostics) => diagnostics.clone(),
         }
@@ -50,8 +44,7 @@ pub fn parse_document(text: &str) -> Result<Value, ParseError> {
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! { max_nodes: 200_000, max_depth: 128, max_total_scalar_bytes: 16 << 20 },
     };
-    serde_saphyr::from_str_with_options(text, options)
-        .map_err(|err| ParseError::Syntax(err.to_string()))
+    serde_saphyr::from_str_with_options(text, options).map_err(|err| ParseError::Syntax(err.to_string()))
 }
 
 /// Parses and checks a definition: syntax, the JSON schema, then the typed model and the

@@ -201,7 +201,10 @@ pub struct ExternalResource {
 /// `endpoint`: a URI template or `${ }` expression, or `{uri, authentication?}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
-#[allow(clippy::large_enum_variant, reason = "definitions are built once per deploy; boxing would only complicate matching")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "definitions are built once per deploy; boxing would only complicate matching"
+)]
 pub enum Endpoint {
     Uri(String),
     Config(EndpointConfig),
@@ -338,7 +341,10 @@ pub struct Jitter {
 /// A retry policy inline, or the name of one in `use.retries`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
-#[allow(clippy::large_enum_variant, reason = "definitions are built once per deploy; boxing would only complicate matching")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "definitions are built once per deploy; boxing would only complicate matching"
+)]
 pub enum RetryRef {
     Named(String),
     Inline(RetryPolicy),
@@ -463,7 +469,10 @@ pub struct Task {
 /// The kind of a task and its own properties.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
-#[allow(clippy::large_enum_variant, reason = "definitions are built once per deploy; boxing would only complicate matching")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "definitions are built once per deploy; boxing would only complicate matching"
+)]
 pub enum TaskKind {
     Call(CallTask),
     Do(DoTask),
@@ -509,15 +518,9 @@ impl<'de> Deserialize<'de> for Task {
         let Value::Object(object) = &value else {
             return Err(de::Error::custom("a task must be an object"));
         };
-        let keyword = TASK_KEYWORDS
-            .iter()
-            .find(|keyword| object.contains_key(**keyword))
-            .ok_or_else(|| {
-                de::Error::custom(format!(
-                    "unknown task type: expected one of the keys {}",
-                    TASK_KEYWORDS.join(", ")
-                ))
-            })?;
+        let keyword = TASK_KEYWORDS.iter().find(|keyword| object.contains_key(**keyword)).ok_or_else(|| {
+            de::Error::custom(format!("unknown task type: expected one of the keys {}", TASK_KEYWORDS.join(", ")))
+        })?;
         let base = TaskBase::deserialize(&value).map_err(de::Error::custom)?;
         let kind = match *keyword {
             "call" => TaskKind::Call(CallTask::deserialize(&value).map_err(de::Error::custom)?),

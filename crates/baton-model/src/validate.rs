@@ -29,14 +29,12 @@ pub fn validate_document(document: &Value) -> Result<Workflow, Vec<Diagnostic>> 
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    let workflow = Workflow::deserialize(document)
-        .map_err(|error| vec![serde_errors::locate(document, &error)])?;
+    let workflow = Workflow::deserialize(document).map_err(|error| vec![serde_errors::locate(document, &error)])?;
     let mut diagnostics = check_workflow(&workflow);
     if diagnostics.is_empty() {
         return Ok(workflow);
     }
-    diagnostics
-        .sort_by_cached_key(|diagnostic| pointer::document_order(document, &diagnostic.path));
+    diagnostics.sort_by_cached_key(|diagnostic| pointer::document_order(document, &diagnostic.path));
     Err(diagnostics)
 }
 
@@ -44,10 +42,7 @@ pub fn validate_document(document: &Value) -> Result<Workflow, Vec<Diagnostic>> 
 /// the checks walk the workflow.
 pub fn check_workflow(workflow: &Workflow) -> Vec<Diagnostic> {
     let no_uses = Use::default();
-    let mut checker = Checker {
-        uses: workflow.use_.as_ref().unwrap_or(&no_uses),
-        diagnostics: Vec::new(),
-    };
+    let mut checker = Checker { uses: workflow.use_.as_ref().unwrap_or(&no_uses), diagnostics: Vec::new() };
     checker.workflow(workflow);
     checker.diagnostics
 }
@@ -68,7 +63,6 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn report(&mut self, path: &Pointer, message: impl Into<String>) {
-        self.diagnostics
-            .push(Diagnostic::new(path.as_str(), message));
+        self.diagnostics.push(Diagnostic::new(path.as_str(), message));
     }
 }

@@ -15,7 +15,12 @@ use crate::interpreter::{Machine, Work};
 use crate::state::{Command, EffectStage, Exec, PendingEffect};
 
 impl Machine<'_> {
-    fn endpoint_uri(&self, endpoint: &EndpointSpec, input: &Value, variables: &Variables) -> Result<String, WorkflowError> {
+    fn endpoint_uri(
+        &self,
+        endpoint: &EndpointSpec,
+        input: &Value,
+        variables: &Variables,
+    ) -> Result<String, WorkflowError> {
         match endpoint {
             EndpointSpec::UriTemplate(template) => expand_uri_template(template, input),
             EndpointSpec::Expression(template) => Ok(text_of(&template.evaluate(input, variables)?)),
@@ -55,7 +60,8 @@ impl Machine<'_> {
         let reference = self.frame(frame_id).map(|f| f.reference.clone()).unwrap_or_default();
         // Stable across crash and replay: the effect id is part of the committed state.
         let idempotency_key = format!("{}:{reference}:{effect_id}", self.state.run_id);
-        let pending = PendingEffect { frame: frame_id, idempotency_key: idempotency_key.clone(), effect: effect.clone() };
+        let pending =
+            PendingEffect { frame: frame_id, idempotency_key: idempotency_key.clone(), effect: effect.clone() };
         self.state.effects.insert(effect_id.clone(), pending);
         if let Some(frame) = self.state.frames.get_mut(&frame_id) {
             frame.exec = Exec::Effect { effect_id: effect_id.clone(), stage };
@@ -64,7 +70,12 @@ impl Machine<'_> {
         effect_id
     }
 
-    pub(super) fn start_http(&mut self, frame_id: u64, call: &CompiledHttp, input: &Value) -> Result<(), WorkflowError> {
+    pub(super) fn start_http(
+        &mut self,
+        frame_id: u64,
+        call: &CompiledHttp,
+        input: &Value,
+    ) -> Result<(), WorkflowError> {
         let variables = self.task_variables(frame_id, None);
         let uri = self.endpoint_uri(&call.endpoint, input, &variables)?;
         let evaluate = |template: &Option<crate::expr::Template>| -> Result<Option<Value>, WorkflowError> {
@@ -83,7 +94,12 @@ impl Machine<'_> {
         Ok(())
     }
 
-    pub(super) fn start_openapi(&mut self, frame_id: u64, call: &CompiledOpenApi, input: &Value) -> Result<(), WorkflowError> {
+    pub(super) fn start_openapi(
+        &mut self,
+        frame_id: u64,
+        call: &CompiledOpenApi,
+        input: &Value,
+    ) -> Result<(), WorkflowError> {
         let variables = self.task_variables(frame_id, None);
         let uri = self.endpoint_uri(&call.document, input, &variables)?;
         self.perform(frame_id, Effect::FetchDocument { uri, headers: Vec::new() }, EffectStage::OpenApiDocument);
@@ -119,10 +135,12 @@ impl Machine<'_> {
             }
             (EffectStage::OpenApiDocument, EffectResult::Document { document }, Effect::FetchDocument { uri, .. }) => {
                 match &task.kind {
-                    CompiledKind::OpenApi(call) => self.openapi_request(frame_id, call, &document, uri).map(|request| {
-                        self.perform(frame_id, Effect::Http { request }, EffectStage::Http);
-                        None
-                    }),
+                    CompiledKind::OpenApi(call) => {
+                        self.openapi_request(frame_id, call, &document, uri).map(|request| {
+                            self.perform(frame_id, Effect::Http { request }, EffectStage::Http);
+                            None
+                        })
+                    }
                     _ => Ok(None),
                 }
             }
@@ -131,7 +149,9 @@ impl Machine<'_> {
                 .with_detail(format!("{other:?}").chars().take(200).collect::<String>())),
         };
         match outcome {
-            Ok(Some(raw_output)) => self.agenda.push_back(Work::Produce { frame: frame_id, raw_output, directive: None }),
+            Ok(Some(raw_output)) => {
+                self.agenda.push_back(Work::Produce { frame: frame_id, raw_output, directive: None })
+            }
             Ok(None) => {}
             Err(error) => self.agenda.push_back(Work::Fail { frame: frame_id, error }),
         }
@@ -154,7 +174,8 @@ impl Machine<'_> {
         };
         let parameters = parameters.as_object().cloned().unwrap_or_default();
         let operation = crate::openapi::resolve_operation(document, document_uri, &call.operation_id, &parameters)?;
-        let headers = Value::Object(operation.headers.into_iter().map(|(name, value)| (name, Value::String(value))).collect());
+        let headers =
+            Value::Object(operation.headers.into_iter().map(|(name, value)| (name, Value::String(value))).collect());
         build_request(HttpCall {
             method: operation.method,
             uri: operation.uri,

@@ -24,8 +24,10 @@ pub(super) fn validate(
     instance: &str,
     what: &str,
 ) -> Result<(), WorkflowError> {
-    let problems: Vec<String> =
-        validator.iter_errors(value).map(|err| format!("{}: {err}", display_path(&err.instance_path().to_string()))).collect();
+    let problems: Vec<String> = validator
+        .iter_errors(value)
+        .map(|err| format!("{}: {err}", display_path(&err.instance_path().to_string())))
+        .collect();
     if problems.is_empty() {
         return Ok(());
     }

@@ -42,7 +42,9 @@ impl Machine<'_> {
                     self.agenda.push_back(done);
                     return;
                 }
-                Err(err) => return self.agenda.push_back(Work::Fail { frame: frame_id, error: WorkflowError::from(err) }),
+                Err(err) => {
+                    return self.agenda.push_back(Work::Fail { frame: frame_id, error: WorkflowError::from(err) });
+                }
             }
         }
         self.history("task.created", Some(reference), json!({"createdAt": iso8601(self.now())}));
@@ -63,7 +65,8 @@ impl Machine<'_> {
             frame.input = input.clone();
         }
         if let Some(timeout_ms) = task.timeout_ms {
-            let timer = self.start_timer(self.now() + timeout_ms as Millis, TimerPurpose::TaskTimeout { frame: frame_id });
+            let timer =
+                self.start_timer(self.now() + timeout_ms as Millis, TimerPurpose::TaskTimeout { frame: frame_id });
             if let Some(frame) = self.state.frames.get_mut(&frame_id) {
                 frame.timeout_timer = Some(timer);
             }
@@ -147,11 +150,13 @@ impl Machine<'_> {
                     DelaySpec::Expression(template) => {
                         let value = template.evaluate(&input, &self.task_variables(frame_id, None))?;
                         baton_model::duration::parse_iso8601_ms(&text_of(&value)).map_err(|err| {
-                            WorkflowError::standard(StandardError::Expression, "wait duration is invalid").with_detail(err.to_string())
+                            WorkflowError::standard(StandardError::Expression, "wait duration is invalid")
+                                .with_detail(err.to_string())
                         })?
                     }
                 };
-                let timer_id = self.start_timer(self.now() + delay_ms as Millis, TimerPurpose::Wait { frame: frame_id });
+                let timer_id =
+                    self.start_timer(self.now() + delay_ms as Millis, TimerPurpose::Wait { frame: frame_id });
                 self.set_exec(frame_id, Exec::Wait { timer_id });
             }
             CompiledKind::Emit(template) => {
@@ -258,7 +263,11 @@ impl Machine<'_> {
                 Err(err) => return self.agenda.push_back(Work::Fail { frame: frame_id, error: err.into() }),
             }
         }
-        self.history("task.completed", Some(&task.reference), json!({"completedAt": iso8601(self.now()), "output": output}));
+        self.history(
+            "task.completed",
+            Some(&task.reference),
+            json!({"completedAt": iso8601(self.now()), "output": output}),
+        );
         self.remove_subtree(frame_id);
         let directive = directive.unwrap_or_else(|| task.then.clone());
         let parent = frame.parent.unwrap_or(WORKFLOW_FRAME);

@@ -45,7 +45,8 @@ impl Machine<'_> {
             Some(FlowDirective::Goto(name)) => match list.position(&name) {
                 Some(index) => Next::Task(index),
                 None => {
-                    let error = WorkflowError::standard(StandardError::Configuration, format!("then: no task named {name:?}"));
+                    let error =
+                        WorkflowError::standard(StandardError::Configuration, format!("then: no task named {name:?}"));
                     return self.agenda.push_back(Work::Fail { frame: frame_id, error });
                 }
             },
@@ -92,7 +93,9 @@ impl Machine<'_> {
         let Some(frame) = self.frame(frame_id) else { return Ok(()) };
         let Exec::For { items, index, .. } = &frame.exec else { return Ok(()) };
         let exhausted = *index >= items.len();
-        let Some(task) = workflow.task_by_reference(&frame.reference).map(|id| &workflow.tasks[id]) else { return Ok(()) };
+        let Some(task) = workflow.task_by_reference(&frame.reference).map(|id| &workflow.tasks[id]) else {
+            return Ok(());
+        };
         let CompiledKind::For { while_, .. } = &task.kind else { return Ok(()) };
         let proceed = !exhausted
             && match while_ {
@@ -136,7 +139,9 @@ impl Machine<'_> {
                     self.agenda.push_back(Work::Produce { frame: parent, raw_output: joined, directive: None });
                 }
             }
-            Some(Exec::Function) => self.agenda.push_back(Work::Produce { frame: parent, raw_output: output, directive: None }),
+            Some(Exec::Function) => {
+                self.agenda.push_back(Work::Produce { frame: parent, raw_output: output, directive: None })
+            }
             Some(_) => self.advance(parent, output, Some(directive)),
             None => {}
         }

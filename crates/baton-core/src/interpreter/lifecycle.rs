@@ -39,7 +39,11 @@ impl Machine<'_> {
             "namespace": self.workflow.namespace(), "name": self.workflow.name(), "version": self.workflow.version()
         });
         let name = self.workflow_name();
-        self.history("workflow.started", None, json!({"name": name, "definition": definition, "startedAt": iso8601(self.now())}));
+        self.history(
+            "workflow.started",
+            None,
+            json!({"name": name, "definition": definition, "startedAt": iso8601(self.now())}),
+        );
         let raw_input = self.state.input.clone();
         if let Some(validator) = &self.workflow.input_schema
             && let Err(error) = super::data::validate(validator, &raw_input, "/", "workflow input")
@@ -109,7 +113,11 @@ impl Machine<'_> {
         self.state.status = RunStatus::Completed;
         self.state.output = Some(output.clone());
         let name = self.workflow_name();
-        self.history("workflow.completed", None, json!({"name": name, "completedAt": iso8601(self.now()), "output": output}));
+        self.history(
+            "workflow.completed",
+            None,
+            json!({"name": name, "completedAt": iso8601(self.now()), "output": output}),
+        );
         self.push_command(Command::Complete { output });
     }
 
@@ -122,7 +130,11 @@ impl Machine<'_> {
         self.state.status = RunStatus::Faulted;
         self.state.error = Some(error.clone());
         let name = self.workflow_name();
-        self.history("workflow.faulted", None, json!({"name": name, "faultedAt": iso8601(self.now()), "error": error.to_value()}));
+        self.history(
+            "workflow.faulted",
+            None,
+            json!({"name": name, "faultedAt": iso8601(self.now()), "error": error.to_value()}),
+        );
         self.push_command(Command::Fault { error });
     }
 
@@ -148,8 +160,7 @@ impl Machine<'_> {
             return;
         }
         // A run suspended before it started goes back to pending; its deferred start follows.
-        self.state.status =
-            if self.state.frames.is_empty() { RunStatus::Pending } else { RunStatus::Running };
+        self.state.status = if self.state.frames.is_empty() { RunStatus::Pending } else { RunStatus::Running };
         let name = self.workflow_name();
         self.history("workflow.resumed", None, json!({"name": name, "resumedAt": iso8601(self.now())}));
         for input in std::mem::take(&mut self.state.deferred) {
@@ -188,7 +199,13 @@ impl Machine<'_> {
     }
 
     /// Queues the start of a child task.
-    pub(super) fn enter_child(&mut self, parent: u64, slot: usize, task: crate::compile::TaskId, raw_input: Value) -> u64 {
+    pub(super) fn enter_child(
+        &mut self,
+        parent: u64,
+        slot: usize,
+        task: crate::compile::TaskId,
+        raw_input: Value,
+    ) -> u64 {
         let frame = self.next_id();
         self.agenda.push_back(Work::Enter { frame, parent, slot, task, raw_input });
         frame

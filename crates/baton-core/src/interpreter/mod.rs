@@ -85,8 +85,10 @@ pub fn in_flight(state: &RunState) -> Vec<Command> {
         idempotency_key: pending.idempotency_key.clone(),
         effect: pending.effect.clone(),
     });
-    let timers =
-        state.timers.iter().map(|(timer_id, timer)| Command::StartTimer { timer_id: timer_id.clone(), due_at: timer.due_at });
+    let timers = state
+        .timers
+        .iter()
+        .map(|(timer_id, timer)| Command::StartTimer { timer_id: timer_id.clone(), due_at: timer.due_at });
     effects.chain(timers).collect()
 }
 
@@ -153,7 +155,9 @@ impl Machine<'_> {
                 return;
             }
             match work {
-                Work::Enter { frame, parent, slot, task, raw_input } => self.enter(frame, parent, slot, task, raw_input),
+                Work::Enter { frame, parent, slot, task, raw_input } => {
+                    self.enter(frame, parent, slot, task, raw_input)
+                }
                 Work::Produce { frame, raw_output, directive } => self.produce(frame, raw_output, directive),
                 Work::ChildDone { parent, slot, output, directive } => self.child_done(parent, slot, output, directive),
                 Work::Fail { frame, error } => self.fail(frame, error),
@@ -191,7 +195,11 @@ impl Machine<'_> {
         if status.is_terminal() || status == RunStatus::Suspended || status == RunStatus::Pending {
             return;
         }
-        let waits_on_timer = self.state.timers.values().any(|t| matches!(t.purpose, TimerPurpose::Wait { .. } | TimerPurpose::Retry { .. }));
+        let waits_on_timer = self
+            .state
+            .timers
+            .values()
+            .any(|t| matches!(t.purpose, TimerPurpose::Wait { .. } | TimerPurpose::Retry { .. }));
         self.state.status =
             if self.state.effects.is_empty() && waits_on_timer { RunStatus::Waiting } else { RunStatus::Running };
     }
@@ -255,9 +263,9 @@ impl Machine<'_> {
                 .timers
                 .iter()
                 .filter(|(_, t)| match t.purpose {
-                    TimerPurpose::Wait { frame } | TimerPurpose::Retry { frame } | TimerPurpose::TaskTimeout { frame } => {
-                        frame == id
-                    }
+                    TimerPurpose::Wait { frame }
+                    | TimerPurpose::Retry { frame }
+                    | TimerPurpose::TaskTimeout { frame } => frame == id,
                     TimerPurpose::WorkflowTimeout => false,
                 })
                 .map(|(timer_id, _)| timer_id.clone())

@@ -41,7 +41,9 @@ fn jitter_ms(from: u64, to: u64, seed: &str) -> u64 {
         return from;
     }
     // FNV-1a, 64 bit.
-    let hash = seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    let hash = seed
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
     from + hash % (to - from + 1)
 }
 
@@ -76,7 +78,9 @@ impl Machine<'_> {
         let caught = filter_matches(catch, &error)
             && match (condition(&catch.when, true), condition(&catch.except_when, false)) {
                 (Ok(when), Ok(except)) => when && !except,
-                (Err(err), _) | (_, Err(err)) => return self.agenda.push_back(Work::Fail { frame: frame_id, error: err.into() }),
+                (Err(err), _) | (_, Err(err)) => {
+                    return self.agenda.push_back(Work::Fail { frame: frame_id, error: err.into() });
+                }
             };
         if !caught {
             return self.agenda.push_back(Work::Fail { frame: frame_id, error });
@@ -84,7 +88,9 @@ impl Machine<'_> {
         if let Some(policy) = &catch.retry {
             let retry_wanted = match (condition(&policy.when, true), condition(&policy.except_when, false)) {
                 (Ok(when), Ok(except)) => when && !except,
-                (Err(err), _) | (_, Err(err)) => return self.agenda.push_back(Work::Fail { frame: frame_id, error: err.into() }),
+                (Err(err), _) | (_, Err(err)) => {
+                    return self.agenda.push_back(Work::Fail { frame: frame_id, error: err.into() });
+                }
             };
             let retry = attempt; // retries done so far + 1
             let within_count = policy.max_retries.is_none_or(|max| attempt - 1 < max);
@@ -95,7 +101,11 @@ impl Machine<'_> {
             let elapsed = (self.now() - first_attempt_at).max(0) as u64;
             let within_duration = policy.max_duration_ms.is_none_or(|max| elapsed + delay <= max);
             if retry_wanted && within_count && within_duration {
-                self.history("task.retried", Some(&frame.reference), json!({"retriedAt": iso8601(self.now()), "attempt": attempt + 1}));
+                self.history(
+                    "task.retried",
+                    Some(&frame.reference),
+                    json!({"retriedAt": iso8601(self.now()), "attempt": attempt + 1}),
+                );
                 let timer_id = self.start_timer(self.now() + delay as Millis, TimerPurpose::Retry { frame: frame_id });
                 if let Some(Exec::Try { phase, .. }) = self.exec_mut(frame_id) {
                     *phase = TryPhase::RetryDelay { timer_id, error };

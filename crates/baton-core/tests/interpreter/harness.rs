@@ -95,7 +95,9 @@ fn describe_effect(effect: &Effect) -> String {
             text
         }
         Effect::FetchDocument { uri, .. } => format!("fetch {uri}"),
-        Effect::Subflow { namespace, name, version, input } => format!("subflow {namespace}/{name}:{version} input={input}"),
+        Effect::Subflow { namespace, name, version, input } => {
+            format!("subflow {namespace}/{name}:{version} input={input}")
+        }
     }
 }
 
@@ -145,9 +147,12 @@ fn run_case(case: Case) -> Result<(String, RunState), String> {
             break;
         }
         input = if let Some((effect_id, effect)) = effects.pop_front() {
-            let result = scripted.pop_front().ok_or_else(|| format!("no scripted result for {}", describe_effect(&effect)))?;
+            let result =
+                scripted.pop_front().ok_or_else(|| format!("no scripted result for {}", describe_effect(&effect)))?;
             Some(StepInput::EffectCompleted { effect_id, result: script_result(result) })
-        } else if let Some((timer_id, due_at)) = timers.iter().min_by_key(|(_, due)| **due).map(|(id, due)| (id.clone(), *due)) {
+        } else if let Some((timer_id, due_at)) =
+            timers.iter().min_by_key(|(_, due)| **due).map(|(id, due)| (id.clone(), *due))
+        {
             timers.remove(&timer_id);
             now = now.max(due_at);
             Some(StepInput::TimerFired { timer_id })
@@ -182,7 +187,8 @@ fn check_expectation(expect: &Expectation, state: &RunState) -> Result<(), Strin
         let actual = state.error.as_ref().map(WorkflowError::to_value).unwrap_or(Value::Null);
         for (key, value) in fields {
             if actual.get(key) != Some(value) {
-                problems.push(format!("error.{key}: expected {value}, got {}", actual.get(key).unwrap_or(&Value::Null)));
+                problems
+                    .push(format!("error.{key}: expected {value}, got {}", actual.get(key).unwrap_or(&Value::Null)));
             }
         }
     }
@@ -195,7 +201,11 @@ pub fn check_case(path: &Path) -> Result<(), String> {
     let fail = |message: String| format!("--- {name}\n{message}");
     let text = std::fs::read_to_string(path).map_err(|err| fail(err.to_string()))?;
     let case: Case = serde_saphyr::from_str(&text).map_err(|err| fail(format!("bad case file: {err}")))?;
-    let expect = Expectation { status: case.expect.status.clone(), output: case.expect.output.clone(), error: case.expect.error.clone() };
+    let expect = Expectation {
+        status: case.expect.status.clone(),
+        output: case.expect.output.clone(),
+        error: case.expect.error.clone(),
+    };
     let (trace, state) = run_case(case).map_err(fail)?;
     let trace_path = path.with_extension("trace");
     let expected_trace = std::fs::read_to_string(&trace_path).unwrap_or_default();

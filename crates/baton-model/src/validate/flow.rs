@@ -14,16 +14,8 @@ impl Checker<'_> {
     }
 
     /// Extension names are unique across `use.extensions`.
-    pub(super) fn unique_extension_names(
-        &mut self,
-        extensions: &[IndexMap<String, Extension>],
-        path: &Pointer,
-    ) {
-        let names: Vec<&str> = extensions
-            .iter()
-            .flat_map(|item| item.keys())
-            .map(String::as_str)
-            .collect();
+    pub(super) fn unique_extension_names(&mut self, extensions: &[IndexMap<String, Extension>], path: &Pointer) {
+        let names: Vec<&str> = extensions.iter().flat_map(|item| item.keys()).map(String::as_str).collect();
         self.unique_names("extension", &names, path);
     }
 
@@ -34,22 +26,14 @@ impl Checker<'_> {
                 let first_path = path.join(first).join(name);
                 self.report(
                     &path.join(index).join(name),
-                    format!(
-                        "duplicate {what} name \"{name}\": already used at {}",
-                        first_path.as_str()
-                    ),
+                    format!("duplicate {what} name \"{name}\": already used at {}", first_path.as_str()),
                 );
             }
         }
     }
 
     /// A flow directive names `continue`, `exit`, `end` or a task of the same list.
-    pub(super) fn flow_target(
-        &mut self,
-        directive: &FlowDirective,
-        path: &Pointer,
-        siblings: &TaskList,
-    ) {
+    pub(super) fn flow_target(&mut self, directive: &FlowDirective, path: &Pointer, siblings: &TaskList) {
         let FlowDirective::Goto(target) = directive else {
             return;
         };
@@ -65,15 +49,9 @@ impl Checker<'_> {
         }
         let expected = match names.as_slice() {
             [] => "continue, exit or end".to_owned(),
-            names => format!(
-                "continue, exit, end or a task of the same list ({})",
-                names.join(", ")
-            ),
+            names => format!("continue, exit, end or a task of the same list ({})", names.join(", ")),
         };
-        self.report(
-            path,
-            format!("unknown flow target \"{target}\": expected {expected}"),
-        );
+        self.report(path, format!("unknown flow target \"{target}\": expected {expected}"));
     }
 
     /// Case targets resolve like the task's own `then`; at most one case omits `when`.
@@ -89,7 +67,9 @@ impl Checker<'_> {
                 match default_case {
                     Some(first) => self.report(
                         &case_path,
-                        format!("a switch has at most one default case (without when); \"{first}\" is already the default"),
+                        format!(
+                            "a switch has at most one default case (without when); \"{first}\" is already the default"
+                        ),
                     ),
                     None => default_case = Some(name),
                 }

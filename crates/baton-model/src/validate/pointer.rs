@@ -27,10 +27,7 @@ impl From<&str> for Pointer {
 
 /// The unescaped segments of a pointer (`""` has none).
 pub(crate) fn segments(pointer: &str) -> impl Iterator<Item = String> + '_ {
-    pointer
-        .split('/')
-        .skip(1)
-        .map(|segment| segment.replace("~1", "/").replace("~0", "~"))
+    pointer.split('/').skip(1).map(|segment| segment.replace("~1", "/").replace("~0", "~"))
 }
 
 /// A key that sorts pointers into `document` in the order their nodes appear in it: each
@@ -45,12 +42,10 @@ pub(crate) fn document_order(document: &Value, pointer: &str) -> Vec<usize> {
                     Ok(index) if index < items.len() => (index, items.get(index)),
                     _ => (usize::MAX, None),
                 },
-                Some(Value::Object(object)) => {
-                    match object.keys().position(|key| *key == segment) {
-                        Some(position) => (position, object.get(&segment)),
-                        None => (usize::MAX, None),
-                    }
-                }
+                Some(Value::Object(object)) => match object.keys().position(|key| *key == segment) {
+                    Some(position) => (position, object.get(&segment)),
+                    None => (usize::MAX, None),
+                },
                 _ => (usize::MAX, None),
             };
             node = child;
@@ -67,10 +62,7 @@ mod tests {
     fn pointers_escape_and_sort_in_document_order() {
         let pointer = Pointer::default().join("do").join(0).join("a/b~c");
         assert_eq!(pointer.as_str(), "/do/0/a~1b~0c");
-        assert_eq!(
-            segments(pointer.as_str()).collect::<Vec<_>>(),
-            ["do", "0", "a/b~c"]
-        );
+        assert_eq!(segments(pointer.as_str()).collect::<Vec<_>>(), ["do", "0", "a/b~c"]);
 
         let document = serde_json::json!({"document": {}, "do": [{"b": {}}, {"a": {}}]});
         assert_eq!(document_order(&document, "/do/1/a"), [1, 1, 0]);

@@ -63,12 +63,7 @@ impl Checker<'_> {
         if let Some(name) = &policy.use_
             && !self.uses.authentications.contains_key(name)
         {
-            let message = unresolved(
-                "authentication policy",
-                name,
-                "use.authentications",
-                &self.uses.authentications,
-            );
+            let message = unresolved("authentication policy", name, "use.authentications", &self.uses.authentications);
             self.report(&path.join("use"), message);
         }
         let schemes = [
@@ -79,26 +74,17 @@ impl Checker<'_> {
             ("oidc", &policy.oidc),
         ];
         for (scheme, config) in schemes {
-            let secret = config
-                .as_ref()
-                .and_then(|config| config.get("use"))
-                .and_then(Value::as_str);
+            let secret = config.as_ref().and_then(|config| config.get("use")).and_then(Value::as_str);
             if let Some(secret) = secret
                 && !self.uses.secrets.iter().any(|declared| declared == secret)
             {
-                let declared: Vec<String> = self
-                    .uses
-                    .secrets
-                    .iter()
-                    .map(|name| format!("\"{name}\""))
-                    .collect();
+                let declared: Vec<String> = self.uses.secrets.iter().map(|name| format!("\"{name}\"")).collect();
                 let hint = if declared.is_empty() {
                     "none declared".to_owned()
                 } else {
                     format!("declared: {}", declared.join(", "))
                 };
-                let message =
-                    format!("unknown secret \"{secret}\": not declared in use.secrets ({hint})");
+                let message = format!("unknown secret \"{secret}\": not declared in use.secrets ({hint})");
                 self.report(&path.join(scheme).join("use"), message);
             }
         }
@@ -139,10 +125,6 @@ impl Checker<'_> {
 /// `unknown <what> "name": not defined in <section> (a, b)`.
 fn unresolved<T>(what: &str, name: &str, section: &str, defined: &IndexMap<String, T>) -> String {
     let names: Vec<String> = defined.keys().map(|name| format!("\"{name}\"")).collect();
-    let hint = if names.is_empty() {
-        "none defined".to_owned()
-    } else {
-        format!("defined: {}", names.join(", "))
-    };
+    let hint = if names.is_empty() { "none defined".to_owned() } else { format!("defined: {}", names.join(", ")) };
     format!("unknown {what} \"{name}\": not defined in {section} ({hint})")
 }

@@ -30,8 +30,7 @@ struct Gate {
 fn gate() -> &'static Gate {
     static GATE: OnceLock<Gate> = OnceLock::new();
     GATE.get_or_init(|| {
-        let schema: Value =
-            serde_saphyr::from_str(WORKFLOW_SCHEMA).expect("the bundled schema is valid YAML");
+        let schema: Value = serde_saphyr::from_str(WORKFLOW_SCHEMA).expect("the bundled schema is valid YAML");
         let validator = jsonschema::validator_for(&schema).expect("the bundled schema compiles");
         Gate { schema, validator }
     })
@@ -65,11 +64,7 @@ pub(crate) struct Problem {
 
 impl Problem {
     pub(crate) fn new(path: impl Into<String>, shape: Shape, message: impl Into<String>) -> Self {
-        Problem {
-            path: path.into(),
-            shape,
-            message: message.into(),
-        }
+        Problem { path: path.into(), shape, message: message.into() }
     }
 }
 
@@ -89,8 +84,7 @@ pub(crate) fn schema_diagnostics(document: &Value) -> Vec<Diagnostic> {
             diagnostics.push(diagnostic);
         }
     }
-    diagnostics
-        .sort_by_cached_key(|diagnostic| pointer::document_order(document, &diagnostic.path));
+    diagnostics.sort_by_cached_key(|diagnostic| pointer::document_order(document, &diagnostic.path));
     diagnostics
 }
 
@@ -103,25 +97,16 @@ pub(crate) fn explain(schema: Option<&Value>, errors: &[ValidationError<'_>]) ->
     for error in errors {
         let path = error.instance_path().as_str();
         match error.kind() {
-            ValidationErrorKind::OneOfNotValid { context }
-            | ValidationErrorKind::AnyOf { context } => {
+            ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
                 problems.extend(explain_choice(schema, error, context));
             }
             ValidationErrorKind::UnevaluatedProperties { unexpected }
             | ValidationErrorKind::AdditionalProperties { unexpected } => {
-                let owner = error
-                    .schema_path()
-                    .as_str()
-                    .rsplit_once('/')
-                    .map_or("", |(owner, _)| owner);
+                let owner = error.schema_path().as_str().rsplit_once('/').map_or("", |(owner, _)| owner);
                 let declared = schema_text::declared_properties(schema, owner);
                 for name in unexpected.iter().filter(|name| !declared.contains(*name)) {
                     let message = schema_text::unknown_property(name, &declared);
-                    problems.push(Problem::new(
-                        Pointer::from(path).join(name).as_str(),
-                        Shape::Detail,
-                        message,
-                    ));
+                    problems.push(Problem::new(Pointer::from(path).join(name).as_str(), Shape::Detail, message));
                 }
             }
             _ => problems.push(schema_text::single(error)),
@@ -148,10 +133,7 @@ fn explain_choice(
     }
     let path = error.instance_path().as_str();
     let depth = pointer::segments(path).count();
-    let choices: Vec<Vec<Problem>> = context
-        .iter()
-        .map(|errors| explain(schema, errors))
-        .collect();
+    let choices: Vec<Vec<Problem>> = context.iter().map(|errors| explain(schema, errors)).collect();
     let score = |problems: &Vec<Problem>| {
         let mismatch: usize = problems
             .iter()
@@ -166,53 +148,33 @@ fn explain_choice(
                 }
             })
             .sum();
-        let deepest = problems
-            .iter()
-            .map(|problem| pointer::segments(&problem.path).count())
-            .max()
-            .unwrap_or(0);
+        let deepest = problems.iter().map(|problem| pointer::segments(&problem.path).count()).max().unwrap_or(0);
         (mismatch, usize::MAX - deepest, problems.len())
     };
-    let best = choices
-        .iter()
-        .filter(|problems| !problems.is_empty())
-        .map(score)
-        .min();
-    let winners: Vec<&Vec<Problem>> = choices
-        .iter()
-        .filter(|problems| !problems.is_empty() && Some(score(problems)) == best)
-        .collect();
+    let best = choices.iter().filter(|problems| !problems.is_empty()).map(score).min();
+    let winners: Vec<&Vec<Problem>> =
+        choices.iter().filter(|problems| !problems.is_empty() && Some(score(problems)) == best).collect();
     match winners.split_first() {
-        Some((first, others)) if others.iter().all(|other| same_messages(other, first)) => {
-            first.to_vec()
-        }
+        Some((first, others)) if others.iter().all(|other| same_messages(other, first)) => first.to_vec(),
         _ => vec![schema_text::summary(schema, error)],
     }
 }
 
 fn same_messages(left: &[Problem], right: &[Problem]) -> bool {
     left.len() == right.len()
-        && left
-            .iter()
-            .zip(right)
-            .all(|(left, right)| left.path == right.path && left.message == right.message)
+        && left.iter().zip(right).all(|(left, right)| left.path == right.path && left.message == right.message)
 }
 
 /// Drops a summary ("matches none of the forms") when a more specific problem exists at the
 /// same path or below it.
 fn drop_covered_summaries(problems: Vec<Problem>) -> Vec<Problem> {
-    let specific: Vec<String> = problems
-        .iter()
-        .filter(|problem| problem.shape != Shape::Summary)
-        .map(|problem| problem.path.clone())
-        .collect();
+    let specific: Vec<String> =
+        problems.iter().filter(|problem| problem.shape != Shape::Summary).map(|problem| problem.path.clone()).collect();
     problems
         .into_iter()
         .filter(|problem| {
             problem.shape != Shape::Summary
-                || !specific.iter().any(|path| {
-                    path == &problem.path || path.starts_with(&format!("{}/", problem.path))
-                })
+                || !specific.iter().any(|path| path == &problem.path || path.starts_with(&format!("{}/", problem.path)))
         })
         .collect()
 }

@@ -12,13 +12,10 @@ use crate::validate::schema::{Problem, Shape};
 pub(crate) fn not_a_workflow(document: &Value) -> Option<String> {
     match document {
         Value::Object(_) => None,
-        Value::Null => {
-            Some("the definition is empty: expected a workflow with document and do".into())
+        Value::Null => Some("the definition is empty: expected a workflow with document and do".into()),
+        other => {
+            Some(format!("a workflow definition must be an object with document and do, found {}", describe(other)))
         }
-        other => Some(format!(
-            "a workflow definition must be an object with document and do, found {}",
-            describe(other)
-        )),
     }
 }
 
@@ -26,9 +23,7 @@ pub(crate) fn not_a_workflow(document: &Value) -> Option<String> {
 /// applicators that apply to the same value (`allOf`, `anyOf`, `oneOf`, `then`, `else`, `$ref`).
 pub(crate) fn declared_properties(schema: Option<&Value>, location: &str) -> Vec<String> {
     let mut names = Vec::new();
-    if let Some((schema, node)) =
-        schema.and_then(|schema| Some((schema, schema.pointer(location)?)))
-    {
+    if let Some((schema, node)) = schema.and_then(|schema| Some((schema, schema.pointer(location)?))) {
         collect_declared(schema, node, 0, &mut names);
     }
     names
@@ -39,21 +34,10 @@ fn collect_declared(schema: &Value, node: &Value, depth: usize, names: &mut Vec<
         return;
     }
     if let Some(properties) = node.get("properties").and_then(Value::as_object) {
-        names.extend(
-            properties
-                .keys()
-                .filter(|name| !names.contains(name))
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
+        names.extend(properties.keys().filter(|name| !names.contains(name)).cloned().collect::<Vec<_>>());
     }
     for applicator in ["allOf", "anyOf", "oneOf"] {
-        for item in node
-            .get(applicator)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for item in node.get(applicator).and_then(Value::as_array).into_iter().flatten() {
             collect_declared(schema, item, depth + 1, names);
         }
     }
@@ -62,10 +46,7 @@ fn collect_declared(schema: &Value, node: &Value, depth: usize, names: &mut Vec<
             collect_declared(schema, item, depth + 1, names);
         }
     }
-    let target = node
-        .get("$ref")
-        .and_then(Value::as_str)
-        .and_then(|reference| reference.strip_prefix('#'));
+    let target = node.get("$ref").and_then(Value::as_str).and_then(|reference| reference.strip_prefix('#'));
     if let Some(target) = target.and_then(|pointer| schema.pointer(pointer)) {
         collect_declared(schema, target, depth + 1, names);
     }
@@ -76,16 +57,10 @@ pub(crate) fn unknown_property(name: &str, declared: &[String]) -> String {
     let suggestion = declared
         .iter()
         .map(|candidate| (edit_distance(name, candidate), candidate))
-        .filter(|(distance, candidate)| {
-            *distance <= 2 && *distance < name.len().max(candidate.len())
-        })
+        .filter(|(distance, candidate)| *distance <= 2 && *distance < name.len().max(candidate.len()))
         .min_by_key(|(distance, _)| *distance);
     match suggestion {
-        Some((_, candidate)) => format!(
-            "unknown property {}: did you mean {}?",
-            quote(name),
-            quote(candidate)
-        ),
+        Some((_, candidate)) => format!("unknown property {}: did you mean {}?", quote(name), quote(candidate)),
         None => format!("unknown property {}", quote(name)),
     }
 }
@@ -97,106 +72,54 @@ pub(crate) fn single(error: &ValidationError<'_>) -> Problem {
     let instance: &Value = error.instance();
     let found = short(instance);
     let (shape, message) = match error.kind() {
-        ValidationErrorKind::Required { property } => {
-            (Shape::Required, missing_property(path, property))
+        ValidationErrorKind::Required { property } => (Shape::Required, missing_property(path, property)),
+        ValidationErrorKind::Type { kind } => {
+            (Shape::WrongType, format!("expected {}, found {}", expected_type(kind), describe(instance)))
         }
-        ValidationErrorKind::Type { kind } => (
-            Shape::WrongType,
-            format!(
-                "expected {}, found {}",
-                expected_type(kind),
-                describe(instance)
-            ),
-        ),
-        ValidationErrorKind::Constant { expected_value } => (
-            Shape::Constant,
-            format!("expected {}, found {found}", short(expected_value)),
-        ),
+        ValidationErrorKind::Constant { expected_value } => {
+            (Shape::Constant, format!("expected {}, found {found}", short(expected_value)))
+        }
         ValidationErrorKind::Enum { options } => {
-            let options: Vec<String> = options
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(short)
-                .collect();
-            (
-                Shape::Enum,
-                format!("expected one of {}, found {found}", options.join(", ")),
-            )
+            let options: Vec<String> = options.as_array().into_iter().flatten().map(short).collect();
+            (Shape::Enum, format!("expected one of {}, found {found}", options.join(", ")))
         }
-        ValidationErrorKind::Not { .. } => {
-            (Shape::Constant, format!("{found} is not allowed here"))
+        ValidationErrorKind::Not { .. } => (Shape::Constant, format!("{found} is not allowed here")),
+        ValidationErrorKind::Referencing(ReferencingError::Unretrievable { uri, .. }) => {
+            (Shape::Detail, format!("cannot resolve {}: only references inside the document are supported", quote(uri)))
         }
-        ValidationErrorKind::Referencing(ReferencingError::Unretrievable { uri, .. }) => (
+        ValidationErrorKind::Referencing(ReferencingError::UnknownSpecification { specification }) => (
             Shape::Detail,
-            format!(
-                "cannot resolve {}: only references inside the document are supported",
-                quote(uri)
-            ),
+            format!("unknown $schema {}: expected a JSON Schema draft such as 2020-12", quote(specification)),
         ),
-        ValidationErrorKind::Referencing(ReferencingError::UnknownSpecification {
-            specification,
-        }) => (
-            Shape::Detail,
-            format!(
-                "unknown $schema {}: expected a JSON Schema draft such as 2020-12",
-                quote(specification)
-            ),
-        ),
-        ValidationErrorKind::Pattern { pattern } => {
-            (Shape::Detail, pattern_message(location, pattern, &found))
+        ValidationErrorKind::Pattern { pattern } => (Shape::Detail, pattern_message(location, pattern, &found)),
+        ValidationErrorKind::MaxProperties { limit } => {
+            (Shape::Detail, too_many_properties(location, *limit, instance))
         }
-        ValidationErrorKind::MaxProperties { limit } => (
-            Shape::Detail,
-            too_many_properties(location, *limit, instance),
-        ),
-        ValidationErrorKind::MinProperties { limit: 1 } => {
-            (Shape::Detail, "must not be empty".into())
+        ValidationErrorKind::MinProperties { limit: 1 } => (Shape::Detail, "must not be empty".into()),
+        ValidationErrorKind::MinProperties { limit } => {
+            (Shape::Detail, format!("must have at least {limit} properties"))
         }
-        ValidationErrorKind::MinProperties { limit } => (
-            Shape::Detail,
-            format!("must have at least {limit} properties"),
-        ),
-        ValidationErrorKind::MinItems { limit } => {
-            (Shape::Detail, format!("must have at least {limit} item(s)"))
-        }
-        ValidationErrorKind::MaxItems { limit } => {
-            (Shape::Detail, format!("must have at most {limit} item(s)"))
-        }
+        ValidationErrorKind::MinItems { limit } => (Shape::Detail, format!("must have at least {limit} item(s)")),
+        ValidationErrorKind::MaxItems { limit } => (Shape::Detail, format!("must have at most {limit} item(s)")),
         ValidationErrorKind::MinLength { limit: 1 } => (Shape::Detail, "must not be empty".into()),
-        ValidationErrorKind::MinLength { limit } => (
-            Shape::Detail,
-            format!("must be at least {limit} characters long"),
-        ),
-        ValidationErrorKind::MaxLength { limit } => (
-            Shape::Detail,
-            format!("must be at most {limit} characters long"),
-        ),
-        ValidationErrorKind::Minimum { limit } => (
-            Shape::Detail,
-            format!("must be at least {limit}, found {found}"),
-        ),
-        ValidationErrorKind::Maximum { limit } => (
-            Shape::Detail,
-            format!("must be at most {limit}, found {found}"),
-        ),
-        ValidationErrorKind::ExclusiveMinimum { limit } => (
-            Shape::Detail,
-            format!("must be greater than {limit}, found {found}"),
-        ),
-        ValidationErrorKind::ExclusiveMaximum { limit } => (
-            Shape::Detail,
-            format!("must be less than {limit}, found {found}"),
-        ),
-        ValidationErrorKind::Format { format } => {
-            (Shape::Detail, format!("{found} is not a valid {format}"))
+        ValidationErrorKind::MinLength { limit } => {
+            (Shape::Detail, format!("must be at least {limit} characters long"))
         }
+        ValidationErrorKind::MaxLength { limit } => (Shape::Detail, format!("must be at most {limit} characters long")),
+        ValidationErrorKind::Minimum { limit } => (Shape::Detail, format!("must be at least {limit}, found {found}")),
+        ValidationErrorKind::Maximum { limit } => (Shape::Detail, format!("must be at most {limit}, found {found}")),
+        ValidationErrorKind::ExclusiveMinimum { limit } => {
+            (Shape::Detail, format!("must be greater than {limit}, found {found}"))
+        }
+        ValidationErrorKind::ExclusiveMaximum { limit } => {
+            (Shape::Detail, format!("must be less than {limit}, found {found}"))
+        }
+        ValidationErrorKind::Format { format } => (Shape::Detail, format!("{found} is not a valid {format}")),
         ValidationErrorKind::FalseSchema => (Shape::Detail, "is not allowed here".into()),
         ValidationErrorKind::UniqueItems => (Shape::Detail, "items must be unique".into()),
-        ValidationErrorKind::OneOfMultipleValid { .. } => (
-            Shape::Detail,
-            "matches more than one of the allowed forms: keep the properties of only one".into(),
-        ),
+        ValidationErrorKind::OneOfMultipleValid { .. } => {
+            (Shape::Detail, "matches more than one of the allowed forms: keep the properties of only one".into())
+        }
         _ => (Shape::Detail, sentence_fragment(&error.to_string())),
     };
     Problem::new(path, shape, message)
@@ -215,11 +138,7 @@ pub(crate) fn summary(schema: Option<&Value>, error: &ValidationError<'_>) -> Pr
     let location = error.schema_path().as_str();
     let owner = location.rsplit_once('/').map_or("", |(owner, _)| owner);
     let Some(schema) = schema else {
-        return Problem::new(
-            path,
-            Shape::Summary,
-            "does not match any of the allowed forms",
-        );
+        return Problem::new(path, Shape::Summary, "does not match any of the allowed forms");
     };
     if owner == "/$defs/task" {
         // Reported even next to more specific problems: it says what the task is missing.
@@ -235,7 +154,10 @@ pub(crate) fn summary(schema: Option<&Value>, error: &ValidationError<'_>) -> Pr
                               a ${ } expression, or {uri, authentication}"
             .to_owned(),
         "/$defs/uriTemplate" => {
-            format!("expected an absolute URI such as \"https://example.com/pets/{{id}}\", found {}", short(error.instance()))
+            format!(
+                "expected an absolute URI such as \"https://example.com/pets/{{id}}\", found {}",
+                short(error.instance())
+            )
         }
         "/$defs/flowDirective" => "invalid flow directive: expected continue, exit, end or a task name".to_owned(),
         "/properties/timeout" | "/$defs/taskBase/properties/timeout" => {
@@ -259,19 +181,12 @@ pub(crate) fn summary(schema: Option<&Value>, error: &ValidationError<'_>) -> Pr
 }
 
 fn task_summary(task: &Value) -> String {
-    let present: Vec<&str> = TASK_KEYWORDS
-        .iter()
-        .copied()
-        .filter(|keyword| task.get(keyword).is_some())
-        .collect();
+    let present: Vec<&str> = TASK_KEYWORDS.iter().copied().filter(|keyword| task.get(keyword).is_some()).collect();
     match present.as_slice() {
         [] => {
             let mut keywords = TASK_KEYWORDS;
             keywords.sort_unstable();
-            format!(
-                "unknown task type: a task needs one of the keys {}",
-                keywords.join(", ")
-            )
+            format!("unknown task type: a task needs one of the keys {}", keywords.join(", "))
         }
         [keyword] => format!("invalid {keyword} task"),
         several => format!("a task has exactly one type, found {}", several.join(", ")),
@@ -279,48 +194,30 @@ fn task_summary(task: &Value) -> String {
 }
 
 fn generic_summary(schema: &Value, location: &str) -> String {
-    let choices = schema
-        .pointer(location)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let choices = schema.pointer(location).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let titles: Vec<&str> = choices
         .iter()
         .filter_map(|choice| {
-            let target = choice
-                .get("$ref")
-                .and_then(Value::as_str)
-                .and_then(|reference| reference.strip_prefix('#'));
-            choice.get("title").or_else(|| {
-                target
-                    .and_then(|pointer| schema.pointer(pointer))?
-                    .get("title")
-            })
+            let target = choice.get("$ref").and_then(Value::as_str).and_then(|reference| reference.strip_prefix('#'));
+            choice.get("title").or_else(|| target.and_then(|pointer| schema.pointer(pointer))?.get("title"))
         })
         .filter_map(Value::as_str)
         .collect();
     if titles.len() == choices.len() && !titles.is_empty() {
-        format!(
-            "does not match any of the allowed forms ({})",
-            titles.join(", ")
-        )
+        format!("does not match any of the allowed forms ({})", titles.join(", "))
     } else {
         "does not match any of the allowed forms".to_owned()
     }
 }
 
 fn missing_property(path: &str, property: &Value) -> String {
-    let name = property
-        .as_str()
-        .map_or_else(|| property.to_string(), quote);
+    let name = property.as_str().map_or_else(|| property.to_string(), quote);
     match (path, property.as_str()) {
         ("", Some("do")) => {
             format!("missing required property {name}: the list of tasks the workflow runs")
         }
         ("", Some("document")) => {
-            format!(
-                "missing required property {name}: the workflow's dsl, namespace, name and version"
-            )
+            format!("missing required property {name}: the workflow's dsl, namespace, name and version")
         }
         _ => format!("missing required property {name}"),
     }
@@ -347,11 +244,8 @@ fn pattern_message(location: &str, pattern: &str, found: &str) -> String {
 }
 
 fn too_many_properties(location: &str, limit: u64, instance: &Value) -> String {
-    let keys: Vec<String> = instance
-        .as_object()
-        .into_iter()
-        .flat_map(|object| object.keys().map(|key| quote(key)))
-        .collect();
+    let keys: Vec<String> =
+        instance.as_object().into_iter().flat_map(|object| object.keys().map(|key| quote(key))).collect();
     let found = format!("found {}: {}", keys.len(), keys.join(", "));
     if location == "/$defs/taskList/items/maxProperties" {
         format!("a task list item must have exactly one key, the task name; {found}")
@@ -367,11 +261,7 @@ fn too_many_properties(location: &str, limit: u64, instance: &Value) -> String {
 fn expected_type(kind: &TypeKind) -> String {
     match kind {
         TypeKind::Single(json_type) => with_article(*json_type),
-        TypeKind::Multiple(types) => types
-            .iter()
-            .map(with_article)
-            .collect::<Vec<_>>()
-            .join(" or "),
+        TypeKind::Multiple(types) => types.iter().map(with_article).collect::<Vec<_>>().join(" or "),
     }
 }
 
@@ -445,14 +335,8 @@ mod tests {
     #[test]
     fn unknown_properties_suggest_close_names() {
         let declared = vec!["call".to_owned(), "with".to_owned(), "then".to_owned()];
-        assert_eq!(
-            unknown_property("cal", &declared),
-            r#"unknown property "cal": did you mean "call"?"#
-        );
-        assert_eq!(
-            unknown_property("bogus", &declared),
-            r#"unknown property "bogus""#
-        );
+        assert_eq!(unknown_property("cal", &declared), r#"unknown property "cal": did you mean "call"?"#);
+        assert_eq!(unknown_property("bogus", &declared), r#"unknown property "bogus""#);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 

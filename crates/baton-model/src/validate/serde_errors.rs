@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::diagnostic::Diagnostic;
 use crate::types::{
-    AuthenticationPolicy, Catalog, Catch, Document, Duration, ErrorDefinition, Evaluate, Export,
-    Extension, InlineDuration, Input, Output, RetryPolicy, Schedule, Task, TimeoutRef,
+    AuthenticationPolicy, Catalog, Catch, Document, Duration, ErrorDefinition, Evaluate, Export, Extension,
+    InlineDuration, Input, Output, RetryPolicy, Schedule, Task, TimeoutRef,
 };
 use crate::validate::pointer::Pointer;
 
@@ -21,79 +21,43 @@ pub(crate) fn locate(document: &Value, error: &serde_json::Error) -> Diagnostic 
     let found = [
         piece::<Document>(document, &root, "document"),
         piece::<Input>(document, &root, "input"),
-        document
-            .get("use")
-            .and_then(|uses| walk_use(uses, &root.join("use"))),
-        document
-            .get("do")
-            .and_then(|tasks| walk_list(tasks, &root.join("do"))),
+        document.get("use").and_then(|uses| walk_use(uses, &root.join("use"))),
+        document.get("do").and_then(|tasks| walk_list(tasks, &root.join("do"))),
         piece::<TimeoutRef>(document, &root, "timeout"),
         piece::<Output>(document, &root, "output"),
         piece::<Schedule>(document, &root, "schedule"),
         piece::<Evaluate>(document, &root, "evaluate"),
     ];
-    found
-        .into_iter()
-        .flatten()
-        .next()
-        .unwrap_or_else(|| Diagnostic::new("", error.to_string()))
+    found.into_iter().flatten().next().unwrap_or_else(|| Diagnostic::new("", error.to_string()))
 }
 
 fn walk_use(uses: &Value, path: &Pointer) -> Option<Diagnostic> {
-    let extensions = uses
-        .get("extensions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate();
+    let extensions = uses.get("extensions").and_then(Value::as_array).into_iter().flatten().enumerate();
     extensions
         .flat_map(|(index, item)| {
             item.as_object()
                 .into_iter()
                 .flatten()
-                .map(move |(name, extension)| {
-                    (path.join("extensions").join(index).join(name), extension)
-                })
+                .map(move |(name, extension)| (path.join("extensions").join(index).join(name), extension))
         })
         .find_map(|(path, extension)| {
-            let lists = ["before", "after"]
-                .into_iter()
-                .filter_map(|key| walk_list(extension.get(key)?, &path.join(key)));
+            let lists =
+                ["before", "after"].into_iter().filter_map(|key| walk_list(extension.get(key)?, &path.join(key)));
             lists.chain(check::<Extension>(extension, &path)).next()
         })
+        .or_else(|| entries(uses, path, "functions").find_map(|(path, task)| walk_task(task, &path)))
         .or_else(|| {
-            entries(uses, path, "functions").find_map(|(path, task)| walk_task(task, &path))
+            entries(uses, path, "authentications").find_map(|(path, value)| check::<AuthenticationPolicy>(value, &path))
         })
-        .or_else(|| {
-            entries(uses, path, "authentications")
-                .find_map(|(path, value)| check::<AuthenticationPolicy>(value, &path))
-        })
-        .or_else(|| {
-            entries(uses, path, "errors")
-                .find_map(|(path, value)| check::<ErrorDefinition>(value, &path))
-        })
-        .or_else(|| {
-            entries(uses, path, "retries").find_map(|(path, value)| walk_retry(value, &path))
-        })
-        .or_else(|| {
-            entries(uses, path, "timeouts").find_map(|(path, value)| walk_timeout(value, &path))
-        })
-        .or_else(|| {
-            entries(uses, path, "catalogs").find_map(|(path, value)| check::<Catalog>(value, &path))
-        })
+        .or_else(|| entries(uses, path, "errors").find_map(|(path, value)| check::<ErrorDefinition>(value, &path)))
+        .or_else(|| entries(uses, path, "retries").find_map(|(path, value)| walk_retry(value, &path)))
+        .or_else(|| entries(uses, path, "timeouts").find_map(|(path, value)| walk_timeout(value, &path)))
+        .or_else(|| entries(uses, path, "catalogs").find_map(|(path, value)| check::<Catalog>(value, &path)))
 }
 
 /// The named entries of the map `uses.<key>`, with their paths.
-fn entries<'a>(
-    uses: &'a Value,
-    path: &'a Pointer,
-    key: &'static str,
-) -> impl Iterator<Item = (Pointer, &'a Value)> {
-    let map = uses
-        .get(key)
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten();
+fn entries<'a>(uses: &'a Value, path: &'a Pointer, key: &'static str) -> impl Iterator<Item = (Pointer, &'a Value)> {
+    let map = uses.get(key).and_then(Value::as_object).into_iter().flatten();
     map.map(move |(name, value)| (path.join(key).join(name), value))
 }
 
@@ -101,44 +65,24 @@ fn walk_list(tasks: &Value, path: &Pointer) -> Option<Diagnostic> {
     let items = tasks.as_array()?.iter().enumerate();
     items
         .flat_map(|(index, item)| {
-            item.as_object()
-                .into_iter()
-                .flatten()
-                .map(move |(name, task)| (path.join(index).join(name), task))
+            item.as_object().into_iter().flatten().map(move |(name, task)| (path.join(index).join(name), task))
         })
         .find_map(|(path, task)| walk_task(task, &path))
 }
 
 fn walk_task(task: &Value, path: &Pointer) -> Option<Diagnostic> {
-    let nested = [
-        &["do"][..],
-        &["try"],
-        &["fork", "branches"],
-        &["catch", "do"],
-        &["foreach", "do"],
-    ];
+    let nested = [&["do"][..], &["try"], &["fork", "branches"], &["catch", "do"], &["foreach", "do"]];
     nested
         .iter()
         .find_map(|keys| {
             let (list, list_path) = keys
                 .iter()
-                .try_fold((task, path.clone()), |(node, path), key| {
-                    Some((node.get(key)?, path.join(key)))
-                })?;
+                .try_fold((task, path.clone()), |(node, path), key| Some((node.get(key)?, path.join(key))))?;
             walk_list(list, &list_path)
         })
-        .or_else(|| {
-            task.get("timeout")
-                .and_then(|timeout| walk_timeout(timeout, &path.join("timeout")))
-        })
-        .or_else(|| {
-            task.get("wait")
-                .and_then(|duration| walk_duration(duration, &path.join("wait")))
-        })
-        .or_else(|| {
-            task.get("catch")
-                .and_then(|catch| walk_catch(catch, &path.join("catch")))
-        })
+        .or_else(|| task.get("timeout").and_then(|timeout| walk_timeout(timeout, &path.join("timeout"))))
+        .or_else(|| task.get("wait").and_then(|duration| walk_duration(duration, &path.join("wait"))))
+        .or_else(|| task.get("catch").and_then(|catch| walk_catch(catch, &path.join("catch"))))
         .or_else(|| piece::<Input>(task, path, "input"))
         .or_else(|| piece::<Output>(task, path, "output"))
         .or_else(|| piece::<Export>(task, path, "export"))
@@ -147,9 +91,7 @@ fn walk_task(task: &Value, path: &Pointer) -> Option<Diagnostic> {
 
 fn walk_catch(catch: &Value, path: &Pointer) -> Option<Diagnostic> {
     let retry = catch.get("retry").filter(|retry| retry.is_object());
-    retry
-        .and_then(|retry| walk_retry(retry, &path.join("retry")))
-        .or_else(|| check::<Catch>(catch, path))
+    retry.and_then(|retry| walk_retry(retry, &path.join("retry"))).or_else(|| check::<Catch>(catch, path))
 }
 
 fn walk_retry(retry: &Value, path: &Pointer) -> Option<Diagnostic> {
@@ -165,9 +107,7 @@ fn walk_retry(retry: &Value, path: &Pointer) -> Option<Diagnostic> {
         .find_map(|keys| {
             let (duration, duration_path) = keys
                 .iter()
-                .try_fold((retry, path.clone()), |(node, path), key| {
-                    Some((node.get(key)?, path.join(key)))
-                })?;
+                .try_fold((retry, path.clone()), |(node, path), key| Some((node.get(key)?, path.join(key))))?;
             walk_duration(duration, &duration_path)
         })
         .or_else(|| check::<RetryPolicy>(retry, path))
@@ -175,9 +115,7 @@ fn walk_retry(retry: &Value, path: &Pointer) -> Option<Diagnostic> {
 
 fn walk_timeout(timeout: &Value, path: &Pointer) -> Option<Diagnostic> {
     let after = timeout.get("after");
-    after
-        .and_then(|after| walk_duration(after, &path.join("after")))
-        .or_else(|| check::<TimeoutRef>(timeout, path))
+    after.and_then(|after| walk_duration(after, &path.join("after"))).or_else(|| check::<TimeoutRef>(timeout, path))
 }
 
 /// An inline duration is checked as such: the untagged `Duration` error says nothing useful.

@@ -14,10 +14,7 @@ impl Checker<'_> {
     pub(super) fn dsl_version(&mut self, dsl: &str, path: &Pointer) {
         let mut parts = dsl.split(['.', '-', '+']);
         if (parts.next(), parts.next()) != (Some("1"), Some("0")) {
-            self.report(
-                path,
-                format!("unsupported DSL version \"{dsl}\": expected 1.0.x"),
-            );
+            self.report(path, format!("unsupported DSL version \"{dsl}\": expected 1.0.x"));
         }
     }
 
@@ -38,15 +35,8 @@ impl Checker<'_> {
             if let Some(duration) = &limit.duration {
                 self.duration(duration, &path.join("limit").join("duration"));
             }
-            if let Some(duration) = limit
-                .attempt
-                .as_ref()
-                .and_then(|attempt| attempt.duration.as_ref())
-            {
-                self.duration(
-                    duration,
-                    &path.join("limit").join("attempt").join("duration"),
-                );
+            if let Some(duration) = limit.attempt.as_ref().and_then(|attempt| attempt.duration.as_ref()) {
+                self.duration(duration, &path.join("limit").join("attempt").join("duration"));
             }
         }
         if let Some(jitter) = &policy.jitter {
@@ -58,9 +48,7 @@ impl Checker<'_> {
             {
                 self.report(
                     &jitter_path,
-                    format!(
-                        "jitter range is reversed: from ({from} ms) is greater than to ({to} ms)"
-                    ),
+                    format!("jitter range is reversed: from ({from} ms) is greater than to ({to} ms)"),
                 );
             }
         }
@@ -68,20 +56,11 @@ impl Checker<'_> {
 
     /// A cron expression with 5 fields (POSIX) or 6 (with seconds first).
     pub(super) fn cron(&mut self, cron: &str, path: &Pointer) {
-        let parser = CronParser::builder()
-            .seconds(Seconds::Optional)
-            .year(Year::Disallowed)
-            .build();
+        let parser = CronParser::builder().seconds(Seconds::Optional).year(Year::Disallowed).build();
         if let Err(error) = parser.parse(cron) {
             let reason = error.to_string();
             let reason = reason.trim_end_matches('.');
-            self.report(
-                path,
-                format!(
-                    "invalid cron expression \"{cron}\": {}",
-                    reason.to_lowercase()
-                ),
-            );
+            self.report(path, format!("invalid cron expression \"{cron}\": {}", reason.to_lowercase()));
         }
     }
 
@@ -92,12 +71,8 @@ impl Checker<'_> {
         {
             let document_path = path.join("document");
             for problem in explain(None, &[error]) {
-                let problem_path =
-                    Pointer::from(format!("{}{}", document_path.as_str(), problem.path).as_str());
-                self.report(
-                    &problem_path,
-                    format!("invalid JSON schema: {}", problem.message),
-                );
+                let problem_path = Pointer::from(format!("{}{}", document_path.as_str(), problem.path).as_str());
+                self.report(&problem_path, format!("invalid JSON schema: {}", problem.message));
             }
         }
         if let Some(resource) = &schema.resource {
@@ -109,14 +84,14 @@ impl Checker<'_> {
     pub(super) fn variable_name(&mut self, name: Option<&str>, path: &Pointer) {
         let Some(name) = name else { return };
         let mut chars = name.chars();
-        let valid = chars
-            .next()
-            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        let valid = chars.next().is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
             && chars.all(|rest| rest.is_ascii_alphanumeric() || rest == '_');
         if !valid {
             self.report(
                 path,
-                format!("invalid variable name \"{name}\": expected letters, digits and '_', not starting with a digit"),
+                format!(
+                    "invalid variable name \"{name}\": expected letters, digits and '_', not starting with a digit"
+                ),
             );
         }
     }

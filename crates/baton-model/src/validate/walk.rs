@@ -3,8 +3,7 @@
 //! `before`/`after`) and every task, each with its JSON pointer.
 
 use crate::types::{
-    CallArguments, Catch, Export, Input, Output, RetryRef, Schedule, Task, TaskBase, TaskKind,
-    TaskList, Workflow,
+    CallArguments, Catch, Export, Input, Output, RetryRef, Schedule, Task, TaskBase, TaskKind, TaskList, Workflow,
 };
 use crate::validate::Checker;
 use crate::validate::pointer::Pointer;
@@ -43,26 +42,16 @@ impl Checker<'_> {
             }
         }
         for (name, task) in &uses.functions {
-            self.task(
-                task,
-                &path.join("functions").join(name),
-                &TaskList::default(),
-            );
+            self.task(task, &path.join("functions").join(name), &TaskList::default());
         }
         for (name, retry) in &uses.retries {
             self.retry_policy(retry, &path.join("retries").join(name));
         }
         for (name, timeout) in &uses.timeouts {
-            self.duration(
-                &timeout.after,
-                &path.join("timeouts").join(name).join("after"),
-            );
+            self.duration(&timeout.after, &path.join("timeouts").join(name).join("after"));
         }
         for (name, catalog) in &uses.catalogs {
-            self.endpoint(
-                &catalog.endpoint,
-                &path.join("catalogs").join(name).join("endpoint"),
-            );
+            self.endpoint(&catalog.endpoint, &path.join("catalogs").join(name).join("endpoint"));
         }
     }
 
@@ -101,9 +90,7 @@ impl Checker<'_> {
                 self.variable_name(task.for_.at.as_deref(), &for_path.join("at"));
                 self.task_list(&task.do_, &path.join("do"));
             }
-            TaskKind::Fork(task) => {
-                self.task_list(&task.fork.branches, &path.join("fork").join("branches"))
-            }
+            TaskKind::Fork(task) => self.task_list(&task.fork.branches, &path.join("fork").join("branches")),
             TaskKind::Listen(task) => {
                 if let Some(foreach) = &task.foreach {
                     let foreach_path = path.join("foreach");
@@ -116,9 +103,7 @@ impl Checker<'_> {
                     self.export(foreach.export.as_ref(), &foreach_path.join("export"));
                 }
             }
-            TaskKind::Raise(task) => {
-                self.error_reference(&task.raise.error, &path.join("raise").join("error"))
-            }
+            TaskKind::Raise(task) => self.error_reference(&task.raise.error, &path.join("raise").join("error")),
             TaskKind::Switch(task) => self.switch(task, path, siblings),
             TaskKind::Try(task) => {
                 self.task_list(&task.try_, &path.join("try"));
@@ -159,10 +144,7 @@ impl Checker<'_> {
         match arguments {
             CallArguments::Http(http) => self.endpoint(&http.endpoint, &path.join("endpoint")),
             CallArguments::OpenApi(openapi) => {
-                self.endpoint(
-                    &openapi.document.endpoint,
-                    &path.join("document").join("endpoint"),
-                );
+                self.endpoint(&openapi.document.endpoint, &path.join("document").join("endpoint"));
                 if let Some(policy) = &openapi.authentication {
                     self.authentication(policy, &path.join("authentication"));
                 }

@@ -10,18 +10,9 @@ fn every_specification_example_parses() {
     for file in &files {
         let text = std::fs::read_to_string(file).expect("a readable example");
         if let Err(err) = baton_model::parse_workflow(&text) {
-            let diagnostics: Vec<String> =
-                err.diagnostics().iter().map(ToString::to_string).collect();
-            failures.push(format!(
-                "{}:\n  {}",
-                file.display(),
-                diagnostics.join("\n  ")
-            ));
+            let diagnostics: Vec<String> = err.diagnostics().iter().map(ToString::to_string).collect();
+            failures.push(format!("{}:\n  {}", file.display(), diagnostics.join("\n  ")));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "examples refused:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "examples refused:\n{}", failures.join("\n"));
 }

@@ -5,15 +5,12 @@ use std::path::{Path, PathBuf};
 
 /// The folder of test data, `crates/baton-model/tests/data`.
 pub fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("data")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("data")
 }
 
 /// The files of `folder` whose name ends with `suffix`, sorted by name.
 pub fn files_ending_with(folder: &Path, suffix: &str) -> Vec<PathBuf> {
-    let entries = std::fs::read_dir(folder)
-        .unwrap_or_else(|err| panic!("cannot list {}: {err}", folder.display()));
+    let entries = std::fs::read_dir(folder).unwrap_or_else(|err| panic!("cannot list {}: {err}", folder.display()));
     let mut files: Vec<PathBuf> = entries
         .map(|entry| entry.expect("a readable directory entry").path())
         .filter(|path| path.to_str().is_some_and(|name| name.ends_with(suffix)))
