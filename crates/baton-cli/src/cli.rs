@@ -18,7 +18,9 @@ pub enum Command {
     Run(RunArgs),
     /// Check definitions; print every problem with its path.
     Validate(ValidateArgs),
-    /// Inspect runs stored in a database.
+    /// Deploy definitions to a running server (`baton serve`).
+    Deploy(DeployArgs),
+    /// Inspect and steer runs: of a server with `--server` (or `BATON_SERVER`), else of a database.
     Runs {
         #[command(subcommand)]
         command: RunsCommand,
@@ -33,6 +35,14 @@ pub enum RunsCommand {
     List(ListArgs),
     /// Show one run: status, input, output or error, and history.
     Show(ShowArgs),
+    /// Cancel a run (server only).
+    Cancel(SignalArgs),
+    /// Suspend a run (server only).
+    Suspend(SignalArgs),
+    /// Resume a suspended run (server only).
+    Resume(SignalArgs),
+    /// Follow a run's progress until it ends; print its output (server only).
+    Watch(WatchArgs),
 }
 
 /// Where the SQLite database lives.
@@ -83,13 +93,19 @@ pub struct ConformanceArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
-    pub db: DbArgs,
+    pub source: SourceArgs,
     /// Only runs with this status (pending, running, waiting, suspended, cancelled, faulted, completed).
     #[arg(long)]
     pub status: Option<String>,
+    /// Only runs of this workflow: NAMESPACE/NAME or NAMESPACE/NAME:VERSION.
+    #[arg(long, value_name = "NS/NAME[:VERSION]")]
+    pub workflow: Option<String>,
     /// Maximum number of runs.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: u32,
+    /// Print a JSON array instead of one tab-separated line per run.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -97,5 +113,55 @@ pub struct ShowArgs {
     /// Run id.
     pub id: String,
     #[command(flatten)]
-    pub db: DbArgs,
+    pub source: SourceArgs,
+    /// Print JSON (the only format of `show`; accepted for symmetry with `runs list`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where `runs list|show` read runs: a server, or a SQLite database.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Ask the server at this URL [env: BATON_SERVER]; without it, read the database.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// SQLite database file read when no server is given [env: BATON_DB] [default: baton.db].
+    #[arg(long, value_name = "PATH", conflicts_with = "server")]
+    pub db: Option<PathBuf>,
+}
+
+/// The server a client command talks to.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// URL of a running `baton serve`.
+    #[arg(long, value_name = "URL", env = "BATON_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Definitions to deploy (YAML or JSON).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Most runs of these workflows executing at once (others wait, pending, in order).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<u32>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SignalArgs {
+    /// Run id.
+    pub id: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Run id.
+    pub id: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }

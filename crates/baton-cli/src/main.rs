@@ -5,6 +5,7 @@
 //! or invalid definition.
 
 mod cli;
+mod client;
 mod commands;
 mod progress;
 
@@ -38,6 +39,17 @@ fn main() -> ExitCode {
             Command::Validate(args) => commands::validate::validate(args),
             Command::Runs { command: RunsCommand::List(args) } => commands::runs::list(args).await,
             Command::Runs { command: RunsCommand::Show(args) } => commands::runs::show(args).await,
+            Command::Deploy(args) => commands::deploy::deploy(args).await,
+            Command::Runs { command: RunsCommand::Cancel(args) } => {
+                commands::runs::signal(args, client::Signal::Cancel).await
+            }
+            Command::Runs { command: RunsCommand::Suspend(args) } => {
+                commands::runs::signal(args, client::Signal::Suspend).await
+            }
+            Command::Runs { command: RunsCommand::Resume(args) } => {
+                commands::runs::signal(args, client::Signal::Resume).await
+            }
+            Command::Runs { command: RunsCommand::Watch(args) } => commands::watch::watch(args).await,
             Command::Conformance(args) => commands::conformance::conformance(args).await,
         }
     });

@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
 pub mod conformance;
+pub mod deploy;
 pub mod run;
 pub mod runs;
 pub mod validate;
+pub mod watch;
 
 use std::path::Path;
 

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `baton` binary: real processes, real SQLite files, a real HTTP
 //! stand-in on 127.0.0.1.
 
+mod client;
 mod conformance;
 mod crash;
 mod run;
