@@ -18,6 +18,8 @@ pub enum Command {
     Run(RunArgs),
     /// Check definitions; print every problem with its path.
     Validate(ValidateArgs),
+    /// Serve the HTTP API (docs/api.md) on the embedded SQLite database.
+    Serve(ServeArgs),
     /// Deploy definitions to a running server (`baton serve`).
     Deploy(DeployArgs),
     /// Inspect and steer runs: of a server with `--server` (or `BATON_SERVER`), else of a database.
@@ -164,4 +166,23 @@ pub struct WatchArgs {
     pub id: String,
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Folder of definitions (.yaml, .yml, .json) deployed at startup; an invalid one stops the
+    /// server from starting (exit code 2).
+    #[arg(long, value_name = "DIR")]
+    pub workflows: Option<PathBuf>,
+    /// Allow calls to loopback and private addresses (local development and tests).
+    #[arg(long)]
+    pub allow_private_network: bool,
+    /// Largest accepted request body in bytes.
+    #[arg(long, default_value_t = baton_server::api::DEFAULT_MAX_BODY_BYTES, value_name = "N")]
+    pub max_body_bytes: usize,
 }

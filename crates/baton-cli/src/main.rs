@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => commands::run::run(args).await,
             Command::Validate(args) => commands::validate::validate(args),
+            Command::Serve(args) => commands::serve::serve(args).await,
             Command::Runs { command: RunsCommand::List(args) } => commands::runs::list(args).await,
             Command::Runs { command: RunsCommand::Show(args) } => commands::runs::show(args).await,
             Command::Deploy(args) => commands::deploy::deploy(args).await,

@@ -62,6 +62,9 @@ pub struct NewRun {
     /// Opaque interpreter state; the run starts at state version 1.
     pub state: Value,
     pub parent: Option<ParentLink>,
+    /// Client-chosen key that makes creating this run idempotent: unique per workspace (a
+    /// second run with the same key is a [`crate::StoreError::Conflict`]). `None`: no key.
+    pub idempotency_key: Option<String>,
     /// Creation time; also the first `updated_at`.
     pub created_at: Millis,
 }
@@ -161,11 +164,18 @@ pub struct Checkpoint {
     pub updated_at: Millis,
 }
 
-/// Which runs [`crate::Store::list_runs`] returns, newest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which runs [`crate::Store::list_runs`] returns, newest first. `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunFilter {
     pub workspace: Option<String>,
     pub status: Option<String>,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    /// Only runs created at or after this time.
+    pub created_after: Option<Millis>,
+    /// Only runs created strictly before this time.
+    pub created_before: Option<Millis>,
     /// Page size: at most this many runs.
     pub limit: u32,
     /// Cursor: return only runs that sort after this run id (the last id of the previous page).

@@ -48,7 +48,8 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a run at state version 1 with its first history entries (numbered from 1).
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] when the run id exists; nothing is written then.
+    /// [`StoreError::Conflict`] when the run id exists, or when the run's `idempotency_key` is
+    /// already taken in its workspace; nothing is written then.
     fn create_run(
         &self,
         run: NewRun,
@@ -71,6 +72,21 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<RunRecord>, StoreError>> + Send;
+
+    /// Loads the run created with `idempotency_key` in `workspace`.
+    fn run_by_idempotency_key(
+        &self,
+        workspace: &str,
+        idempotency_key: &str,
+    ) -> impl Future<Output = Result<Option<RunRecord>, StoreError>> + Send;
+
+    /// Number of runs per status, over all workspaces (statuses without runs are absent).
+    fn count_runs_by_status(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, u64)>, StoreError>> + Send;
+
+    /// Checks that the database answers (a trivial query); for readiness probes.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Lists runs newest first (by `created_at`, then id), one page at a time.
     ///

@@ -4,6 +4,7 @@ pub mod conformance;
 pub mod deploy;
 pub mod run;
 pub mod runs;
+pub mod serve;
 pub mod validate;
 pub mod watch;
 

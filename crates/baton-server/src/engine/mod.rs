@@ -22,7 +22,7 @@ use baton_core::compile::CompiledWorkflow;
 use baton_core::definition::DefinitionError;
 use baton_core::error::WorkflowError;
 use baton_core::state::{HistoryEvent, RunStatus, StepInput};
-use baton_store::{ParentLink, Store, StoreError};
+use baton_store::{ParentLink, PutOutcome, Store, StoreError};
 
 use crate::egress::EgressPolicy;
 use crate::http_client::HttpExecutor;
@@ -185,6 +185,17 @@ impl<S: Store + Clone> Engine<S> {
     /// Like [`Engine::deploy`], with a limit on how many runs of this version are active at
     /// once; further runs wait `pending` in the order they were started.
     pub async fn deploy_with_limit(&self, text: &str, max_concurrency: Option<u32>) -> Result<Arc<Deployed>, EngineError> {
+        Ok(self.deploy_with_outcome(text, max_concurrency).await?.0)
+    }
+
+    /// Like [`Engine::deploy_with_limit`], telling whether the version was new
+    /// ([`PutOutcome::Created`]) or already deployed with this text and limit
+    /// ([`PutOutcome::Unchanged`]).
+    pub async fn deploy_with_outcome(
+        &self,
+        text: &str,
+        max_concurrency: Option<u32>,
+    ) -> Result<(Arc<Deployed>, PutOutcome), EngineError> {
         self.inner.registry.deploy(&self.inner.store, text, max_concurrency).await
     }
 
@@ -201,6 +212,33 @@ impl<S: Store + Clone> Engine<S> {
         Ok(run_id)
     }
 
+    /// Creates a run (status `pending`, not started) unless a run with `idempotency_key` exists
+    /// in the workspace. Returns the run's id and whether this call created it. Concurrent calls
+    /// with one key create one run: the store's unique index decides, the others find it.
+    pub async fn create_run_idempotent(
+        &self,
+        workflow: &CompiledWorkflow,
+        input: Value,
+        idempotency_key: &str,
+    ) -> Result<(String, bool), EngineError> {
+        let store = &self.inner.store;
+        if let Some(existing) = store.run_by_idempotency_key(DEFAULT_WORKSPACE, idempotency_key).await? {
+            return Ok((existing.id, false));
+        }
+        let run_id = uuid::Uuid::now_v7().to_string();
+        let created = self.insert_run(workflow, input, run_id.clone(), None, Some(idempotency_key.to_owned())).await;
+        match created {
+            Ok(()) => Ok((run_id, true)),
+            Err(StoreError::Conflict(message)) => {
+                match store.run_by_idempotency_key(DEFAULT_WORKSPACE, idempotency_key).await? {
+                    Some(existing) => Ok((existing.id, false)),
+                    None => Err(StoreError::Conflict(message).into()),
+                }
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
     async fn create_run_with_parent(
         &self,
         workflow: &CompiledWorkflow,
@@ -208,6 +246,17 @@ impl<S: Store + Clone> Engine<S> {
         run_id: String,
         parent: Option<ParentLink>,
     ) -> Result<(), EngineError> {
+        Ok(self.insert_run(workflow, input, run_id, parent, None).await?)
+    }
+
+    async fn insert_run(
+        &self,
+        workflow: &CompiledWorkflow,
+        input: Value,
+        run_id: String,
+        parent: Option<ParentLink>,
+        idempotency_key: Option<String>,
+    ) -> Result<(), StoreError> {
         let now = now_ms();
         let state = baton_core::new_run(run_id.clone(), input.clone(), now);
         let record = baton_store::NewRun {
@@ -220,10 +269,10 @@ impl<S: Store + Clone> Engine<S> {
             input,
             state: serde_json::to_value(&state).unwrap_or(Value::Null),
             parent,
+            idempotency_key,
             created_at: now,
         };
-        self.inner.store.create_run(record, Vec::new()).await?;
-        Ok(())
+        self.inner.store.create_run(record, Vec::new()).await
     }
 
     /// Hands an input to a run, starting its actor when it has none. Never blocks.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use baton_core::compile::CompiledWorkflow;
 use baton_core::definition::load_definition;
-use baton_store::{Store, WorkflowRecord};
+use baton_store::{PutOutcome, Store, WorkflowRecord};
 
 use crate::engine::{DEFAULT_WORKSPACE, EngineError, now_ms};
 
@@ -48,7 +48,7 @@ impl Registry {
         store: &S,
         text: &str,
         max_concurrency: Option<u32>,
-    ) -> Result<Arc<Deployed>, EngineError> {
+    ) -> Result<(Arc<Deployed>, PutOutcome), EngineError> {
         let workflow = Arc::new(load_definition(text)?);
         let record = WorkflowRecord {
             workspace: DEFAULT_WORKSPACE.into(),
@@ -59,8 +59,8 @@ impl Registry {
             max_concurrency,
             created_at: now_ms(),
         };
-        store.put_workflow(record).await?;
-        Ok(self.insert(Deployed { workflow, max_concurrency }))
+        let outcome = store.put_workflow(record).await?;
+        Ok((self.insert(Deployed { workflow, max_concurrency }), outcome))
     }
 
     /// The deployed workflow with this identity; `version` may be `latest`.

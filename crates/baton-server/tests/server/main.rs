@@ -1,6 +1,11 @@
 //! baton-server integration tests: one binary, one module per area. Everything runs against
 //! servers on 127.0.0.1; nothing touches the network.
 
+mod api_history;
+mod api_ops;
+mod api_runs;
+mod api_support;
+mod api_workflows;
 mod egress;
 mod engine;
 mod http;

@@ -226,6 +226,22 @@ impl Store for SqliteStore {
         reads::get_run(&self.inner.pool, id).await
     }
 
+    async fn run_by_idempotency_key(
+        &self,
+        workspace: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<RunRecord>, StoreError> {
+        reads::run_by_idempotency_key(&self.inner.pool, workspace, idempotency_key).await
+    }
+
+    async fn count_runs_by_status(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        reads::count_runs_by_status(&self.inner.pool).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        reads::ping(&self.inner.pool).await
+    }
+
     async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>, StoreError> {
         reads::list_runs(&self.inner.pool, filter).await
     }

@@ -70,6 +70,41 @@ pub(crate) async fn get_run(pool: &SqlitePool, id: &str) -> Result<Option<RunRec
     row.as_ref().map(run).transpose()
 }
 
+pub(crate) async fn run_by_idempotency_key(
+    pool: &SqlitePool,
+    workspace: &str,
+    idempotency_key: &str,
+) -> Result<Option<RunRecord>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, workspace, namespace, name, version, status, input, output, error, state, \
+         state_version, last_seq, parent_run_id, parent_effect_id, created_at, updated_at \
+         FROM runs WHERE workspace = $1 AND idempotency_key = $2",
+    )
+    .bind(workspace)
+    .bind(idempotency_key)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(run).transpose()
+}
+
+pub(crate) async fn count_runs_by_status(
+    pool: &SqlitePool,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(status, count)| (status, u64::try_from(count).unwrap_or(0)))
+        .collect())
+}
+
+pub(crate) async fn ping(pool: &SqlitePool) -> Result<(), StoreError> {
+    sqlx::query("SELECT 1").execute(pool).await?;
+    Ok(())
+}
+
 pub(crate) async fn list_runs(
     pool: &SqlitePool,
     filter: RunFilter,
@@ -83,6 +118,21 @@ pub(crate) async fn list_runs(
     }
     if let Some(status) = filter.status {
         query.push(" AND status = ").push_bind(status);
+    }
+    if let Some(namespace) = filter.namespace {
+        query.push(" AND namespace = ").push_bind(namespace);
+    }
+    if let Some(name) = filter.name {
+        query.push(" AND name = ").push_bind(name);
+    }
+    if let Some(version) = filter.version {
+        query.push(" AND version = ").push_bind(version);
+    }
+    if let Some(created_after) = filter.created_after {
+        query.push(" AND created_at >= ").push_bind(created_after);
+    }
+    if let Some(created_before) = filter.created_before {
+        query.push(" AND created_at < ").push_bind(created_before);
     }
     if let Some(before) = filter.before {
         let cursor_created_at: Option<Millis> =
@@ -223,7 +273,8 @@ fn workflow(row: &SqliteRow) -> Result<WorkflowRecord, StoreError> {
         name: column(row, "name")?,
         version: column(row, "version")?,
         definition: column(row, "definition")?,
-        max_concurrency: column::<Option<i64>>(row, "max_concurrency")?.and_then(|n| u32::try_from(n).ok()),
+        max_concurrency: column::<Option<i64>>(row, "max_concurrency")?
+            .and_then(|n| u32::try_from(n).ok()),
         created_at: column(row, "created_at")?,
     })
 }

@@ -39,7 +39,12 @@ pub(crate) async fn put_workflow(
     .bind(&record.version)
     .fetch_one(&mut *conn)
     .await?;
-    if stored == (record.definition.clone(), record.max_concurrency.map(i64::from)) {
+    if stored
+        == (
+            record.definition.clone(),
+            record.max_concurrency.map(i64::from),
+        )
+    {
         Ok(PutOutcome::Unchanged)
     } else {
         Err(StoreError::Conflict(format!(
@@ -54,12 +59,14 @@ pub(crate) async fn create_run(
     run: &NewRun,
     history: &[NewHistoryEntry],
 ) -> Result<(), StoreError> {
+    // No conflict target: a taken run id and a taken idempotency key (the partial unique
+    // index `runs_idempotency_key`) both end up as "nothing inserted".
     let inserted = sqlx::query(
         "INSERT INTO runs (id, workspace, namespace, name, version, status, input, output, \
          error, state, state_version, last_seq, parent_run_id, parent_effect_id, created_at, \
-         updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, 1, $12, $9, $10, $11, $11) \
-         ON CONFLICT (id) DO NOTHING",
+         updated_at, idempotency_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, 1, $12, $9, $10, $11, $11, $13) \
+         ON CONFLICT DO NOTHING",
     )
     .bind(&run.id)
     .bind(&run.workspace)
@@ -73,14 +80,18 @@ pub(crate) async fn create_run(
     .bind(run.parent.as_ref().map(|parent| parent.effect_id.as_str()))
     .bind(run.created_at)
     .bind(history.len() as i64)
+    .bind(run.idempotency_key.as_deref())
     .execute(&mut *conn)
     .await?
     .rows_affected();
     if inserted == 0 {
-        return Err(StoreError::Conflict(format!(
-            "run {} already exists",
-            run.id
-        )));
+        return Err(StoreError::Conflict(match &run.idempotency_key {
+            Some(key) => format!(
+                "run {} or a run with idempotency key {key:?} already exists",
+                run.id
+            ),
+            None => format!("run {} already exists", run.id),
+        }));
     }
     append_history(conn, &run.id, 1, history).await
 }

@@ -52,6 +52,7 @@ pub fn new_run(id: &str, created_at: Millis) -> NewRun {
         input: json!({ "order": id }),
         state: json!({ "step": 0 }),
         parent: None,
+        idempotency_key: None,
         created_at,
     }
 }

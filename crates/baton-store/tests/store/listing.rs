@@ -4,7 +4,7 @@ use baton_store::{RunFilter, Store, StoreError};
 
 use crate::fixtures::{checkpoint, new_run};
 
-backend_tests!(list_runs_filters_and_pages);
+backend_tests!(list_runs_filters_and_pages, list_runs_by_workflow_and_time);
 
 async fn ids(store: &impl Store, filter: RunFilter) -> Vec<String> {
     store
@@ -27,6 +27,7 @@ fn filter(
         status: status.map(str::to_owned),
         limit,
         before: before.map(str::to_owned),
+        ..RunFilter::default()
     }
 }
 
@@ -98,4 +99,75 @@ async fn list_runs_filters_and_pages(store: &impl Store) {
 
     let res = store.list_runs(filter(None, None, 10, Some("ghost"))).await;
     assert!(matches!(res, Err(StoreError::NotFound(_))), "{res:?}");
+}
+
+async fn list_runs_by_workflow_and_time(store: &impl Store) {
+    for (id, name, version, created_at) in [
+        ("a1", "flow", "1.0.0", 10),
+        ("a2", "flow", "2.0.0", 20),
+        ("b1", "other", "1.0.0", 30),
+        ("a3", "flow", "1.0.0", 40),
+    ] {
+        let mut run = new_run(id, created_at);
+        run.name = name.into();
+        run.version = version.into();
+        store.create_run(run, vec![]).await.unwrap();
+    }
+    let mut other_ns = new_run("n1", 25);
+    other_ns.namespace = "elsewhere".into();
+    store.create_run(other_ns, vec![]).await.unwrap();
+
+    let by = |f: fn(&mut RunFilter)| {
+        let mut filter = RunFilter {
+            limit: 100,
+            ..RunFilter::default()
+        };
+        f(&mut filter);
+        filter
+    };
+    assert_eq!(
+        ids(store, by(|f| f.name = Some("flow".into()))).await,
+        ["a3", "n1", "a2", "a1"]
+    );
+    assert_eq!(
+        ids(
+            store,
+            by(|f| {
+                f.namespace = Some("test".into());
+                f.name = Some("flow".into());
+                f.version = Some("1.0.0".into());
+            })
+        )
+        .await,
+        ["a3", "a1"]
+    );
+    assert_eq!(
+        ids(store, by(|f| f.namespace = Some("elsewhere".into()))).await,
+        ["n1"]
+    );
+    // `created_after` is inclusive, `created_before` exclusive.
+    assert_eq!(
+        ids(
+            store,
+            by(|f| {
+                f.created_after = Some(20);
+                f.created_before = Some(40);
+            })
+        )
+        .await,
+        ["b1", "n1", "a2"]
+    );
+    assert_eq!(
+        ids(
+            store,
+            by(|f| {
+                f.namespace = Some("test".into());
+                f.created_after = Some(20);
+                f.limit = 2;
+                f.before = Some("a3".into());
+            })
+        )
+        .await,
+        ["b1", "a2"]
+    );
 }

@@ -24,6 +24,7 @@ macro_rules! backend_tests {
 mod checkpoints;
 mod events;
 mod fixtures;
+mod idempotency;
 mod listing;
 mod runs;
 mod sqlite;

@@ -1,0 +1,223 @@
+//! The API's one error type and its mapping to RFC 7807 problem details, in one place.
+//!
+//! Every handler returns `Result<_, ApiError>`. Client errors carry a stable `type`
+//! (`/problems/<slug>`, listed in `docs/api.md`); server errors (5xx) never show internal or
+//! database text: it is logged here, inside the request's span, and the client gets a generic
+//! title.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use baton_model::Diagnostic;
+use baton_store::StoreError;
+
+use crate::engine::EngineError;
+
+/// Media type of every error response.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid workflow definition")]
+    InvalidDefinition(Vec<Diagnostic>),
+    #[error("workflow conflict: {0}")]
+    WorkflowConflict(String),
+    #[error("workflow {namespace}/{name}:{version} not found")]
+    WorkflowNotFound { namespace: String, name: String, version: String },
+    #[error("unknown task references: {0:?}")]
+    UnknownTaskReference(Vec<String>),
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("run {0} not found")]
+    RunNotFound(String),
+    #[error("run {run_id} is {status}: cannot {signal} it")]
+    SignalRefused { run_id: String, status: String, signal: String },
+    /// No route matches the path.
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The database does not answer. The text is logged, never sent.
+    #[error("platform unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure. The text is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// An RFC 7807 problem document (`application/problem+json`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// Stable relative URI `/problems/<slug>`.
+    #[serde(rename = "type")]
+    #[schema(example = "/problems/run-not-found")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// `invalid-definition`: every problem of the definition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<Vec<DiagnosticDto>>,
+    /// `unknown-task-reference`: the requested references the workflow does not have.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_references: Option<Vec<String>>,
+}
+
+/// One problem of a workflow definition.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DiagnosticDto {
+    /// JSON pointer to the offending node, e.g. `/do/2/notify/call`.
+    pub path: String,
+    pub message: String,
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidDefinition(_) | ApiError::MalformedJson(_) | ApiError::InvalidRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::WorkflowConflict(_) | ApiError::SignalRefused { .. } => StatusCode::CONFLICT,
+            ApiError::WorkflowNotFound { .. } | ApiError::RunNotFound(_) | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::UnknownTaskReference(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `type` slug and the title.
+    fn kind(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::InvalidDefinition(_) => ("invalid-definition", "the workflow definition is invalid"),
+            ApiError::WorkflowConflict(_) => {
+                ("workflow-conflict", "this workflow version is already deployed with other content")
+            }
+            ApiError::WorkflowNotFound { .. } => ("workflow-not-found", "workflow not found"),
+            ApiError::UnknownTaskReference(_) => ("unknown-task-reference", "unknown task reference"),
+            ApiError::MalformedJson(_) => ("malformed-json", "the request body is not valid JSON"),
+            ApiError::InvalidRequest(_) => ("invalid-request", "invalid request"),
+            ApiError::PayloadTooLarge => ("payload-too-large", "the request body is too large"),
+            ApiError::RunNotFound(_) => ("run-not-found", "run not found"),
+            ApiError::SignalRefused { .. } => ("signal-refused", "the run's status does not allow this signal"),
+            ApiError::NotFound => ("not-found", "no such resource"),
+            ApiError::MethodNotAllowed => ("method-not-allowed", "method not allowed on this resource"),
+            ApiError::Unavailable(_) => ("platform-unavailable", "the database is not available"),
+            ApiError::Internal(_) => ("internal-error", "internal server error"),
+        }
+    }
+
+    /// The problem document sent to the client.
+    pub fn problem(&self) -> Problem {
+        let (slug, title) = self.kind();
+        let mut problem = Problem {
+            type_: format!("/problems/{slug}"),
+            title: title.to_owned(),
+            status: self.status().as_u16(),
+            detail: None,
+            instance: None,
+            diagnostics: None,
+            unknown_references: None,
+        };
+        match self {
+            ApiError::InvalidDefinition(diagnostics) => {
+                problem.detail = Some(format!("{} problem(s) found", diagnostics.len()));
+                problem.diagnostics = Some(
+                    diagnostics
+                        .iter()
+                        .map(|it| DiagnosticDto { path: it.path.clone(), message: it.message.clone() })
+                        .collect(),
+                );
+            }
+            ApiError::WorkflowConflict(detail) | ApiError::MalformedJson(detail) | ApiError::InvalidRequest(detail) => {
+                problem.detail = Some(detail.clone());
+            }
+            ApiError::WorkflowNotFound { namespace, name, version } => {
+                problem.detail = Some(format!("no workflow {namespace}/{name} with version {version:?} is deployed"));
+            }
+            ApiError::UnknownTaskReference(references) => {
+                problem.detail = Some(format!("the workflow has no task {}", references.join(", ")));
+                problem.unknown_references = Some(references.clone());
+            }
+            ApiError::RunNotFound(run_id) => {
+                problem.detail = Some(format!("no run with id {run_id:?}"));
+                problem.instance = Some(format!("/api/v1/runs/{run_id}"));
+            }
+            ApiError::SignalRefused { run_id, status, signal } => {
+                problem.detail = Some(format!("run {run_id} is {status}: cannot {signal} it"));
+                problem.instance = Some(format!("/api/v1/runs/{run_id}"));
+            }
+            ApiError::PayloadTooLarge
+            | ApiError::NotFound
+            | ApiError::MethodNotAllowed
+            | ApiError::Unavailable(_)
+            | ApiError::Internal(_) => {}
+        }
+        problem
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(message) => tracing::error!(error = %message, "request failed"),
+            ApiError::Unavailable(message) => tracing::warn!(error = %message, "database unavailable"),
+            _ => tracing::debug!(error = %self, "request refused"),
+        }
+        let status = self.status();
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+    }
+}
+
+/// Renders a store error as its full chain (for logs only).
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> ApiError {
+        match err {
+            StoreError::Closed => ApiError::Unavailable(chain(&err)),
+            other => ApiError::Internal(chain(&other)),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> ApiError {
+        match err {
+            EngineError::Definition(err) => ApiError::InvalidDefinition(err.diagnostics()),
+            EngineError::Store(err) => err.into(),
+            EngineError::RunNotFound(run_id) => ApiError::RunNotFound(run_id),
+            EngineError::WorkflowNotFound { namespace, name, version } => {
+                ApiError::WorkflowNotFound { namespace, name, version }
+            }
+            EngineError::SignalRefused { run_id, status, signal } => {
+                ApiError::SignalRefused { run_id, status: status.into(), signal: signal.into() }
+            }
+            err @ EngineError::CorruptRun { .. } => ApiError::Internal(err.to_string()),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Extractors whose rejections are our problem details instead of axum's plain-text ones.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::api::error::ApiError;
+
+/// A JSON request body. Syntax errors are `malformed-json`, a body of the wrong shape is
+/// `invalid-request`, a body over the limit is `payload-too-large`. The `Content-Type` is not
+/// checked (so `curl -d` works).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        match serde_json::from_slice(&bytes) {
+            Ok(value) => Ok(ApiJson(value)),
+            Err(err) if err.is_data() => Err(ApiError::InvalidRequest(err.to_string())),
+            Err(err) => Err(ApiError::MalformedJson(err.to_string())),
+        }
+    }
+}
+
+/// A request body read as UTF-8 text (workflow definitions).
+#[derive(Debug)]
+pub struct ApiText(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for ApiText {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        String::from_utf8(bytes.to_vec())
+            .map(ApiText)
+            .map_err(|_| ApiError::InvalidRequest("the request body is not UTF-8 text".into()))
+    }
+}
+
+/// Query parameters; a parameter of the wrong type is `invalid-request`.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|rejection: QueryRejection| ApiError::InvalidRequest(rejection.body_text()))
+    }
+}
+
+/// Path parameters; a segment that does not decode is `invalid-request`.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|rejection: PathRejection| ApiError::InvalidRequest(rejection.body_text()))
+    }
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::InvalidRequest(rejection.body_text())
+    }
+}

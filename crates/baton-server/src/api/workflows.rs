@@ -1,0 +1,109 @@
+//! `/api/v1/workflows`: deploy, list and read workflow definitions.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use baton_store::{PutOutcome, Store, StoreError};
+
+use crate::api::AppState;
+use crate::api::dto::{DeployQuery, WorkflowDetail, WorkflowInfo, WorkflowList};
+use crate::api::error::{ApiError, Problem};
+use crate::api::extract::{ApiPath, ApiQuery, ApiText};
+use crate::engine::{DEFAULT_WORKSPACE, EngineError};
+
+/// Deploy a workflow definition
+///
+/// The body is the definition text (YAML or JSON). Deploying the same text (and limit) again is
+/// a no-op answered with `200`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/workflows",
+    tag = "workflows",
+    params(DeployQuery),
+    request_body(
+        description = "The definition text",
+        content(("application/yaml"), ("application/json"), ("text/plain"))
+    ),
+    responses(
+        (status = 201, description = "Deployed", body = WorkflowInfo,
+            headers(("Location" = String, description = "URL of the workflow version"))),
+        (status = 200, description = "This exact deployment already exists", body = WorkflowInfo),
+        (status = 400, description = "`invalid-definition` (with `diagnostics`) or `invalid-request`",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`workflow-conflict`: the version holds other content",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload-too-large`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn deploy_workflow(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<DeployQuery>,
+    ApiText(text): ApiText,
+) -> Result<Response, ApiError> {
+    if query.concurrency == Some(0) {
+        return Err(ApiError::InvalidRequest("concurrency must be at least 1".into()));
+    }
+    let (deployed, outcome) = match state.engine.deploy_with_outcome(&text, query.concurrency).await {
+        Ok(deployed) => deployed,
+        Err(EngineError::Store(StoreError::Conflict(message))) => return Err(ApiError::WorkflowConflict(message)),
+        Err(err) => return Err(err.into()),
+    };
+    let workflow = &deployed.workflow;
+    let (namespace, name, version) = (workflow.namespace(), workflow.name(), workflow.version());
+    let record =
+        state.engine.store().get_workflow(DEFAULT_WORKSPACE, namespace, name, version).await?.ok_or_else(|| {
+            ApiError::Internal(format!("deployed workflow {namespace}/{name}:{version} is not stored"))
+        })?;
+    let body = Json(WorkflowInfo::from(&record));
+    tracing::info!(namespace, name, version, created = outcome == PutOutcome::Created, "workflow deployed");
+    Ok(match outcome {
+        PutOutcome::Created => {
+            let location = format!("/api/v1/workflows/{namespace}/{name}/{version}");
+            (StatusCode::CREATED, [(header::LOCATION, location)], body).into_response()
+        }
+        PutOutcome::Unchanged => (StatusCode::OK, body).into_response(),
+    })
+}
+
+/// List deployed workflow versions
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflows",
+    tag = "workflows",
+    responses((status = 200, description = "Every deployed version", body = WorkflowList))
+)]
+pub(crate) async fn list_workflows(State(state): State<AppState>) -> Result<Json<WorkflowList>, ApiError> {
+    let records = state.engine.store().list_workflows(DEFAULT_WORKSPACE).await?;
+    Ok(Json(WorkflowList { items: records.iter().map(WorkflowInfo::from).collect() }))
+}
+
+/// Read a deployed workflow version with its definition
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflows/{namespace}/{name}/{version}",
+    tag = "workflows",
+    params(
+        ("namespace" = String, Path, description = "`document.namespace`"),
+        ("name" = String, Path, description = "`document.name`"),
+        ("version" = String, Path, description = "`document.version`, or `latest`")
+    ),
+    responses(
+        (status = 200, description = "The workflow version", body = WorkflowDetail),
+        (status = 404, description = "`workflow-not-found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn get_workflow(
+    State(state): State<AppState>,
+    ApiPath((namespace, name, version)): ApiPath<(String, String, String)>,
+) -> Result<Json<WorkflowDetail>, ApiError> {
+    let record = state
+        .engine
+        .store()
+        .get_workflow(DEFAULT_WORKSPACE, &namespace, &name, &version)
+        .await?
+        .ok_or(ApiError::WorkflowNotFound { namespace, name, version })?;
+    let info = WorkflowInfo::from(&record);
+    Ok(Json(WorkflowDetail { info, definition: record.definition }))
+}
