@@ -11,6 +11,7 @@ mod admission;
 mod effects;
 mod registry;
 mod timers;
+mod watchers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -132,6 +133,7 @@ struct Inner<S> {
     actors: Mutex<HashMap<String, mpsc::UnboundedSender<StepInput>>>,
     timers: timers::TimerService,
     admission: admission::Admission,
+    watchers: watchers::Watchers,
     updates: broadcast::Sender<RunUpdate>,
     executor: Semaphore,
 }
@@ -164,6 +166,7 @@ impl<S: Store + Clone> Engine<S> {
                 actors: Mutex::new(HashMap::new()),
                 timers: timers::TimerService::default(),
                 admission: admission::Admission::default(),
+                watchers: watchers::Watchers::default(),
                 updates,
                 executor: Semaphore::new(DEFAULT_MAX_ACTIVE_STEPS),
             }),
@@ -321,7 +324,16 @@ impl<S: Store + Clone> Engine<S> {
                 observer(&update.run_id, event);
             }
         }
-        let _ = self.inner.updates.send(update);
+        let outcome = RunOutcome {
+            run_id: update.run_id.clone(),
+            status: update.status,
+            output: update.output.clone(),
+            error: update.error.clone(),
+        };
+        self.inner.watchers.notify(&outcome);
+        if self.inner.updates.receiver_count() > 0 {
+            let _ = self.inner.updates.send(update);
+        }
     }
 
     /// Every committed step of every run from now on. A receiver that falls behind gets
@@ -358,24 +370,20 @@ impl<S: Store + Clone> Engine<S> {
 
     /// Waits until the run's status satisfies `until` and returns its outcome then.
     pub async fn wait_for(&self, run_id: &str, until: impl Fn(RunStatus) -> bool) -> Result<RunOutcome, EngineError> {
-        let mut updates = self.subscribe();
+        let mut watch = self.inner.watchers.watch(run_id);
         let current = self.outcome(run_id).await?;
         if until(current.status) {
             return Ok(current);
         }
         loop {
-            match updates.recv().await {
-                Ok(update) if update.run_id == run_id && until(update.status) => {
-                    return Ok(RunOutcome { run_id: update.run_id, status: update.status, output: update.output, error: update.error });
-                }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let current = self.outcome(run_id).await?;
-                    if until(current.status) {
-                        return Ok(current);
-                    }
-                }
-                Err(broadcast::error::RecvError::Closed) => return self.outcome(run_id).await,
+            if watch.receiver.changed().await.is_err() {
+                return self.outcome(run_id).await;
+            }
+            let latest = watch.receiver.borrow_and_update().clone();
+            if let Some(outcome) = latest
+                && until(outcome.status)
+            {
+                return Ok(outcome);
             }
         }
     }

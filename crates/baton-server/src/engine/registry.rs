@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use baton_core::compile::CompiledWorkflow;
 use baton_core::definition::load_definition;
@@ -21,10 +22,16 @@ pub struct Deployed {
     pub max_concurrency: Option<u32>,
 }
 
-/// A cache of deployed workflows. Deployments are immutable, so entries never go stale.
+/// How long the answer to "which version is `latest`" is reused. Another node may deploy a
+/// newer version; this node sees it within this time.
+const LATEST_TTL: Duration = Duration::from_secs(2);
+
+/// A cache of deployed workflows. Deployments are immutable, so entries never go stale; only
+/// the meaning of `latest` changes, and is cached briefly.
 #[derive(Clone, Default)]
 pub struct Registry {
     deployed: Arc<Mutex<HashMap<WorkflowKey, Arc<Deployed>>>>,
+    latest: Arc<Mutex<HashMap<(String, String), (Arc<Deployed>, Instant)>>>,
 }
 
 fn key_of(workflow: &CompiledWorkflow) -> WorkflowKey {
@@ -34,6 +41,21 @@ fn key_of(workflow: &CompiledWorkflow) -> WorkflowKey {
 impl Registry {
     fn cached(&self, key: &WorkflowKey) -> Option<Arc<Deployed>> {
         self.deployed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(key).cloned()
+    }
+
+    fn latest_cached(&self, namespace: &str, name: &str) -> Option<Arc<Deployed>> {
+        let latest = self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (deployed, at) = latest.get(&(namespace.to_owned(), name.to_owned()))?;
+        (at.elapsed() < LATEST_TTL).then(|| deployed.clone())
+    }
+
+    fn remember_latest(&self, deployed: &Arc<Deployed>) {
+        let key = (deployed.workflow.namespace().to_owned(), deployed.workflow.name().to_owned());
+        self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key, (deployed.clone(), Instant::now()));
+    }
+
+    fn forget_latest(&self, namespace: &str, name: &str) {
+        self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&(namespace.to_owned(), name.to_owned()));
     }
 
     fn insert(&self, deployed: Deployed) -> Arc<Deployed> {
@@ -60,6 +82,7 @@ impl Registry {
             created_at: now_ms(),
         };
         let outcome = store.put_workflow(record).await?;
+        self.forget_latest(workflow.namespace(), workflow.name());
         Ok((self.insert(Deployed { workflow, max_concurrency }), outcome))
     }
 
@@ -71,20 +94,28 @@ impl Registry {
         name: &str,
         version: &str,
     ) -> Result<Arc<Deployed>, EngineError> {
-        let key = (namespace.to_owned(), name.to_owned(), version.to_owned());
-        if version != "latest"
-            && let Some(deployed) = self.cached(&key)
-        {
+        let is_latest = version == "latest";
+        let cached = match is_latest {
+            true => self.latest_cached(namespace, name),
+            false => self.cached(&(namespace.to_owned(), name.to_owned(), version.to_owned())),
+        };
+        if let Some(deployed) = cached {
             return Ok(deployed);
         }
         let record = store.get_workflow(DEFAULT_WORKSPACE, namespace, name, version).await?.ok_or_else(|| {
             EngineError::WorkflowNotFound { namespace: namespace.into(), name: name.into(), version: version.into() }
         })?;
         let key = (record.namespace.clone(), record.name.clone(), record.version.clone());
-        if let Some(deployed) = self.cached(&key) {
-            return Ok(deployed);
+        let deployed = match self.cached(&key) {
+            Some(deployed) => deployed,
+            None => {
+                let workflow = Arc::new(load_definition(&record.definition)?);
+                self.insert(Deployed { workflow, max_concurrency: record.max_concurrency })
+            }
+        };
+        if is_latest {
+            self.remember_latest(&deployed);
         }
-        let workflow = Arc::new(load_definition(&record.definition)?);
-        Ok(self.insert(Deployed { workflow, max_concurrency: record.max_concurrency }))
+        Ok(deployed)
     }
 }

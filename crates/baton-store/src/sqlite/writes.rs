@@ -48,7 +48,7 @@ pub(crate) async fn put_workflow(
         Ok(PutOutcome::Unchanged)
     } else {
         Err(StoreError::Conflict(format!(
-            "workflow {}/{}:{} in workspace {} is already deployed with another definition",
+            "workflow {}/{}:{} in workspace {} is already deployed with another definition or concurrency limit",
             record.namespace, record.name, record.version, record.workspace
         )))
     }
