@@ -20,7 +20,9 @@ pub struct UsageError(pub String);
 /// Opens (creating when missing) the SQLite database at `path`.
 pub async fn open_store(path: &Path) -> anyhow::Result<SqliteStore> {
     use anyhow::Context as _;
-    SqliteStore::open(SqliteOptions::new(path)).await.with_context(|| format!("cannot open database {}", path.display()))
+    SqliteStore::open(SqliteOptions::new(path))
+        .await
+        .with_context(|| format!("cannot open database {}", path.display()))
 }
 
 /// Writes one line of data to stdout. A closed pipe (`baton runs list | head`) is not an error.

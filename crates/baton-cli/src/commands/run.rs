@@ -95,10 +95,14 @@ async fn deploy_folder(engine: &Engine<SqliteStore>, dir: &Path) -> anyhow::Resu
 fn parse_input(input: &str) -> anyhow::Result<Value> {
     match input.strip_prefix('@') {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|err| UsageError(format!("cannot read input {path}: {err}")))?;
-            serde_saphyr::from_str(&text).map_err(|err| UsageError(format!("input {path} is not JSON or YAML: {err}")).into())
+            let text =
+                std::fs::read_to_string(path).map_err(|err| UsageError(format!("cannot read input {path}: {err}")))?;
+            serde_saphyr::from_str(&text)
+                .map_err(|err| UsageError(format!("input {path} is not JSON or YAML: {err}")).into())
         }
-        None => serde_json::from_str(input).map_err(|err| UsageError(format!("--input is not valid JSON: {err}")).into()),
+        None => {
+            serde_json::from_str(input).map_err(|err| UsageError(format!("--input is not valid JSON: {err}")).into())
+        }
     }
 }
 
@@ -106,8 +110,9 @@ fn parse_input(input: &str) -> anyhow::Result<Value> {
 fn parse_secrets(pairs: &[String]) -> anyhow::Result<Value> {
     let mut secrets = serde_json::Map::new();
     for pair in pairs {
-        let (name, value) =
-            pair.split_once('=').ok_or_else(|| UsageError(format!("--secret {name:?} must be NAME=VALUE", name = pair.split('=').next().unwrap_or(""))))?;
+        let (name, value) = pair.split_once('=').ok_or_else(|| {
+            UsageError(format!("--secret {name:?} must be NAME=VALUE", name = pair.split('=').next().unwrap_or("")))
+        })?;
         let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
         secrets.insert(name.to_owned(), value);
     }
