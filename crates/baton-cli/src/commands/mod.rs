@@ -8,9 +8,14 @@ pub mod serve;
 pub mod validate;
 pub mod watch;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use baton_store::{SqliteOptions, SqliteStore};
+use anyhow::Context as _;
+
+use baton_core::compile::CompiledWorkflow;
+use baton_server::engine::{Engine, EngineError};
+use baton_store::{SqliteOptions, SqliteStore, StoreError};
 
 /// A usage error or an invalid definition: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +24,6 @@ pub struct UsageError(pub String);
 
 /// Opens (creating when missing) the SQLite database at `path`.
 pub async fn open_store(path: &Path) -> anyhow::Result<SqliteStore> {
-    use anyhow::Context as _;
     SqliteStore::open(SqliteOptions::new(path))
         .await
         .with_context(|| format!("cannot open database {}", path.display()))
@@ -34,4 +38,41 @@ pub fn print_data(line: &str) {
     {
         eprintln!("error: cannot write to stdout: {err}");
     }
+}
+
+/// Deploys every `.yaml`, `.yml` and `.json` file of `dir` (sorted by name) and returns the
+/// deployed workflows. Reports every invalid or conflicting file (stderr), then fails with a
+/// usage error if there was any.
+pub async fn deploy_folder(engine: &Engine<SqliteStore>, dir: &Path) -> anyhow::Result<Vec<Arc<CompiledWorkflow>>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|err| UsageError(format!("cannot read {}: {err}", dir.display())))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml" || ext == "json"))
+        .collect();
+    files.sort();
+    let mut deployed = Vec::new();
+    let mut n_refused = 0;
+    for file in &files {
+        let name = file.display();
+        let text = std::fs::read_to_string(file).map_err(|err| UsageError(format!("cannot read {name}: {err}")))?;
+        match engine.deploy(&text).await {
+            Ok(workflow) => deployed.push(workflow),
+            Err(EngineError::Definition(err)) => {
+                n_refused += 1;
+                for diagnostic in err.diagnostics() {
+                    eprintln!("{name}:{diagnostic}");
+                }
+            }
+            Err(EngineError::Store(StoreError::Conflict(message))) => {
+                n_refused += 1;
+                eprintln!("{name}: {message}");
+            }
+            Err(err) => return Err(err).with_context(|| format!("cannot deploy {name}")),
+        }
+    }
+    if n_refused > 0 {
+        return Err(UsageError(format!("{n_refused} definition(s) in {} cannot be deployed", dir.display())).into());
+    }
+    eprintln!("deployed {} definition(s) from {}", deployed.len(), dir.display());
+    Ok(deployed)
 }

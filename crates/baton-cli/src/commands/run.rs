@@ -1,7 +1,6 @@
 //! `baton run FILE`: deploy the definition into the embedded database, run it to its end and
 //! print its output (stdout) or its error (problem details on stderr).
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -13,7 +12,7 @@ use baton_server::engine::{Engine, EngineConfig, EngineError, RunOutcome};
 use baton_store::{SqliteStore, Store};
 
 use crate::cli::RunArgs;
-use crate::commands::{UsageError, open_store};
+use crate::commands::{UsageError, deploy_folder, open_store};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.file)
@@ -74,21 +73,6 @@ async fn deploy(
         }
         Err(err) => Err(err).with_context(|| format!("cannot deploy {name}")),
     }
-}
-
-/// Deploys every `.yaml`, `.yml` and `.json` file of `dir` (sorted by name).
-async fn deploy_folder(engine: &Engine<SqliteStore>, dir: &Path) -> anyhow::Result<()> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|err| UsageError(format!("cannot read {}: {err}", dir.display())))?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml" || ext == "json"))
-        .collect();
-    files.sort();
-    for file in files {
-        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-        deploy(engine, &text, &file.display().to_string()).await?;
-    }
-    Ok(())
 }
 
 /// `--input`: JSON text, or `@FILE` holding JSON or YAML.

@@ -6,7 +6,6 @@
 //! so the commits under way complete.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -14,20 +13,20 @@ use serde_json::Value;
 
 use baton_server::api::{Api, ApiConfig};
 use baton_server::egress::EgressPolicy;
-use baton_server::engine::{Engine, EngineConfig, EngineError};
-use baton_store::{SqliteStore, StoreError};
+use baton_server::engine::{Engine, EngineConfig};
 
 use crate::cli::ServeArgs;
-use crate::commands::{UsageError, open_store};
+use crate::commands::{UsageError, deploy_folder, open_store};
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.db.db).await?;
     let egress = EgressPolicy { allow_loopback: args.allow_private_network, allow_private: args.allow_private_network };
     let config = EngineConfig { secrets: Value::Object(serde_json::Map::new()), egress, rewrites: Vec::new() };
     let engine = Engine::new(store.clone(), config);
-    if let Some(dir) = &args.workflows {
-        deploy_folder(&engine, dir).await?;
-    }
+    let deployed = match &args.workflows {
+        Some(dir) => deploy_folder(&engine, dir).await?,
+        None => Vec::new(),
+    };
     let n_recovered = engine.recover().await.context("cannot recover unfinished runs")?;
     if n_recovered > 0 {
         eprintln!("recovered {n_recovered} unfinished run(s)");
@@ -38,7 +37,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(|err| UsageError(format!("cannot listen on {}: {err}", args.listen)))?;
     let addr = listener.local_addr().unwrap_or(args.listen);
     let api = Api::new(engine, ApiConfig { max_body_bytes: args.max_body_bytes });
-    print_banner(addr);
+    print_banner(addr, deployed.first().map(|workflow| (workflow.namespace(), workflow.name())));
     let served = api.serve(listener, shutdown_signal()).await;
     eprintln!("shutting down");
     store.close().await;
@@ -46,47 +45,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_banner(addr: SocketAddr) {
-    eprintln!("baton listening on http://{addr}");
+/// Says where to send requests, with a request for the first deployed workflow.
+fn print_banner(addr: SocketAddr, example: Option<(&str, &str)>) {
+    eprintln!("baton listening on http://{addr} (API under /api/v1, described at /api/v1/openapi.json)");
+    let (namespace, name) = example.unwrap_or(("NAMESPACE", "NAME"));
     eprintln!(
-        "  try: curl -s -X POST 'http://{addr}/api/v1/runs' -H 'Content-Type: application/json' \
-         -d '{{\"workflow\": {{\"namespace\": \"NS\", \"name\": \"NAME\"}}, \"input\": {{}}}}'"
+        "  try: curl -s -X POST 'http://{addr}/api/v1/runs?mode=sync' -H 'Content-Type: application/json' \
+         -d '{{\"workflow\": {{\"namespace\": \"{namespace}\", \"name\": \"{name}\"}}, \"input\": {{}}}}'"
     );
-}
-
-/// Deploys every `.yaml`, `.yml` and `.json` file of `dir` (sorted by name); reports every
-/// invalid or conflicting one, then fails with a usage error if there was any.
-async fn deploy_folder(engine: &Engine<SqliteStore>, dir: &Path) -> anyhow::Result<()> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|err| UsageError(format!("cannot read {}: {err}", dir.display())))?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml" || ext == "json"))
-        .collect();
-    files.sort();
-    let mut n_refused = 0;
-    for file in &files {
-        let name = file.display();
-        let text = std::fs::read_to_string(file).map_err(|err| UsageError(format!("cannot read {name}: {err}")))?;
-        match engine.deploy(&text).await {
-            Ok(_) => {}
-            Err(EngineError::Definition(err)) => {
-                n_refused += 1;
-                for diagnostic in err.diagnostics() {
-                    eprintln!("{name}:{diagnostic}");
-                }
-            }
-            Err(EngineError::Store(StoreError::Conflict(message))) => {
-                n_refused += 1;
-                eprintln!("{name}: {message}");
-            }
-            Err(err) => return Err(err).with_context(|| format!("cannot deploy {name}")),
-        }
-    }
-    if n_refused > 0 {
-        return Err(UsageError(format!("{n_refused} definition(s) in {} cannot be deployed", dir.display())).into());
-    }
-    eprintln!("deployed {} definition(s) from {}", files.len(), dir.display());
-    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

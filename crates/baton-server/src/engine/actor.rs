@@ -31,7 +31,11 @@ struct Actor<S: Store + Clone> {
 }
 
 /// Runs the actor of `run_id` until it has nothing in flight; logs instead of failing.
-pub(super) async fn run_actor<S: Store + Clone>(engine: Engine<S>, run_id: String, mailbox: mpsc::UnboundedReceiver<StepInput>) {
+pub(super) async fn run_actor<S: Store + Clone>(
+    engine: Engine<S>,
+    run_id: String,
+    mailbox: mpsc::UnboundedReceiver<StepInput>,
+) {
     match Actor::load(engine.clone(), &run_id, mailbox).await {
         Ok(actor) => {
             if let Err(err) = actor.run().await {
@@ -44,7 +48,11 @@ pub(super) async fn run_actor<S: Store + Clone>(engine: Engine<S>, run_id: Strin
 }
 
 impl<S: Store + Clone> Actor<S> {
-    async fn load(engine: Engine<S>, run_id: &str, mailbox: mpsc::UnboundedReceiver<StepInput>) -> Result<Actor<S>, EngineError> {
+    async fn load(
+        engine: Engine<S>,
+        run_id: &str,
+        mailbox: mpsc::UnboundedReceiver<StepInput>,
+    ) -> Result<Actor<S>, EngineError> {
         let store = &engine.inner.store;
         let record = store.get_run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
         let deployed = engine.inner.registry.get(store, &record.namespace, &record.name, &record.version).await?;
@@ -106,7 +114,9 @@ impl<S: Store + Clone> Actor<S> {
         let secrets = self.engine.inner.secrets.clone();
         let context = StepContext { now: now_ms(), secrets: &secrets };
         let before = self.state.clone();
-        let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| step(&self.deployed.workflow, &mut self.state, input, &context)));
+        let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            step(&self.deployed.workflow, &mut self.state, input, &context)
+        }));
         let output = match stepped {
             Ok(output) => output,
             Err(_) => {
@@ -151,7 +161,12 @@ impl<S: Store + Clone> Actor<S> {
         let history: Vec<NewHistoryEntry> = output
             .history
             .iter()
-            .map(|event| NewHistoryEntry { at: event.at, kind: event.kind.clone(), task: event.task.clone(), data: event.data.clone() })
+            .map(|event| NewHistoryEntry {
+                at: event.at,
+                kind: event.kind.clone(),
+                task: event.task.clone(),
+                data: event.data.clone(),
+            })
             .collect();
         let checkpoint = Checkpoint {
             run_id: state.run_id.clone(),
@@ -198,7 +213,9 @@ impl<S: Store + Clone> Actor<S> {
                         engine.deliver(&run_id, StepInput::EffectCompleted { effect_id, result });
                     });
                 }
-                Command::StartTimer { timer_id, due_at } => self.engine.inner.timers.schedule(&run_id, &timer_id, due_at),
+                Command::StartTimer { timer_id, due_at } => {
+                    self.engine.inner.timers.schedule(&run_id, &timer_id, due_at)
+                }
                 Command::CancelTimer { timer_id } => self.engine.inner.timers.cancel(&run_id, &timer_id),
                 Command::EmitEvent { .. } | Command::Complete { .. } | Command::Fault { .. } | Command::Cancelled => {}
             }

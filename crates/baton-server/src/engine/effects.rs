@@ -12,7 +12,11 @@ use crate::engine::{Engine, EngineError, MAX_SUBFLOW_DEPTH};
 
 /// Performs an HTTP request or a fetch and returns its result; never fails (failures become
 /// [`EffectResult::Failed`]).
-pub(super) async fn perform_call<S: Store + Clone>(engine: &Engine<S>, effect: &Effect, idempotency_key: &str) -> EffectResult {
+pub(super) async fn perform_call<S: Store + Clone>(
+    engine: &Engine<S>,
+    effect: &Effect,
+    idempotency_key: &str,
+) -> EffectResult {
     match effect {
         Effect::Http { request } => engine.inner.http.send(request, idempotency_key).await,
         Effect::FetchDocument { uri, headers } => engine.inner.http.fetch_document(uri, headers).await,

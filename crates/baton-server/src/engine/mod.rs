@@ -187,7 +187,11 @@ impl<S: Store + Clone> Engine<S> {
 
     /// Like [`Engine::deploy`], with a limit on how many runs of this version are active at
     /// once; further runs wait `pending` in the order they were started.
-    pub async fn deploy_with_limit(&self, text: &str, max_concurrency: Option<u32>) -> Result<Arc<Deployed>, EngineError> {
+    pub async fn deploy_with_limit(
+        &self,
+        text: &str,
+        max_concurrency: Option<u32>,
+    ) -> Result<Arc<Deployed>, EngineError> {
         Ok(self.deploy_with_outcome(text, max_concurrency).await?.0)
     }
 
@@ -209,7 +213,12 @@ impl<S: Store + Clone> Engine<S> {
 
     /// Creates a run (status `pending`, not started) and returns its id; `run_id` defaults to a
     /// new UUIDv7.
-    pub async fn create_run(&self, workflow: &CompiledWorkflow, input: Value, run_id: Option<String>) -> Result<String, EngineError> {
+    pub async fn create_run(
+        &self,
+        workflow: &CompiledWorkflow,
+        input: Value,
+        run_id: Option<String>,
+    ) -> Result<String, EngineError> {
         let run_id = run_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         self.create_run_with_parent(workflow, input, run_id.clone(), None).await?;
         Ok(run_id)
@@ -307,7 +316,11 @@ impl<S: Store + Clone> Engine<S> {
     /// meanwhile: an input that raced the retirement is returned for the actor to apply. The
     /// check and the removal happen under the lock [`Engine::deliver`] sends under, so no input
     /// is lost.
-    fn retire_actor(&self, run_id: &str, mailbox: Option<&mut mpsc::UnboundedReceiver<StepInput>>) -> Option<StepInput> {
+    fn retire_actor(
+        &self,
+        run_id: &str,
+        mailbox: Option<&mut mpsc::UnboundedReceiver<StepInput>>,
+    ) -> Option<StepInput> {
         let mut actors = self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(mailbox) = mailbox
             && let Ok(input) = mailbox.try_recv()
@@ -442,7 +455,11 @@ impl<S: Store + Clone> Engine<S> {
                 Signal::Suspend => "suspend",
                 Signal::Resume => "resume",
             };
-            return Err(EngineError::SignalRefused { run_id: run_id.into(), status: current.status.as_str(), signal: name });
+            return Err(EngineError::SignalRefused {
+                run_id: run_id.into(),
+                status: current.status.as_str(),
+                signal: name,
+            });
         }
         let input = match signal {
             Signal::Cancel if current.status == RunStatus::Cancelled => return Ok(current.status),

@@ -31,8 +31,11 @@ const LATEST_TTL: Duration = Duration::from_secs(2);
 #[derive(Clone, Default)]
 pub struct Registry {
     deployed: Arc<Mutex<HashMap<WorkflowKey, Arc<Deployed>>>>,
-    latest: Arc<Mutex<HashMap<(String, String), (Arc<Deployed>, Instant)>>>,
+    latest: Arc<Mutex<HashMap<(String, String), LatestEntry>>>,
 }
+
+/// What `latest` meant for a namespace and name, and since when.
+type LatestEntry = (Arc<Deployed>, Instant);
 
 fn key_of(workflow: &CompiledWorkflow) -> WorkflowKey {
     (workflow.namespace().into(), workflow.name().into(), workflow.version().into())
@@ -51,11 +54,17 @@ impl Registry {
 
     fn remember_latest(&self, deployed: &Arc<Deployed>) {
         let key = (deployed.workflow.namespace().to_owned(), deployed.workflow.name().to_owned());
-        self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key, (deployed.clone(), Instant::now()));
+        self.latest
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(key, (deployed.clone(), Instant::now()));
     }
 
     fn forget_latest(&self, namespace: &str, name: &str) {
-        self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&(namespace.to_owned(), name.to_owned()));
+        self.latest
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&(namespace.to_owned(), name.to_owned()));
     }
 
     fn insert(&self, deployed: Deployed) -> Arc<Deployed> {
