@@ -59,6 +59,29 @@ pub struct HttpCall {
 /// numbers and booleans are percent-encoded (unreserved characters kept); arrays and objects
 /// are an expression error (400). Text outside braces, and an unclosed `{`, is kept as-is.
 pub fn expand_uri_template(template: &str, data: &Value) -> Result<String, WorkflowError> {
+    substitute_braces(template, |name, res| {
+        match data.get(name) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(text)) => percent_encode_into(res, text),
+            Some(Value::Number(number)) => percent_encode_into(res, &number.to_string()),
+            Some(Value::Bool(flag)) => res.push_str(if *flag { "true" } else { "false" }),
+            Some(Value::Array(_) | Value::Object(_)) => {
+                return Err(WorkflowError::standard(
+                    StandardError::Expression,
+                    format!("URI template variable \"{name}\" is not a string, number, boolean or null"),
+                ));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Replaces each `{name}` of `template` with what `expand` writes for `name`. Text outside
+/// braces, and an unclosed `{`, is kept as-is. Errors: the first error of `expand`.
+pub(crate) fn substitute_braces<E>(
+    template: &str,
+    mut expand: impl FnMut(&str, &mut String) -> Result<(), E>,
+) -> Result<String, E> {
     let mut res = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -68,19 +91,7 @@ pub fn expand_uri_template(template: &str, data: &Value) -> Result<String, Workf
             res.push_str(&rest[open..]);
             return Ok(res);
         };
-        let name = &after[..close];
-        match data.get(name) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(text)) => percent_encode_into(&mut res, text),
-            Some(Value::Number(number)) => percent_encode_into(&mut res, &number.to_string()),
-            Some(Value::Bool(flag)) => res.push_str(if *flag { "true" } else { "false" }),
-            Some(Value::Array(_) | Value::Object(_)) => {
-                return Err(WorkflowError::standard(
-                    StandardError::Expression,
-                    format!("URI template variable \"{name}\" is not a string, number, boolean or null"),
-                ));
-            }
-        }
+        expand(&after[..close], &mut res)?;
         rest = &after[close + 1..];
     }
     res.push_str(rest);

@@ -342,24 +342,21 @@ fn join_simple(value: &Value) -> String {
 }
 
 fn substitute_path(template: &str, values: &Map<String, Value>) -> String {
-    let mut res = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        res.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            res.push_str(&rest[open..]);
-            return res;
-        };
-        let name = &after[..close];
+    let substituted = crate::http::substitute_braces(template, |name, res| {
         match values.get(name) {
             Some(value) => res.push_str(&percent_encode(&join_simple(value)).replace("%2C", ",")),
-            None => res.push_str(&rest[open..open + close + 2]),
+            None => {
+                res.push('{');
+                res.push_str(name);
+                res.push('}');
+            }
         }
-        rest = &after[close + 1..];
+        Ok::<(), std::convert::Infallible>(())
+    });
+    match substituted {
+        Ok(path) => path,
+        Err(never) => match never {},
     }
-    res.push_str(rest);
-    res
 }
 
 /// The call parameters that are not declared non-body parameters, if any.

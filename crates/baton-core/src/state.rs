@@ -49,18 +49,19 @@ impl RunStatus {
         matches!(self, RunStatus::Completed | RunStatus::Faulted | RunStatus::Cancelled)
     }
 
+    /// Every status, in lifecycle order.
+    pub const ALL: [RunStatus; 7] = [
+        RunStatus::Pending,
+        RunStatus::Running,
+        RunStatus::Waiting,
+        RunStatus::Suspended,
+        RunStatus::Cancelled,
+        RunStatus::Faulted,
+        RunStatus::Completed,
+    ];
+
     pub fn parse(text: &str) -> Option<RunStatus> {
-        [
-            RunStatus::Pending,
-            RunStatus::Running,
-            RunStatus::Waiting,
-            RunStatus::Suspended,
-            RunStatus::Cancelled,
-            RunStatus::Faulted,
-            RunStatus::Completed,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
+        RunStatus::ALL.into_iter().find(|status| status.as_str() == text)
     }
 }
 

@@ -106,7 +106,7 @@ impl Machine<'_> {
                     Value::Null => Vec::new(),
                     other => {
                         return Err(WorkflowError::standard(StandardError::Expression, "for.in must produce an array")
-                            .with_detail(format!("got {}", type_name(&other))));
+                            .with_detail(format!("got {}", baton_model::diagnostic::describe_json_type(&other))));
                     }
                 };
                 let cursor = Cursor { list: workflow.lists[*body].reference.clone(), index: 0, child: None };
@@ -294,16 +294,5 @@ pub(super) fn text_of(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         other => other.to_string(),
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

@@ -5,6 +5,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{JsonType, ReferencingError, ValidationError};
 use serde_json::Value;
 
+use crate::diagnostic::describe_json_type;
 use crate::types::TASK_KEYWORDS;
 use crate::validate::schema::{Problem, Shape};
 
@@ -13,9 +14,10 @@ pub(crate) fn not_a_workflow(document: &Value) -> Option<String> {
     match document {
         Value::Object(_) => None,
         Value::Null => Some("the definition is empty: expected a workflow with document and do".into()),
-        other => {
-            Some(format!("a workflow definition must be an object with document and do, found {}", describe(other)))
-        }
+        other => Some(format!(
+            "a workflow definition must be an object with document and do, found {}",
+            describe_json_type(other)
+        )),
     }
 }
 
@@ -74,7 +76,7 @@ pub(crate) fn single(error: &ValidationError<'_>) -> Problem {
     let (shape, message) = match error.kind() {
         ValidationErrorKind::Required { property } => (Shape::Required, missing_property(path, property)),
         ValidationErrorKind::Type { kind } => {
-            (Shape::WrongType, format!("expected {}, found {}", expected_type(kind), describe(instance)))
+            (Shape::WrongType, format!("expected {}, found {}", expected_type(kind), describe_json_type(instance)))
         }
         ValidationErrorKind::Constant { expected_value } => {
             (Shape::Constant, format!("expected {}, found {found}", short(expected_value)))
@@ -273,23 +275,11 @@ fn with_article(json_type: JsonType) -> String {
     }
 }
 
-/// The JSON type of a value with its article: "a string", "an object".
-fn describe(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// A value as it appears in a message: scalars as JSON (long strings cut), containers by type.
 fn short(value: &Value) -> String {
     match value {
         Value::String(text) => quote(text),
-        Value::Array(_) | Value::Object(_) => describe(value).to_owned(),
+        Value::Array(_) | Value::Object(_) => describe_json_type(value).to_owned(),
         scalar => scalar.to_string(),
     }
 }

@@ -31,16 +31,6 @@ const TASK_COMPLETED: &str = "io.serverlessworkflow.task.completed.v1";
 /// days); beyond it the remembered starts are dropped and those tasks go unmeasured.
 const MAX_OPEN_RUNS: usize = 100_000;
 
-const ALL_STATUSES: [RunStatus; 7] = [
-    RunStatus::Pending,
-    RunStatus::Running,
-    RunStatus::Waiting,
-    RunStatus::Suspended,
-    RunStatus::Cancelled,
-    RunStatus::Faulted,
-    RunStatus::Completed,
-];
-
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabel {
     status: String,
@@ -106,7 +96,7 @@ impl Metrics {
     pub(crate) async fn render(&self, engine: &ApiEngine) -> Result<String, ApiError> {
         let _scrape = self.scrape.lock().await;
         let counts: HashMap<String, u64> = engine.store().count_runs_by_status().await?.into_iter().collect();
-        for status in ALL_STATUSES {
+        for status in RunStatus::ALL {
             let count = counts.get(status.as_str()).copied().unwrap_or(0);
             self.runs.get_or_create(&StatusLabel { status: status.as_str().into() }).set(saturating_i64(count));
         }
