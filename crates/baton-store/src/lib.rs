@@ -1,7 +1,7 @@
 //! Durable storage for Baton: workflow definitions, runs, their history, timers and events.
 //!
 //! The [`Store`] trait is what the server codes against; [`SqliteStore`] is the embedded
-//! implementation (a PostgreSQL one follows with the same trait and the same test suite).
+//! implementation, [`PgStore`] the one several nodes share. Both pass the same test suite.
 //!
 //! Architecture Invariant: the store knows nothing about the DSL or the interpreter. It keeps
 //! interpreter state, inputs, outputs and events as opaque JSON plus a few indexed columns
@@ -13,15 +13,18 @@
 //! (persist, then act). Timestamps are [`Millis`] (unix milliseconds), supplied by the caller.
 
 mod error;
+mod postgres;
 mod records;
+mod rows;
 mod sqlite;
 mod store;
 mod version;
 
 pub use crate::error::StoreError;
+pub use crate::postgres::{PgOptions, PgStore};
 pub use crate::records::{
-    Checkpoint, HistoryEntry, Millis, NewHistoryEntry, NewRun, ParentLink, PutOutcome, RunFilter,
-    RunRecord, RunSummary, StoredEvent, TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
+    Checkpoint, HistoryEntry, Millis, NewHistoryEntry, NewRun, ParentLink, PutOutcome, RunFilter, RunRecord,
+    RunSummary, StoredEvent, TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
 };
 pub use crate::sqlite::{CommitStats, SqliteOptions, SqliteStore, Synchronous};
 pub use crate::store::Store;

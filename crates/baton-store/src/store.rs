@@ -4,8 +4,8 @@ use std::future::Future;
 
 use crate::error::StoreError;
 use crate::records::{
-    Checkpoint, HistoryEntry, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter, RunRecord,
-    RunSummary, StoredEvent, TimerRecord, WorkflowRecord,
+    Checkpoint, HistoryEntry, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter, RunRecord, RunSummary,
+    StoredEvent, TimerRecord, WorkflowRecord,
 };
 
 /// Durable storage of workflows, runs, history, timers and events.
@@ -21,10 +21,7 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when that version is stored with a different definition.
-    fn put_workflow(
-        &self,
-        record: WorkflowRecord,
-    ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
+    fn put_workflow(&self, record: WorkflowRecord) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
 
     /// Loads one workflow version; `version == "latest"` selects the highest version.
     ///
@@ -40,10 +37,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<WorkflowRecord>, StoreError>> + Send;
 
     /// Lists every workflow version of a workspace, by namespace, name and creation time.
-    fn list_workflows(
-        &self,
-        workspace: &str,
-    ) -> impl Future<Output = Result<Vec<WorkflowRecord>, StoreError>> + Send;
+    fn list_workflows(&self, workspace: &str) -> impl Future<Output = Result<Vec<WorkflowRecord>, StoreError>> + Send;
 
     /// Creates a run at state version 1 with its first history entries (numbered from 1).
     ///
@@ -62,16 +56,10 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown run, [`StoreError::Conflict`] when the stored
     /// `state_version` differs from `checkpoint.expected_version`; nothing is written then.
-    fn commit(
-        &self,
-        checkpoint: Checkpoint,
-    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    fn commit(&self, checkpoint: Checkpoint) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
     /// Loads a run.
-    fn get_run(
-        &self,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<RunRecord>, StoreError>> + Send;
+    fn get_run(&self, id: &str) -> impl Future<Output = Result<Option<RunRecord>, StoreError>> + Send;
 
     /// Loads the run created with `idempotency_key` in `workspace`.
     fn run_by_idempotency_key(
@@ -81,9 +69,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<RunRecord>, StoreError>> + Send;
 
     /// Number of runs per status, over all workspaces (statuses without runs are absent).
-    fn count_runs_by_status(
-        &self,
-    ) -> impl Future<Output = Result<Vec<(String, u64)>, StoreError>> + Send;
+    fn count_runs_by_status(&self) -> impl Future<Output = Result<Vec<(String, u64)>, StoreError>> + Send;
 
     /// Checks that the database answers (a trivial query); for readiness probes.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -92,10 +78,7 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the `before` cursor names an unknown run.
-    fn list_runs(
-        &self,
-        filter: RunFilter,
-    ) -> impl Future<Output = Result<Vec<RunSummary>, StoreError>> + Send;
+    fn list_runs(&self, filter: RunFilter) -> impl Future<Output = Result<Vec<RunSummary>, StoreError>> + Send;
 
     /// Returns up to `limit` history entries of a run with `seq > after_seq`, in order.
     /// An unknown run has an empty history.
@@ -111,28 +94,15 @@ pub trait Store: Send + Sync + 'static {
     fn unfinished_runs(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// Runs started by `parent_run_id`, oldest first.
-    fn child_runs(
-        &self,
-        parent_run_id: &str,
-    ) -> impl Future<Output = Result<Vec<RunSummary>, StoreError>> + Send;
+    fn child_runs(&self, parent_run_id: &str) -> impl Future<Output = Result<Vec<RunSummary>, StoreError>> + Send;
 
     /// Up to `limit` timers with `due_at <= now`, earliest first (ties by run id, timer id).
-    fn due_timers(
-        &self,
-        now: Millis,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<TimerRecord>, StoreError>> + Send;
+    fn due_timers(&self, now: Millis, limit: u32) -> impl Future<Output = Result<Vec<TimerRecord>, StoreError>> + Send;
 
     /// All timers of a run, earliest first.
-    fn timers_of_run(
-        &self,
-        run_id: &str,
-    ) -> impl Future<Output = Result<Vec<TimerRecord>, StoreError>> + Send;
+    fn timers_of_run(&self, run_id: &str) -> impl Future<Output = Result<Vec<TimerRecord>, StoreError>> + Send;
 
     /// Loads a stored event by its CloudEvent `source` and `id`.
-    fn get_event(
-        &self,
-        source: &str,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<StoredEvent>, StoreError>> + Send;
+    fn get_event(&self, source: &str, id: &str)
+    -> impl Future<Output = Result<Option<StoredEvent>, StoreError>> + Send;
 }

@@ -22,17 +22,12 @@ fn rank(record: &WorkflowRecord) -> (Option<(Vec<u64>, bool)>, Millis, &str) {
 /// `1.0` equals `1.0.0`. `None` when a numeric part is not a number.
 fn parse(version: &str) -> Option<(Vec<u64>, bool)> {
     let version = version.strip_prefix(['v', 'V']).unwrap_or(version);
-    let version = version
-        .split_once('+')
-        .map_or(version, |(core, _build)| core);
+    let version = version.split_once('+').map_or(version, |(core, _build)| core);
     let (core, release) = match version.split_once('-') {
         Some((core, _pre)) => (core, false),
         None => (version, true),
     };
-    let mut parts = core
-        .split('.')
-        .map(|part| part.parse::<u64>().ok())
-        .collect::<Option<Vec<u64>>>()?;
+    let mut parts = core.split('.').map(|part| part.parse::<u64>().ok()).collect::<Option<Vec<u64>>>()?;
     while parts.last() == Some(&0) {
         parts.pop();
     }
@@ -66,22 +61,10 @@ mod tests {
             created_at,
         };
         let pick = |records: Vec<WorkflowRecord>| latest(records).map(|it| it.version);
-        assert_eq!(
-            pick(vec![record("1.10.0", 1), record("1.9.2", 2)]).as_deref(),
-            Some("1.10.0")
-        );
-        assert_eq!(
-            pick(vec![record("1.0.0-rc1", 2), record("1.0.0", 1)]).as_deref(),
-            Some("1.0.0")
-        );
-        assert_eq!(
-            pick(vec![record("draft", 9), record("0.1", 1)]).as_deref(),
-            Some("0.1")
-        );
-        assert_eq!(
-            pick(vec![record("b", 1), record("a", 2)]).as_deref(),
-            Some("a")
-        );
+        assert_eq!(pick(vec![record("1.10.0", 1), record("1.9.2", 2)]).as_deref(), Some("1.10.0"));
+        assert_eq!(pick(vec![record("1.0.0-rc1", 2), record("1.0.0", 1)]).as_deref(), Some("1.0.0"));
+        assert_eq!(pick(vec![record("draft", 9), record("0.1", 1)]).as_deref(), Some("0.1"));
+        assert_eq!(pick(vec![record("b", 1), record("a", 2)]).as_deref(), Some("a"));
         assert_eq!(pick(vec![]), None);
     }
 }

@@ -19,8 +19,8 @@ use tokio::task::JoinHandle;
 
 use crate::error::StoreError;
 use crate::records::{
-    Checkpoint, HistoryEntry, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter, RunRecord,
-    RunSummary, StoredEvent, TimerRecord, WorkflowRecord,
+    Checkpoint, HistoryEntry, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter, RunRecord, RunSummary,
+    StoredEvent, TimerRecord, WorkflowRecord,
 };
 use crate::sqlite::writer::{Counters, Job, Request};
 use crate::store::Store;
@@ -120,19 +120,12 @@ impl SqliteStore {
             .busy_timeout(options.busy_timeout);
         let mut write_conn = connect.connect().await?;
         MIGRATOR.run(&mut write_conn).await?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.read_connections.max(1))
-            .connect_with(connect)
-            .await?;
+        let pool =
+            SqlitePoolOptions::new().max_connections(options.read_connections.max(1)).connect_with(connect).await?;
 
         let counters = Arc::new(Counters::default());
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let writer = tokio::spawn(writer::run(
-            write_conn,
-            receiver,
-            options.max_batch.max(1),
-            Arc::clone(&counters),
-        ));
+        let writer = tokio::spawn(writer::run(write_conn, receiver, options.max_batch.max(1), Arc::clone(&counters)));
         tracing::debug!(path = %options.path.display(), "sqlite store open");
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -168,19 +161,10 @@ impl SqliteStore {
     }
 
     /// Queues a write for the writer and waits for its result (after the batch committed).
-    async fn write<I, O>(
-        &self,
-        input: I,
-        request: fn(Job<I, O>) -> Request,
-    ) -> Result<O, StoreError> {
-        let sender = lock(&self.inner.requests)
-            .clone()
-            .ok_or(StoreError::Closed)?;
+    async fn write<I, O>(&self, input: I, request: fn(Job<I, O>) -> Request) -> Result<O, StoreError> {
+        let sender = lock(&self.inner.requests).clone().ok_or(StoreError::Closed)?;
         let (reply, response) = oneshot::channel();
-        sender
-            .send(request(Job::new(input, reply)))
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        sender.send(request(Job::new(input, reply))).await.map_err(|_| StoreError::Closed)?;
         drop(sender);
         response.await.map_err(|_| StoreError::Closed)?
     }
@@ -210,11 +194,7 @@ impl Store for SqliteStore {
         reads::list_workflows(&self.inner.pool, workspace).await
     }
 
-    async fn create_run(
-        &self,
-        run: NewRun,
-        history: Vec<NewHistoryEntry>,
-    ) -> Result<(), StoreError> {
+    async fn create_run(&self, run: NewRun, history: Vec<NewHistoryEntry>) -> Result<(), StoreError> {
         self.write((run, history), Request::CreateRun).await
     }
 
@@ -246,12 +226,7 @@ impl Store for SqliteStore {
         reads::list_runs(&self.inner.pool, filter).await
     }
 
-    async fn history(
-        &self,
-        run_id: &str,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<HistoryEntry>, StoreError> {
+    async fn history(&self, run_id: &str, after_seq: i64, limit: u32) -> Result<Vec<HistoryEntry>, StoreError> {
         reads::history(&self.inner.pool, run_id, after_seq, limit).await
     }
 

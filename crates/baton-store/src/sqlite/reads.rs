@@ -1,14 +1,12 @@
 //! Read queries; they run on the read pool, concurrently with the writer (WAL).
 
-use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use crate::error::StoreError;
 use crate::records::{
-    HistoryEntry, Millis, ParentLink, RunFilter, RunRecord, RunSummary, StoredEvent, TimerRecord,
-    WorkflowRecord,
+    HistoryEntry, Millis, RunFilter, RunRecord, RunSummary, StoredEvent, TimerRecord, WorkflowRecord,
 };
-use crate::sqlite::codec::{column, json_column, optional_json_column};
+use crate::rows::{self as record, RecordRow};
 use crate::version;
 
 pub(crate) async fn get_workflow(
@@ -28,7 +26,7 @@ pub(crate) async fn get_workflow(
         .bind(name)
         .fetch_all(pool)
         .await?;
-        let records = rows.iter().map(workflow).collect::<Result<Vec<_>, _>>()?;
+        let records = rows.iter().map(record::workflow).collect::<Result<Vec<_>, _>>()?;
         return Ok(version::latest(records));
     }
     let row = sqlx::query(
@@ -41,13 +39,10 @@ pub(crate) async fn get_workflow(
     .bind(version)
     .fetch_optional(pool)
     .await?;
-    row.as_ref().map(workflow).transpose()
+    row.as_ref().map(record::workflow).transpose()
 }
 
-pub(crate) async fn list_workflows(
-    pool: &SqlitePool,
-    workspace: &str,
-) -> Result<Vec<WorkflowRecord>, StoreError> {
+pub(crate) async fn list_workflows(pool: &SqlitePool, workspace: &str) -> Result<Vec<WorkflowRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT workspace, namespace, name, version, definition, max_concurrency, created_at FROM workflows \
          WHERE workspace = $1 ORDER BY namespace, name, created_at, version",
@@ -55,7 +50,7 @@ pub(crate) async fn list_workflows(
     .bind(workspace)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(workflow).collect()
+    rows.iter().map(record::workflow).collect()
 }
 
 pub(crate) async fn get_run(pool: &SqlitePool, id: &str) -> Result<Option<RunRecord>, StoreError> {
@@ -67,7 +62,7 @@ pub(crate) async fn get_run(pool: &SqlitePool, id: &str) -> Result<Option<RunRec
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    row.as_ref().map(run).transpose()
+    row.as_ref().map(record::run).transpose()
 }
 
 pub(crate) async fn run_by_idempotency_key(
@@ -84,20 +79,13 @@ pub(crate) async fn run_by_idempotency_key(
     .bind(idempotency_key)
     .fetch_optional(pool)
     .await?;
-    row.as_ref().map(run).transpose()
+    row.as_ref().map(record::run).transpose()
 }
 
-pub(crate) async fn count_runs_by_status(
-    pool: &SqlitePool,
-) -> Result<Vec<(String, u64)>, StoreError> {
+pub(crate) async fn count_runs_by_status(pool: &SqlitePool) -> Result<Vec<(String, u64)>, StoreError> {
     let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status")
-            .fetch_all(pool)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(status, count)| (status, u64::try_from(count).unwrap_or(0)))
-        .collect())
+        sqlx::query_as("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status").fetch_all(pool).await?;
+    Ok(rows.into_iter().map(|(status, count)| (status, u64::try_from(count).unwrap_or(0))).collect())
 }
 
 pub(crate) async fn ping(pool: &SqlitePool) -> Result<(), StoreError> {
@@ -105,10 +93,7 @@ pub(crate) async fn ping(pool: &SqlitePool) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub(crate) async fn list_runs(
-    pool: &SqlitePool,
-    filter: RunFilter,
-) -> Result<Vec<RunSummary>, StoreError> {
+pub(crate) async fn list_runs(pool: &SqlitePool, filter: RunFilter) -> Result<Vec<RunSummary>, StoreError> {
     let mut query = QueryBuilder::<Sqlite>::new(
         "SELECT id, workspace, namespace, name, version, status, created_at, updated_at \
          FROM runs WHERE 1 = 1",
@@ -136,10 +121,7 @@ pub(crate) async fn list_runs(
     }
     if let Some(before) = filter.before {
         let cursor_created_at: Option<Millis> =
-            sqlx::query_scalar("SELECT created_at FROM runs WHERE id = $1")
-                .bind(&before)
-                .fetch_optional(pool)
-                .await?;
+            sqlx::query_scalar("SELECT created_at FROM runs WHERE id = $1").bind(&before).fetch_optional(pool).await?;
         let Some(cursor_created_at) = cursor_created_at else {
             return Err(StoreError::NotFound(format!("cursor run {before:?}")));
         };
@@ -152,11 +134,9 @@ pub(crate) async fn list_runs(
             .push_bind(before)
             .push("))");
     }
-    query
-        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
-        .push_bind(i64::from(filter.limit));
+    query.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(i64::from(filter.limit));
     let rows = query.build().fetch_all(pool).await?;
-    rows.iter().map(summary).collect()
+    rows.iter().map(record::summary).collect()
 }
 
 pub(crate) async fn history(
@@ -174,17 +154,7 @@ pub(crate) async fn history(
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(HistoryEntry {
-                seq: column(row, "seq")?,
-                at: column(row, "at")?,
-                kind: column(row, "kind")?,
-                task: column(row, "task")?,
-                data: json_column(row, "data")?,
-            })
-        })
-        .collect()
+    rows.iter().map(record::history_entry).collect()
 }
 
 pub(crate) async fn unfinished_runs(pool: &SqlitePool) -> Result<Vec<String>, StoreError> {
@@ -195,13 +165,10 @@ pub(crate) async fn unfinished_runs(pool: &SqlitePool) -> Result<Vec<String>, St
     )
     .fetch_all(pool)
     .await?;
-    rows.iter().map(|row| column(row, "id")).collect()
+    rows.iter().map(|row| row.text("id")).collect()
 }
 
-pub(crate) async fn child_runs(
-    pool: &SqlitePool,
-    parent_run_id: &str,
-) -> Result<Vec<RunSummary>, StoreError> {
+pub(crate) async fn child_runs(pool: &SqlitePool, parent_run_id: &str) -> Result<Vec<RunSummary>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, workspace, namespace, name, version, status, created_at, updated_at \
          FROM runs WHERE parent_run_id = $1 ORDER BY created_at, id",
@@ -209,14 +176,10 @@ pub(crate) async fn child_runs(
     .bind(parent_run_id)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(summary).collect()
+    rows.iter().map(record::summary).collect()
 }
 
-pub(crate) async fn due_timers(
-    pool: &SqlitePool,
-    now: Millis,
-    limit: u32,
-) -> Result<Vec<TimerRecord>, StoreError> {
+pub(crate) async fn due_timers(pool: &SqlitePool, now: Millis, limit: u32) -> Result<Vec<TimerRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT run_id, timer_id, due_at FROM timers WHERE due_at <= $1 \
          ORDER BY due_at, run_id, timer_id LIMIT $2",
@@ -225,108 +188,22 @@ pub(crate) async fn due_timers(
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
-    rows.iter().map(timer).collect()
+    rows.iter().map(record::timer).collect()
 }
 
-pub(crate) async fn timers_of_run(
-    pool: &SqlitePool,
-    run_id: &str,
-) -> Result<Vec<TimerRecord>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT run_id, timer_id, due_at FROM timers WHERE run_id = $1 ORDER BY due_at, timer_id",
-    )
-    .bind(run_id)
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(timer).collect()
+pub(crate) async fn timers_of_run(pool: &SqlitePool, run_id: &str) -> Result<Vec<TimerRecord>, StoreError> {
+    let rows = sqlx::query("SELECT run_id, timer_id, due_at FROM timers WHERE run_id = $1 ORDER BY due_at, timer_id")
+        .bind(run_id)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(record::timer).collect()
 }
 
-pub(crate) async fn get_event(
-    pool: &SqlitePool,
-    source: &str,
-    id: &str,
-) -> Result<Option<StoredEvent>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, source, type, time, event FROM events WHERE source = $1 AND id = $2",
-    )
-    .bind(source)
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    row.as_ref()
-        .map(|row| {
-            Ok(StoredEvent {
-                id: column(row, "id")?,
-                source: column(row, "source")?,
-                kind: column(row, "type")?,
-                time: column(row, "time")?,
-                event: json_column(row, "event")?,
-            })
-        })
-        .transpose()
-}
-
-fn workflow(row: &SqliteRow) -> Result<WorkflowRecord, StoreError> {
-    Ok(WorkflowRecord {
-        workspace: column(row, "workspace")?,
-        namespace: column(row, "namespace")?,
-        name: column(row, "name")?,
-        version: column(row, "version")?,
-        definition: column(row, "definition")?,
-        max_concurrency: column::<Option<i64>>(row, "max_concurrency")?
-            .and_then(|n| u32::try_from(n).ok()),
-        created_at: column(row, "created_at")?,
-    })
-}
-
-fn run(row: &SqliteRow) -> Result<RunRecord, StoreError> {
-    let parent_run_id: Option<String> = column(row, "parent_run_id")?;
-    let parent_effect_id: Option<String> = column(row, "parent_effect_id")?;
-    let parent = match (parent_run_id, parent_effect_id) {
-        (Some(run_id), Some(effect_id)) => Some(ParentLink { run_id, effect_id }),
-        (None, None) => None,
-        _ => {
-            return Err(StoreError::Encoding(
-                "parent_run_id and parent_effect_id must be both set or both null".to_owned(),
-            ));
-        }
-    };
-    Ok(RunRecord {
-        id: column(row, "id")?,
-        workspace: column(row, "workspace")?,
-        namespace: column(row, "namespace")?,
-        name: column(row, "name")?,
-        version: column(row, "version")?,
-        status: column(row, "status")?,
-        input: json_column(row, "input")?,
-        output: optional_json_column(row, "output")?,
-        error: optional_json_column(row, "error")?,
-        state: json_column(row, "state")?,
-        state_version: column(row, "state_version")?,
-        last_seq: column(row, "last_seq")?,
-        parent,
-        created_at: column(row, "created_at")?,
-        updated_at: column(row, "updated_at")?,
-    })
-}
-
-fn summary(row: &SqliteRow) -> Result<RunSummary, StoreError> {
-    Ok(RunSummary {
-        id: column(row, "id")?,
-        workspace: column(row, "workspace")?,
-        namespace: column(row, "namespace")?,
-        name: column(row, "name")?,
-        version: column(row, "version")?,
-        status: column(row, "status")?,
-        created_at: column(row, "created_at")?,
-        updated_at: column(row, "updated_at")?,
-    })
-}
-
-fn timer(row: &SqliteRow) -> Result<TimerRecord, StoreError> {
-    Ok(TimerRecord {
-        run_id: column(row, "run_id")?,
-        timer_id: column(row, "timer_id")?,
-        due_at: column(row, "due_at")?,
-    })
+pub(crate) async fn get_event(pool: &SqlitePool, source: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+    let row = sqlx::query("SELECT id, source, type, time, event FROM events WHERE source = $1 AND id = $2")
+        .bind(source)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(record::event).transpose()
 }

@@ -34,11 +34,7 @@ pub(crate) struct Job<I, O> {
 
 impl<I, O> Job<I, O> {
     pub(crate) fn new(input: I, reply: oneshot::Sender<Result<O, StoreError>>) -> Self {
-        Job {
-            input,
-            reply,
-            result: None,
-        }
+        Job { input, reply, result: None }
     }
 
     /// Records the result and tells whether it is a success.
@@ -112,9 +108,7 @@ pub(crate) async fn run(
     while requests.recv_many(&mut batch, max_batch).await > 0 {
         let n_commits = commit_batch(&mut conn, &mut batch).await;
         counters.commits.fetch_add(n_commits, Ordering::Relaxed);
-        counters
-            .requests
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        counters.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
         tracing::trace!(n_requests = batch.len(), n_commits, "write batch done");
         for request in batch.drain(..) {
             request.answer();
@@ -151,10 +145,7 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: &mut [Request]) -> u64
 ///
 /// A request's own error only rolls back its savepoint; an `Err` here means the transaction as
 /// a whole did not commit (it is rolled back when dropped).
-async fn transaction(
-    conn: &mut SqliteConnection,
-    requests: &mut [Request],
-) -> Result<(), sqlx::Error> {
+async fn transaction(conn: &mut SqliteConnection, requests: &mut [Request]) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     for request in requests.iter_mut() {
         let mut savepoint = tx.begin().await?;

@@ -39,12 +39,7 @@ pub(crate) async fn put_workflow(
     .bind(&record.version)
     .fetch_one(&mut *conn)
     .await?;
-    if stored
-        == (
-            record.definition.clone(),
-            record.max_concurrency.map(i64::from),
-        )
-    {
+    if stored == (record.definition.clone(), record.max_concurrency.map(i64::from)) {
         Ok(PutOutcome::Unchanged)
     } else {
         Err(StoreError::Conflict(format!(
@@ -86,10 +81,7 @@ pub(crate) async fn create_run(
     .rows_affected();
     if inserted == 0 {
         return Err(StoreError::Conflict(match &run.idempotency_key {
-            Some(key) => format!(
-                "run {} or a run with idempotency key {key:?} already exists",
-                run.id
-            ),
+            Some(key) => format!("run {} or a run with idempotency key {key:?} already exists", run.id),
             None => format!("run {} already exists", run.id),
         }));
     }
@@ -97,10 +89,7 @@ pub(crate) async fn create_run(
 }
 
 /// Applies a checkpoint; see [`crate::Store::commit`]. Returns the new state version.
-pub(crate) async fn commit(
-    conn: &mut SqliteConnection,
-    checkpoint: &Checkpoint,
-) -> Result<i64, StoreError> {
+pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint) -> Result<i64, StoreError> {
     let run_id = &checkpoint.run_id;
     let stored: Option<(i64, i64, String)> =
         sqlx::query_as("SELECT state_version, last_seq, workspace FROM runs WHERE id = $1")

@@ -5,30 +5,16 @@ use serde_json::json;
 
 use crate::fixtures::{checkpoint, entry, event, new_run};
 
-backend_tests!(
-    commit_updates_run_and_numbers_history,
-    stale_commit_writes_nothing,
-    commit_of_unknown_run_is_not_found
-);
+backend_tests!(commit_updates_run_and_numbers_history, stale_commit_writes_nothing, commit_of_unknown_run_is_not_found);
 
 async fn commit_updates_run_and_numbers_history(store: &impl Store) {
-    store
-        .create_run(
-            new_run("r1", 100),
-            vec![entry("h1", json!(1)), entry("h2", json!(2))],
-        )
-        .await
-        .unwrap();
+    store.create_run(new_run("r1", 100), vec![entry("h1", json!(1)), entry("h2", json!(2))]).await.unwrap();
 
     let mut step = checkpoint("r1", 1);
     step.status = "completed".into();
     step.state = json!({ "step": "done" });
     step.output = Some(json!({ "total": 3 }));
-    step.history = vec![
-        entry("h3", json!(3)),
-        entry("h4", json!(4)),
-        entry("h5", json!(5)),
-    ];
+    step.history = vec![entry("h3", json!(3)), entry("h4", json!(4)), entry("h5", json!(5))];
     step.history[0].task = Some("/do/0/greet".into());
     step.updated_at = 555;
     assert_eq!(store.commit(step).await.unwrap(), 2);
@@ -38,30 +24,15 @@ async fn commit_updates_run_and_numbers_history(store: &impl Store) {
     assert_eq!(run.state, json!({ "step": "done" }));
     assert_eq!(run.output, Some(json!({ "total": 3 })));
     assert_eq!(run.error, None);
-    assert_eq!(
-        (run.state_version, run.last_seq, run.created_at, run.updated_at),
-        (2, 5, 100, 555)
-    );
+    assert_eq!((run.state_version, run.last_seq, run.created_at, run.updated_at), (2, 5, 100, 555));
 
     let history = store.history("r1", 0, 100).await.unwrap();
-    let numbered: Vec<_> = history
-        .iter()
-        .map(|it| (it.seq, it.kind.as_str()))
-        .collect();
-    assert_eq!(
-        numbered,
-        [(1, "h1"), (2, "h2"), (3, "h3"), (4, "h4"), (5, "h5")]
-    );
+    let numbered: Vec<_> = history.iter().map(|it| (it.seq, it.kind.as_str())).collect();
+    assert_eq!(numbered, [(1, "h1"), (2, "h2"), (3, "h3"), (4, "h4"), (5, "h5")]);
     assert_eq!(history[2].task.as_deref(), Some("/do/0/greet"));
     assert_eq!(history[4].data, json!(5));
     // Paging by sequence number (SSE re-attach with Last-Event-ID).
-    let page: Vec<_> = store
-        .history("r1", 2, 2)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|it| it.seq)
-        .collect();
+    let page: Vec<_> = store.history("r1", 2, 2).await.unwrap().into_iter().map(|it| it.seq).collect();
     assert_eq!(page, [3, 4]);
 
     // Output and error are replaced, not merged.
@@ -71,19 +42,13 @@ async fn commit_updates_run_and_numbers_history(store: &impl Store) {
     fault.history = vec![entry("h6", json!(6))];
     assert_eq!(store.commit(fault).await.unwrap(), 3);
     let run = store.get_run("r1").await.unwrap().unwrap();
-    assert_eq!(
-        (run.output, run.error),
-        (None, Some(json!({ "type": "timeout", "status": 408 })))
-    );
+    assert_eq!((run.output, run.error), (None, Some(json!({ "type": "timeout", "status": 408 }))));
     assert_eq!(store.history("r1", 5, 100).await.unwrap()[0].seq, 6);
     assert_eq!(store.get_run("r1").await.unwrap().unwrap().last_seq, 6);
 }
 
 async fn stale_commit_writes_nothing(store: &impl Store) {
-    store
-        .create_run(new_run("r1", 100), vec![entry("h1", json!(1))])
-        .await
-        .unwrap();
+    store.create_run(new_run("r1", 100), vec![entry("h1", json!(1))]).await.unwrap();
     assert_eq!(store.commit(checkpoint("r1", 1)).await.unwrap(), 2);
     let before = store.get_run("r1").await.unwrap().unwrap();
 

@@ -7,21 +7,10 @@ use crate::fixtures::{checkpoint, new_run};
 backend_tests!(list_runs_filters_and_pages, list_runs_by_workflow_and_time);
 
 async fn ids(store: &impl Store, filter: RunFilter) -> Vec<String> {
-    store
-        .list_runs(filter)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|it| it.id)
-        .collect()
+    store.list_runs(filter).await.unwrap().into_iter().map(|it| it.id).collect()
 }
 
-fn filter(
-    workspace: Option<&str>,
-    status: Option<&str>,
-    limit: u32,
-    before: Option<&str>,
-) -> RunFilter {
+fn filter(workspace: Option<&str>, status: Option<&str>, limit: u32, before: Option<&str>) -> RunFilter {
     RunFilter {
         workspace: workspace.map(str::to_owned),
         status: status.map(str::to_owned),
@@ -34,10 +23,7 @@ fn filter(
 async fn list_runs_filters_and_pages(store: &impl Store) {
     // r3 and r4 share a creation time: the id breaks the tie.
     for (id, created_at) in [("r1", 10), ("r2", 20), ("r3", 30), ("r4", 30), ("r5", 50)] {
-        store
-            .create_run(new_run(id, created_at), vec![])
-            .await
-            .unwrap();
+        store.create_run(new_run(id, created_at), vec![]).await.unwrap();
     }
     for (id, created_at) in [("x1", 15), ("x2", 60)] {
         let mut run = new_run(id, created_at);
@@ -48,54 +34,22 @@ async fn list_runs_filters_and_pages(store: &impl Store) {
     done.status = "completed".into();
     store.commit(done).await.unwrap();
 
-    let summary = &store
-        .list_runs(filter(Some("default"), None, 1, None))
-        .await
-        .unwrap()[0];
+    let summary = &store.list_runs(filter(Some("default"), None, 1, None)).await.unwrap()[0];
     assert_eq!(
-        (
-            summary.id.as_str(),
-            summary.workspace.as_str(),
-            summary.status.as_str()
-        ),
+        (summary.id.as_str(), summary.workspace.as_str(), summary.status.as_str()),
         ("r5", "default", "running")
     );
     assert_eq!((summary.created_at, summary.updated_at), (50, 50));
 
-    assert_eq!(
-        ids(store, filter(Some("default"), None, 2, None)).await,
-        ["r5", "r4"]
-    );
-    assert_eq!(
-        ids(store, filter(Some("default"), None, 2, Some("r4"))).await,
-        ["r3", "r2"]
-    );
-    assert_eq!(
-        ids(store, filter(Some("default"), None, 2, Some("r2"))).await,
-        ["r1"]
-    );
-    assert!(
-        ids(store, filter(Some("default"), None, 2, Some("r1")))
-            .await
-            .is_empty()
-    );
+    assert_eq!(ids(store, filter(Some("default"), None, 2, None)).await, ["r5", "r4"]);
+    assert_eq!(ids(store, filter(Some("default"), None, 2, Some("r4"))).await, ["r3", "r2"]);
+    assert_eq!(ids(store, filter(Some("default"), None, 2, Some("r2"))).await, ["r1"]);
+    assert!(ids(store, filter(Some("default"), None, 2, Some("r1"))).await.is_empty());
 
-    assert_eq!(
-        ids(store, filter(None, None, 100, None)).await,
-        ["x2", "r5", "r4", "r3", "r2", "x1", "r1"]
-    );
-    assert_eq!(
-        ids(store, filter(Some("other"), None, 100, None)).await,
-        ["x2", "x1"]
-    );
-    assert_eq!(
-        ids(store, filter(Some("default"), Some("completed"), 100, None)).await,
-        ["r2"]
-    );
-    assert_eq!(
-        ids(store, filter(None, Some("running"), 3, Some("r4"))).await,
-        ["r3", "x1", "r1"]
-    );
+    assert_eq!(ids(store, filter(None, None, 100, None)).await, ["x2", "r5", "r4", "r3", "r2", "x1", "r1"]);
+    assert_eq!(ids(store, filter(Some("other"), None, 100, None)).await, ["x2", "x1"]);
+    assert_eq!(ids(store, filter(Some("default"), Some("completed"), 100, None)).await, ["r2"]);
+    assert_eq!(ids(store, filter(None, Some("running"), 3, Some("r4"))).await, ["r3", "x1", "r1"]);
 
     let res = store.list_runs(filter(None, None, 10, Some("ghost"))).await;
     assert!(matches!(res, Err(StoreError::NotFound(_))), "{res:?}");
@@ -118,17 +72,11 @@ async fn list_runs_by_workflow_and_time(store: &impl Store) {
     store.create_run(other_ns, vec![]).await.unwrap();
 
     let by = |f: fn(&mut RunFilter)| {
-        let mut filter = RunFilter {
-            limit: 100,
-            ..RunFilter::default()
-        };
+        let mut filter = RunFilter { limit: 100, ..RunFilter::default() };
         f(&mut filter);
         filter
     };
-    assert_eq!(
-        ids(store, by(|f| f.name = Some("flow".into()))).await,
-        ["a3", "n1", "a2", "a1"]
-    );
+    assert_eq!(ids(store, by(|f| f.name = Some("flow".into()))).await, ["a3", "n1", "a2", "a1"]);
     assert_eq!(
         ids(
             store,
@@ -141,10 +89,7 @@ async fn list_runs_by_workflow_and_time(store: &impl Store) {
         .await,
         ["a3", "a1"]
     );
-    assert_eq!(
-        ids(store, by(|f| f.namespace = Some("elsewhere".into()))).await,
-        ["n1"]
-    );
+    assert_eq!(ids(store, by(|f| f.namespace = Some("elsewhere".into()))).await, ["n1"]);
     // `created_after` is inclusive, `created_before` exclusive.
     assert_eq!(
         ids(

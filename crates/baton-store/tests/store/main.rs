@@ -1,11 +1,14 @@
 //! The store test suite.
 //!
 //! Test functions are generic over [`baton_store::Store`] and are instantiated per backend by
-//! `backend_tests!`, so the PostgreSQL store can run the same suite. Backend-specific tests
-//! (durability across reopen, group commit, corrupt rows) live in `sqlite.rs`.
+//! `backend_tests!`: every one runs on SQLite (a temporary file) and on PostgreSQL (a schema of
+//! its own on the server at `BATON_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`;
+//! without a server the PostgreSQL tests fail, they do not skip). Backend-specific tests live
+//! in `sqlite.rs` (durability across reopen, group commit, corrupt rows) and `postgres.rs`
+//! (several nodes on one database).
 
 /// Instantiates generic `async fn name(store: &impl Store)` tests of the calling module once
-/// per backend, each on a fresh database.
+/// per backend, each on a fresh database: `module::sqlite::name` and `module::postgres::name`.
 macro_rules! backend_tests {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -18,6 +21,17 @@ macro_rules! backend_tests {
                 }
             )*
         }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let db = crate::fixtures::TempPg::open().await;
+                    super::$test(&db.store).await;
+                    db.close().await;
+                }
+            )*
+        }
     };
 }
 
@@ -26,6 +40,7 @@ mod events;
 mod fixtures;
 mod idempotency;
 mod listing;
+mod postgres;
 mod runs;
 mod sqlite;
 mod timers;

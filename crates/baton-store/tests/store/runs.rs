@@ -8,31 +8,23 @@ use crate::fixtures::{checkpoint, entry, new_run};
 backend_tests!(
     create_and_get_run,
     duplicate_run_id_conflicts,
-    children_and_unfinished_runs
+    children_and_unfinished_runs,
+    documents_keep_their_key_order
 );
 
 async fn create_and_get_run(store: &impl Store) {
     let mut run = new_run("r1", 100);
-    run.parent = Some(ParentLink {
-        run_id: "p1".into(),
-        effect_id: "e7".into(),
-    });
+    run.parent = Some(ParentLink { run_id: "p1".into(), effect_id: "e7".into() });
     let history = vec![
         entry("io.serverlessworkflow.workflow.started.v1", json!({})),
         entry("io.serverlessworkflow.task.started.v1", json!({ "n": 2 })),
     ];
-    store
-        .create_run(run.clone(), history.clone())
-        .await
-        .unwrap();
+    store.create_run(run.clone(), history.clone()).await.unwrap();
 
     let stored = store.get_run("r1").await.unwrap().expect("run stored");
     assert_eq!(stored.id, "r1");
     assert_eq!(stored.workspace, "default");
-    assert_eq!(
-        (stored.namespace.as_str(), stored.name.as_str()),
-        ("test", "flow")
-    );
+    assert_eq!((stored.namespace.as_str(), stored.name.as_str()), ("test", "flow"));
     assert_eq!(stored.version, "1.0.0");
     assert_eq!(stored.status, "running");
     assert_eq!(stored.input, run.input);
@@ -52,62 +44,34 @@ async fn create_and_get_run(store: &impl Store) {
 }
 
 async fn duplicate_run_id_conflicts(store: &impl Store) {
-    store
-        .create_run(new_run("r1", 100), vec![entry("a", json!(1))])
-        .await
-        .unwrap();
+    store.create_run(new_run("r1", 100), vec![entry("a", json!(1))]).await.unwrap();
     let mut impostor = new_run("r1", 200);
     impostor.status = "pending".into();
     let res = store.create_run(impostor, vec![entry("b", json!(2))]).await;
     assert!(matches!(res, Err(StoreError::Conflict(_))), "{res:?}");
 
     let stored = store.get_run("r1").await.unwrap().unwrap();
-    assert_eq!(
-        (stored.status.as_str(), stored.created_at),
-        ("running", 100)
-    );
-    let kinds: Vec<_> = store
-        .history("r1", 0, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|it| it.kind)
-        .collect();
+    assert_eq!((stored.status.as_str(), stored.created_at), ("running", 100));
+    let kinds: Vec<_> = store.history("r1", 0, 10).await.unwrap().into_iter().map(|it| it.kind).collect();
     assert_eq!(kinds, ["a"]);
 }
 
 async fn children_and_unfinished_runs(store: &impl Store) {
-    store
-        .create_run(new_run("parent", 10), vec![])
-        .await
-        .unwrap();
+    store.create_run(new_run("parent", 10), vec![]).await.unwrap();
     for (id, created_at) in [("child-b", 30), ("child-a", 20)] {
         let mut child = new_run(id, created_at);
-        child.parent = Some(ParentLink {
-            run_id: "parent".into(),
-            effect_id: id.into(),
-        });
+        child.parent = Some(ParentLink { run_id: "parent".into(), effect_id: id.into() });
         store.create_run(child, vec![]).await.unwrap();
     }
     let mut waiting = new_run("waiting", 5);
     waiting.status = "waiting".into();
     store.create_run(waiting, vec![]).await.unwrap();
 
-    let children: Vec<_> = store
-        .child_runs("parent")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|it| it.id)
-        .collect();
+    let children: Vec<_> = store.child_runs("parent").await.unwrap().into_iter().map(|it| it.id).collect();
     assert_eq!(children, ["child-a", "child-b"]);
     assert!(store.child_runs("child-a").await.unwrap().is_empty());
 
-    for (id, status) in [
-        ("child-a", "completed"),
-        ("child-b", "faulted"),
-        ("parent", "cancelled"),
-    ] {
+    for (id, status) in [("child-a", "completed"), ("child-b", "faulted"), ("parent", "cancelled")] {
         let mut done = checkpoint(id, 1);
         done.status = status.into();
         store.commit(done).await.unwrap();
@@ -116,8 +80,34 @@ async fn children_and_unfinished_runs(store: &impl Store) {
     let mut suspended = new_run("suspended", 1);
     suspended.status = "suspended".into();
     store.create_run(suspended, vec![]).await.unwrap();
-    assert_eq!(
-        store.unfinished_runs().await.unwrap(),
-        ["suspended", "waiting"]
-    );
+    assert_eq!(store.unfinished_runs().await.unwrap(), ["suspended", "waiting"]);
+}
+
+/// JSON documents come back as they went in, object keys in their order (the interpreter and
+/// the API keep key order; PostgreSQL's `jsonb` would sort the keys).
+async fn documents_keep_their_key_order(store: &impl Store) {
+    let doc = json!({ "zeta": 1, "alpha": { "b": [1, 2.5, "x"], "a": null }, "mid": true, "": "" });
+    let text = |value: &serde_json::Value| serde_json::to_string(value).unwrap();
+    let mut run = new_run("r1", 1);
+    run.input = doc.clone();
+    run.state = json!({ "data": doc, "step": 0 });
+    store.create_run(run, vec![entry("created", doc.clone())]).await.unwrap();
+    let mut step = checkpoint("r1", 1);
+    step.state = json!({ "step": 1, "data": doc });
+    step.output = Some(doc.clone());
+    step.error = Some(json!({ "type": "t", "status": 500, "detail": "d" }));
+    step.history = vec![entry("step", doc.clone())];
+    step.events = vec![crate::fixtures::event("src", "e1", doc.clone())];
+    store.commit(step).await.unwrap();
+
+    let stored = store.get_run("r1").await.unwrap().unwrap();
+    assert_eq!(text(&stored.input), text(&doc));
+    assert_eq!(text(&stored.state), format!(r#"{{"step":1,"data":{}}}"#, text(&doc)));
+    assert_eq!(text(&stored.output.unwrap()), text(&doc));
+    assert_eq!(text(&stored.error.unwrap()), r#"{"type":"t","status":500,"detail":"d"}"#);
+    for item in store.history("r1", 0, 10).await.unwrap() {
+        assert_eq!(text(&item.data), text(&doc));
+    }
+    let event = store.get_event("src", "e1").await.unwrap().unwrap();
+    assert_eq!(text(&event.event["data"]), text(&doc));
 }

@@ -12,18 +12,13 @@ use crate::fixtures::{TempSqlite, checkpoint, entry, new_run, open_sqlite};
 /// A raw connection to the store's file, bypassing the store.
 async fn raw_connection(db: &TempSqlite) -> SqliteConnection {
     let url = format!("sqlite://{}", db.dir.path().join("baton.db").display());
-    SqliteConnection::connect(&url)
-        .await
-        .expect("raw connection")
+    SqliteConnection::connect(&url).await.expect("raw connection")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_survives_reopen() {
     let TempSqlite { dir, store } = TempSqlite::open().await;
-    store
-        .create_run(new_run("r1", 1), vec![entry("h1", json!(1))])
-        .await
-        .unwrap();
+    store.create_run(new_run("r1", 1), vec![entry("h1", json!(1))]).await.unwrap();
     let mut step = checkpoint("r1", 1);
     step.history = vec![entry("h2", json!(2))];
     step.timers_set = vec![("t1".into(), 99)];
@@ -51,11 +46,7 @@ async fn concurrent_commits_share_transactions() {
     let mut tasks = JoinSet::new();
     for idx in 0..n_runs {
         let store = db.store.clone();
-        tasks.spawn(async move {
-            store
-                .create_run(new_run(&format!("r{idx}"), idx), vec![])
-                .await
-        });
+        tasks.spawn(async move { store.create_run(new_run(&format!("r{idx}"), idx), vec![]).await });
     }
     while let Some(res) = tasks.join_next().await {
         res.unwrap().unwrap();
@@ -79,17 +70,11 @@ async fn concurrent_commits_share_transactions() {
     let n_requests = after.requests - before.requests;
     let n_commits = after.commits - before.commits;
     assert_eq!(n_requests, 200);
-    assert!(
-        n_commits < n_requests,
-        "no batching: {n_commits} commits for {n_requests} requests"
-    );
+    assert!(n_commits < n_requests, "no batching: {n_commits} commits for {n_requests} requests");
     println!("group commit: {n_requests} requests in {n_commits} transactions");
     for idx in 0..n_runs {
         let id = format!("r{idx}");
-        assert_eq!(
-            db.store.get_run(&id).await.unwrap().unwrap().state_version,
-            2
-        );
+        assert_eq!(db.store.get_run(&id).await.unwrap().unwrap().state_version, 2);
         assert_eq!(db.store.history(&id, 0, 10).await.unwrap().len(), 1);
     }
     db.store.close().await;
@@ -118,10 +103,7 @@ async fn failures_roll_back_only_their_own_request() {
     let db = TempSqlite::open().await;
     let n_runs = 30;
     for idx in 0..n_runs {
-        db.store
-            .create_run(new_run(&format!("r{idx}"), idx), vec![])
-            .await
-            .unwrap();
+        db.store.create_run(new_run(&format!("r{idx}"), idx), vec![]).await.unwrap();
     }
     let mut blocker = raw_connection(&db).await;
     // History entries of kind "boom" fail on insert, i.e. after the run row was updated.
@@ -133,10 +115,7 @@ async fn failures_roll_back_only_their_own_request() {
     .await
     .unwrap();
     // Hold the write lock so the writer blocks and the requests pile up into one batch.
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut blocker).await.unwrap();
 
     let before = db.store.stats();
     let mut tasks = JoinSet::new();
@@ -144,11 +123,7 @@ async fn failures_roll_back_only_their_own_request() {
         let store = db.store.clone();
         tasks.spawn(async move {
             let expected_version = if fate(idx) == Fate::Conflict { 5 } else { 1 };
-            let kind = if fate(idx) == Fate::FailHalfway {
-                "boom"
-            } else {
-                "step"
-            };
+            let kind = if fate(idx) == Fate::FailHalfway { "boom" } else { "step" };
             let mut step = checkpoint(&format!("r{idx}"), expected_version);
             step.timers_set = vec![("t".into(), 10)];
             step.history = vec![entry(kind, json!(idx))];
@@ -162,23 +137,14 @@ async fn failures_roll_back_only_their_own_request() {
         let (idx, res) = res.unwrap();
         match fate(idx) {
             Fate::Commit => assert_eq!(res.unwrap(), 2, "run r{idx}"),
-            Fate::Conflict => assert!(
-                matches!(res, Err(StoreError::Conflict(_))),
-                "r{idx}: {res:?}"
-            ),
-            Fate::FailHalfway => assert!(
-                matches!(res, Err(StoreError::Database(_))),
-                "r{idx}: {res:?}"
-            ),
+            Fate::Conflict => assert!(matches!(res, Err(StoreError::Conflict(_))), "r{idx}: {res:?}"),
+            Fate::FailHalfway => assert!(matches!(res, Err(StoreError::Database(_))), "r{idx}: {res:?}"),
         }
     }
     let after = db.store.stats();
     let n_commits = after.commits - before.commits;
     println!("failures in batch: {n_runs} requests in {n_commits} transactions");
-    assert!(
-        n_commits < 10,
-        "no batching: {n_commits} transactions for {n_runs} requests"
-    );
+    assert!(n_commits < 10, "no batching: {n_commits} transactions for {n_runs} requests");
 
     for idx in 0..n_runs {
         let id = format!("r{idx}");
@@ -189,11 +155,7 @@ async fn failures_roll_back_only_their_own_request() {
             Fate::Commit => (2, "running", 1, 1),
             Fate::Conflict | Fate::FailHalfway => (1, "running", 0, 0),
         };
-        assert_eq!(
-            (run.state_version, run.status.as_str(), n_entries, n_timers),
-            expected,
-            "{id}"
-        );
+        assert_eq!((run.state_version, run.status.as_str(), n_entries, n_timers), expected, "{id}");
     }
     db.store.close().await;
 }
@@ -202,24 +164,12 @@ async fn failures_roll_back_only_their_own_request() {
 async fn corrupt_rows_are_encoding_errors() {
     let db = TempSqlite::open().await;
     for id in ["bad-json", "bad-type"] {
-        db.store
-            .create_run(new_run(id, 1), vec![entry("h", json!(1))])
-            .await
-            .unwrap();
+        db.store.create_run(new_run(id, 1), vec![entry("h", json!(1))]).await.unwrap();
     }
     let mut raw = raw_connection(&db).await;
-    sqlx::query("UPDATE runs SET state = '{not json' WHERE id = 'bad-json'")
-        .execute(&mut raw)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE runs SET state_version = 'one' WHERE id = 'bad-type'")
-        .execute(&mut raw)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE history SET data = '' WHERE run_id = 'bad-json'")
-        .execute(&mut raw)
-        .await
-        .unwrap();
+    sqlx::query("UPDATE runs SET state = '{not json' WHERE id = 'bad-json'").execute(&mut raw).await.unwrap();
+    sqlx::query("UPDATE runs SET state_version = 'one' WHERE id = 'bad-type'").execute(&mut raw).await.unwrap();
+    sqlx::query("UPDATE history SET data = '' WHERE run_id = 'bad-json'").execute(&mut raw).await.unwrap();
     raw.close().await.unwrap();
 
     for id in ["bad-json", "bad-type"] {

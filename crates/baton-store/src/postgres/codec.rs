@@ -1,0 +1,54 @@
+//! Conversions between PostgreSQL columns and record fields. Documents are `json` columns:
+//! written as JSON text (cast with `::json` in the SQL, so PostgreSQL keeps the text as is),
+//! read back through [`Json`]; decode errors become [`StoreError::Encoding`].
+
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{Decode, Postgres, Row, Type};
+
+use crate::error::StoreError;
+use crate::rows::RecordRow;
+
+/// Serializes a JSON document as the text bound to a `$n::json` parameter.
+pub(crate) fn encode_json(value: &Value) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|err| StoreError::Encoding(format!("cannot encode JSON: {err}")))
+}
+
+/// Serializes an optional JSON document (`None` binds SQL `NULL`).
+pub(crate) fn encode_optional_json(value: Option<&Value>) -> Result<Option<String>, StoreError> {
+    value.map(encode_json).transpose()
+}
+
+fn column<'r, T>(row: &'r PgRow, name: &str) -> Result<T, StoreError>
+where
+    T: Decode<'r, Postgres> + Type<Postgres>,
+{
+    row.try_get(name).map_err(|err| StoreError::Encoding(format!("column {name}: {err}")))
+}
+
+impl RecordRow for PgRow {
+    fn text(&self, name: &str) -> Result<String, StoreError> {
+        column(self, name)
+    }
+
+    fn optional_text(&self, name: &str) -> Result<Option<String>, StoreError> {
+        column(self, name)
+    }
+
+    fn int(&self, name: &str) -> Result<i64, StoreError> {
+        column(self, name)
+    }
+
+    fn optional_int(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        column(self, name)
+    }
+
+    fn json(&self, name: &str) -> Result<Value, StoreError> {
+        column::<Json<Value>>(self, name).map(|Json(value)| value)
+    }
+
+    fn optional_json(&self, name: &str) -> Result<Option<Value>, StoreError> {
+        column::<Option<Json<Value>>>(self, name).map(|value| value.map(|Json(value)| value))
+    }
+}
