@@ -5,4 +5,5 @@ mod client;
 mod conformance;
 mod crash;
 mod run;
+mod server_crash;
 mod support;

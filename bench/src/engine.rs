@@ -1,0 +1,346 @@
+//! The two engines under test as processes on 127.0.0.1, and the HTTP calls the workloads make
+//! to each: `baton serve` (the API of docs/api.md) and the DBOS peer (bench/dbos/app.py).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+use crate::Workload;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Baton,
+    Dbos,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Baton => "Baton",
+            Kind::Dbos => "DBOS",
+        })
+    }
+}
+
+/// Where the programs under test are.
+#[derive(Debug, Clone)]
+pub struct Programs {
+    pub baton: PathBuf,
+    pub python: PathBuf,
+    pub dbos_app: PathBuf,
+}
+
+/// Where a run stands, as the workloads need it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RunState {
+    Completed,
+    InFlight,
+    /// Ended otherwise (Baton `faulted`/`cancelled`, DBOS `ERROR`/`CANCELLED`/...), or unknown.
+    Failed(String),
+}
+
+/// How to reach a running engine; cheap to clone into client tasks.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub kind: Kind,
+    pub base: String,
+    pub http: Client,
+}
+
+/// A running engine process with its database file. Dropping it kills the process.
+pub struct Server {
+    pub target: Target,
+    pub db: PathBuf,
+    child: Child,
+    log: PathBuf,
+    stub: String,
+    programs: Programs,
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+impl Server {
+    /// Starts the engine on a new database file in `dir` and waits until it answers.
+    pub async fn start(
+        kind: Kind,
+        programs: &Programs,
+        dir: &Path,
+        stub: &str,
+        http: &Client,
+    ) -> anyhow::Result<Server> {
+        let (db, log) = match kind {
+            Kind::Baton => (dir.join("baton.db"), dir.join("baton.log")),
+            Kind::Dbos => (dir.join("dbos.sqlite"), dir.join("dbos.log")),
+        };
+        let (child, base) = spawn(kind, programs, &db, &log, stub)?;
+        let mut server = Server {
+            target: Target { kind, base, http: http.clone() },
+            db,
+            child,
+            log,
+            stub: stub.to_owned(),
+            programs: programs.clone(),
+        };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    /// `kill -9`, then waits for the process to be gone.
+    pub async fn kill9(&mut self) -> anyhow::Result<()> {
+        self.child.start_kill().context("SIGKILL")?;
+        self.child.wait().await?;
+        Ok(())
+    }
+
+    /// Starts the engine again on the same database (on a new port) and waits until it answers.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        let (child, base) = spawn(self.target.kind, &self.programs, &self.db, &self.log, &self.stub)?;
+        self.child = child;
+        self.target.base = base;
+        self.wait_ready().await
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = format!("{}/healthz", self.target.base);
+        loop {
+            if let Ok(response) = self.target.http.get(&url).send().await
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("{} exited with {status} before answering:\n{}", self.target.kind, self.log_tail());
+            }
+            if Instant::now() > deadline {
+                bail!("{} did not answer {url} within 60 s:\n{}", self.target.kind, self.log_tail());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The last lines the process wrote, for error messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// Baton: deploys the workload's workflow. DBOS: its workflows are part of app.py.
+    pub async fn deploy(&self, workload: Workload, delay_ms: u64) -> anyhow::Result<()> {
+        if self.target.kind == Kind::Dbos {
+            return Ok(());
+        }
+        let response = self
+            .target
+            .http
+            .post(format!("{}/api/v1/workflows", self.target.base))
+            .header("content-type", "application/yaml")
+            .body(baton_definition(workload, &self.stub, delay_ms))
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("deploy {workload:?}: {status} {}", response.text().await.unwrap_or_default());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+fn spawn(kind: Kind, programs: &Programs, db: &Path, log: &Path, stub: &str) -> anyhow::Result<(Child, String)> {
+    let port = free_port()?;
+    let mut command = match kind {
+        Kind::Baton => {
+            let mut command = Command::new(&programs.baton);
+            command.arg("serve").arg("--db").arg(db).args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--allow-private-network",
+            ]);
+            command
+        }
+        Kind::Dbos => {
+            let mut command = Command::new(&programs.python);
+            command.arg(&programs.dbos_app).args(["--port", &port.to_string(), "--stub", stub, "--db"]).arg(db);
+            // DBOS resolves nothing relative to the working directory, but keep its files together.
+            if let Some(dir) = db.parent() {
+                command.current_dir(dir);
+            }
+            command
+        }
+    };
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    command
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file)
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true);
+    let child = command.spawn().with_context(|| format!("starting {kind}"))?;
+    Ok((child, format!("http://127.0.0.1:{port}")))
+}
+
+/// The workflow each workload runs on Baton; the DBOS equivalents are in bench/dbos/app.py.
+pub fn baton_definition(workload: Workload, stub: &str, delay_ms: u64) -> String {
+    let header = |name: &str| format!("document: {{dsl: '1.0.3', namespace: bench, name: {name}, version: '1.0.0'}}\n");
+    match workload {
+        Workload::W1 => {
+            header("w1")
+                + "do:\n\
+               \x20 - a: {set: {n: '${ (.n // 0) + 1 }'}}\n\
+               \x20 - b: {set: {n: '${ .n + 1 }'}}\n\
+               \x20 - c: {set: {n: '${ .n + 1 }'}}\n"
+        }
+        Workload::W2 => {
+            let call =
+                |task: &str| format!("  - {task}: {{call: http, with: {{method: get, endpoint: '{stub}/echo'}}}}\n");
+            header("w2") + "do:\n" + &call("a") + &call("b") + &call("c")
+        }
+        Workload::W4 => {
+            let call = |task: &str, route: &str| {
+                format!("  - {task}: {{call: http, with: {{method: get, endpoint: '{stub}/{route}/{delay_ms}'}}}}\n")
+            };
+            header("w4") + "do:\n" + &call("a", "delay") + &call("b", "gate") + &call("c", "delay")
+        }
+    }
+}
+
+async fn json_of(response: reqwest::Response) -> anyhow::Result<(StatusCode, Value)> {
+    let status = response.status();
+    let text = response.text().await?;
+    let value = serde_json::from_str(&text).with_context(|| format!("{status}: not JSON: {text}"))?;
+    Ok((status, value))
+}
+
+impl Target {
+    /// Runs the workload's workflow once and waits for its result (W1, W2).
+    pub async fn run_sync(&self, workload: Workload) -> anyhow::Result<()> {
+        let request = match self.kind {
+            Kind::Baton => {
+                let name = match workload {
+                    Workload::W1 => "w1",
+                    Workload::W2 => "w2",
+                    Workload::W4 => "w4",
+                };
+                self.http
+                    .post(format!("{}/api/v1/runs?mode=sync", self.base))
+                    .json(&json!({"workflow": {"namespace": "bench", "name": name}, "input": {}}))
+            }
+            Kind::Dbos => {
+                let path = match workload {
+                    Workload::W1 => "w1",
+                    Workload::W2 => "w2",
+                    Workload::W4 => bail!("W4 has no synchronous form"),
+                };
+                self.http.post(format!("{}/{path}", self.base))
+            }
+        };
+        let (status, body) = json_of(request.send().await?).await?;
+        let done = match self.kind {
+            Kind::Baton => body["status"] == "completed",
+            Kind::Dbos => body["status"] == "SUCCESS",
+        };
+        if !status.is_success() || !done {
+            bail!("{status}: {body}");
+        }
+        Ok(())
+    }
+
+    /// Starts W4 run number `n` without waiting for it; returns its id.
+    pub async fn start_w4(&self, n: usize, delay_ms: u64) -> anyhow::Result<String> {
+        let key = format!("w4-{n}");
+        let request = match self.kind {
+            Kind::Baton => self
+                .http
+                .post(format!("{}/api/v1/runs?mode=background", self.base))
+                .header("idempotency-key", &key)
+                .json(&json!({"workflow": {"namespace": "bench", "name": "w4"}, "input": {}})),
+            Kind::Dbos => self.http.post(format!("{}/w4/{key}?delay_ms={delay_ms}", self.base)),
+        };
+        let (status, body) = json_of(request.send().await?).await?;
+        match body["id"].as_str() {
+            Some(id) if status.is_success() => Ok(id.to_owned()),
+            _ => bail!("start: {status}: {body}"),
+        }
+    }
+
+    pub async fn run_state(&self, id: &str) -> anyhow::Result<RunState> {
+        let url = match self.kind {
+            Kind::Baton => format!("{}/api/v1/runs/{id}", self.base),
+            Kind::Dbos => format!("{}/runs/{id}", self.base),
+        };
+        let (status, body) = json_of(self.http.get(url).send().await?).await?;
+        if !status.is_success() {
+            return Ok(RunState::Failed(format!("{status}: {body}")));
+        }
+        let state = body["status"].as_str().unwrap_or_default();
+        Ok(match (self.kind, state) {
+            (Kind::Baton, "completed") | (Kind::Dbos, "SUCCESS") => RunState::Completed,
+            (Kind::Baton, "pending" | "running") | (Kind::Dbos, "PENDING" | "ENQUEUED") => RunState::InFlight,
+            _ => RunState::Failed(state.to_owned()),
+        })
+    }
+
+    /// Baton: how many `workflow.completed` entries the run's history holds. DBOS keeps no such
+    /// history (one status row per workflow): `None`.
+    pub async fn completed_entries(&self, id: &str) -> anyhow::Result<Option<usize>> {
+        if self.kind == Kind::Dbos {
+            return Ok(None);
+        }
+        let mut count = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let mut url = format!("{}/api/v1/runs/{id}/history?limit=1000", self.base);
+            if let Some(after) = &after {
+                url.push_str(&format!("&after={after}"));
+            }
+            let (status, page) = json_of(self.http.get(url).send().await?).await?;
+            if !status.is_success() {
+                bail!("history of {id}: {status}: {page}");
+            }
+            let items = page["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+            count +=
+                items.iter().filter(|entry| entry["type"] == "io.serverlessworkflow.workflow.completed.v1").count();
+            after = match &page["nextCursor"] {
+                Value::String(cursor) => Some(cursor.clone()),
+                Value::Number(cursor) => Some(cursor.to_string()),
+                _ => return Ok(Some(count)),
+            };
+        }
+    }
+
+    /// The DBOS peer's versions and SQLite settings (`GET /info`).
+    pub async fn dbos_info(&self) -> anyhow::Result<Value> {
+        Ok(json_of(self.http.get(format!("{}/info", self.base)).send().await?).await?.1)
+    }
+}
+
+/// The journal mode recorded in a SQLite file's header (bytes 18-19: 1 = rollback journal,
+/// 2 = WAL), so the report states what the file really used.
+pub fn sqlite_journal(db: &Path) -> String {
+    match std::fs::read(db) {
+        Ok(bytes) if bytes.len() >= 20 && bytes.starts_with(b"SQLite format 3\0") => match (bytes[18], bytes[19]) {
+            (2, 2) => "WAL".to_owned(),
+            (1, 1) => "rollback journal".to_owned(),
+            (write, read) => format!("header versions {write}/{read}"),
+        },
+        Ok(_) => "not a SQLite file".to_owned(),
+        Err(err) => format!("unreadable: {err}"),
+    }
+}
