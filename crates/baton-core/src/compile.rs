@@ -8,10 +8,12 @@ use serde_json::Value;
 
 use baton_model::duration::is_runtime_expression;
 use baton_model::{
-    AuthenticationPolicy, CallArguments, Diagnostic, Endpoint, ErrorDefinition, ErrorFilter, ErrorRef, FlowDirective,
-    OutputFormat, RetryPolicy, RetryRef, SchemaDefinition, Task, TaskKind, TaskList, TimeoutRef, Workflow,
+    AuthenticationPolicy, CallArguments, Diagnostic, Endpoint, ErrorDefinition, ErrorFilter, ErrorRef,
+    EventConsumptionStrategy, EventFilter, FlowDirective, ListenTask, OutputFormat, ReadMode, RetryPolicy, RetryRef,
+    SchemaDefinition, Task, TaskKind, TaskList, TimeoutRef, Workflow,
 };
 
+use crate::events::{CorrelationKey, Filter, FilterRole};
 use crate::expr::{Expression, ExpressionError, Template};
 
 /// Index of a task in [`CompiledWorkflow::tasks`].
@@ -111,8 +113,64 @@ pub enum CompiledKind {
         input: Option<Template>,
         await_: bool,
     },
+    Listen(Box<CompiledListen>),
     /// A feature validation refuses; kept so a stale stored definition faults cleanly.
     Unsupported(String),
+}
+
+/// `listen` compiled (semantics in ARCHITECTURE.md, "Semantics decided where the specification
+/// is open").
+#[derive(Debug)]
+pub struct CompiledListen {
+    /// The filters as the subscription carries them: those of `to` in declaration order (one
+    /// filter without attributes for `any: []`), then those of an `until` strategy. Constant
+    /// `expect`s are set; expression ones are in `expect_expressions`.
+    pub filters: Vec<Filter>,
+    /// `expect` expressions evaluated on the task input when the task starts listening:
+    /// (filter index, key, expression).
+    pub expect_expressions: Vec<(usize, String, Expression)>,
+    /// How the filters of `to` complete the task.
+    pub strategy: Strategy,
+    pub until: Until,
+    pub read: ReadMode,
+    pub foreach: Option<CompiledForeach>,
+    /// Whether any filter correlates (the task records the correlation lifecycle events).
+    pub correlates: bool,
+}
+
+/// How the filters of one strategy complete it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Complete on the first event.
+    One,
+    /// Complete once every filter consumed an event.
+    All,
+    /// Complete on the first event, unless `until` says otherwise.
+    Any,
+}
+
+/// When a `listen.to.any` stops.
+#[derive(Debug)]
+pub enum Until {
+    /// After the first event (no `until`, or `one`/`all`).
+    None,
+    /// When this condition holds after an event is consumed: `.` is the array of consumed
+    /// events (after `read`), `$event` the event just consumed.
+    Condition(Expression),
+    /// When the `until` filters complete this strategy; their events are not output.
+    Events(Strategy),
+}
+
+/// `foreach` of a `listen` task.
+#[derive(Debug)]
+pub struct CompiledForeach {
+    pub item: String,
+    pub at: String,
+    pub body: Option<ListId>,
+    pub output_as: Option<Template>,
+    pub output_schema: Option<Arc<jsonschema::Validator>>,
+    pub export_as: Option<Template>,
+    pub export_schema: Option<Arc<jsonschema::Validator>>,
 }
 
 /// A duration known at compile time, or an expression evaluated when needed.
@@ -221,6 +279,18 @@ pub struct CompiledOpenApi {
 pub enum EndpointSpec {
     UriTemplate(String),
     Expression(Template),
+}
+
+/// A correlation `expect` that is an expression on the task input: `${ … }`, or bare jq starting
+/// with `.` or `$`; anything else is a constant.
+fn is_expect_expression(source: &str) -> bool {
+    let trimmed = source.trim_start();
+    is_runtime_expression(source) || trimmed.starts_with('.') || trimmed.starts_with('$')
+}
+
+/// A filter expression's compile error, with what filters can use.
+fn filter_message(err: &ExpressionError) -> String {
+    format!("{err} (event filters see only the attribute or event as `.` and the event as `$event`)")
 }
 
 /// Names of the scope variables visible at a point of the definition (besides the runtime
@@ -529,7 +599,164 @@ impl Compiler<'_> {
                 },
                 None => CompiledKind::Unsupported("run: container, script and shell are not supported yet".into()),
             },
-            TaskKind::Listen(_) => CompiledKind::Unsupported("listen is not supported yet".into()),
+            TaskKind::Listen(task) => self.listen(task, reference, scope),
+        }
+    }
+
+    fn listen(&mut self, task: &ListenTask, reference: &str, scope: &Scope) -> CompiledKind {
+        let path = format!("{reference}/listen/to");
+        let to = &task.listen.to;
+        let mut compiled = CompiledListen {
+            filters: Vec::new(),
+            expect_expressions: Vec::new(),
+            strategy: Strategy::Any,
+            until: Until::None,
+            read: task.listen.read.unwrap_or_default(),
+            foreach: None,
+            correlates: false,
+        };
+        compiled.strategy = self.strategy(to, &path, FilterRole::Consume, scope, &mut compiled);
+        if to.any.is_some() {
+            match &to.until {
+                None => {}
+                Some(Value::String(source)) => {
+                    let until_scope = scope_with(scope, &["event"]);
+                    if let Some(condition) = self.expression(source, &format!("{path}/until"), &until_scope) {
+                        compiled.until = Until::Condition(condition);
+                    }
+                }
+                Some(value) => match serde_json::from_value::<EventConsumptionStrategy>(value.clone()) {
+                    Ok(nested) if nested.until.is_some() => self.diagnostics.push(Diagnostic::new(
+                        format!("{path}/until/until"),
+                        "an until strategy cannot have its own until",
+                    )),
+                    Ok(nested) => {
+                        let until_path = format!("{path}/until");
+                        let strategy = self.strategy(&nested, &until_path, FilterRole::Until, scope, &mut compiled);
+                        compiled.until = Until::Events(strategy);
+                    }
+                    Err(err) => self.diagnostics.push(Diagnostic::new(
+                        format!("{path}/until"),
+                        format!("until must be an expression or an event consumption strategy: {err}"),
+                    )),
+                },
+            }
+        }
+        if let Some(foreach) = &task.foreach {
+            let item = foreach.item.clone().unwrap_or_else(|| "item".into());
+            let at = foreach.at.clone().unwrap_or_else(|| "index".into());
+            let inner = scope_with(scope, &[&item, &at]);
+            let foreach_path = format!("{reference}/foreach");
+            let body = foreach.do_.as_ref().map(|list| self.list(list, &format!("{foreach_path}/do"), &inner));
+            let output = foreach.output.as_ref();
+            let export = foreach.export.as_ref();
+            compiled.foreach = Some(CompiledForeach {
+                body,
+                output_as: output
+                    .and_then(|o| self.expression_field(o.as_.as_ref(), &format!("{foreach_path}/output/as"), &inner)),
+                output_schema: output
+                    .and_then(|o| self.schema(o.schema.as_ref(), &format!("{foreach_path}/output/schema"))),
+                export_as: export
+                    .and_then(|e| self.expression_field(e.as_.as_ref(), &format!("{foreach_path}/export/as"), &inner)),
+                export_schema: export
+                    .and_then(|e| self.schema(e.schema.as_ref(), &format!("{foreach_path}/export/schema"))),
+                item,
+                at,
+            });
+        }
+        CompiledKind::Listen(Box::new(compiled))
+    }
+
+    /// Adds the filters of one strategy to `listen` and says how they complete it.
+    fn strategy(
+        &mut self,
+        to: &EventConsumptionStrategy,
+        path: &str,
+        role: FilterRole,
+        scope: &Scope,
+        listen: &mut CompiledListen,
+    ) -> Strategy {
+        if let Some(one) = &to.one {
+            self.event_filter(one, &format!("{path}/one"), role, scope, listen);
+            Strategy::One
+        } else if let Some(all) = &to.all {
+            for (index, filter) in all.iter().enumerate() {
+                self.event_filter(filter, &format!("{path}/all/{index}"), role, scope, listen);
+            }
+            Strategy::All
+        } else {
+            let any = to.any.as_deref().unwrap_or_default();
+            if any.is_empty() {
+                // `any: []` consumes every event.
+                listen.filters.push(Filter {
+                    role,
+                    satisfied: false,
+                    with: Default::default(),
+                    correlate: Default::default(),
+                });
+            }
+            for (index, filter) in any.iter().enumerate() {
+                self.event_filter(filter, &format!("{path}/any/{index}"), role, scope, listen);
+            }
+            Strategy::Any
+        }
+    }
+
+    /// Checks the expressions of one filter and adds it to `listen`.
+    fn event_filter(
+        &mut self,
+        filter: &EventFilter,
+        path: &str,
+        role: FilterRole,
+        scope: &Scope,
+        listen: &mut CompiledListen,
+    ) {
+        let index = listen.filters.len();
+        let with: serde_json::Map<String, Value> = filter.with.clone().unwrap_or_default().into_iter().collect();
+        for (name, value) in &with {
+            self.filter_expressions(value, &format!("{path}/with/{name}"));
+        }
+        let mut correlate = std::collections::BTreeMap::new();
+        for (key, correlation) in filter.correlate.iter().flatten() {
+            listen.correlates = true;
+            let key_path = format!("{path}/correlate/{key}");
+            if let Err(err) = crate::events::compile_filter_expression(&correlation.from) {
+                self.diagnostics.push(Diagnostic::new(format!("{key_path}/from"), filter_message(&err)));
+            }
+            let expect = match correlation.expect.as_deref() {
+                None => None,
+                Some(source) if is_expect_expression(source) => {
+                    if let Some(expression) = self.expression(source, &format!("{key_path}/expect"), scope) {
+                        listen.expect_expressions.push((index, key.clone(), expression));
+                    }
+                    None
+                }
+                Some(constant) => Some(Value::String(constant.to_owned())),
+            };
+            correlate.insert(key.clone(), CorrelationKey { from: correlation.from.clone(), expect });
+        }
+        listen.filters.push(Filter { role, satisfied: false, with, correlate });
+    }
+
+    /// Reports every `${ }` leaf of a filter attribute that does not compile.
+    fn filter_expressions(&mut self, value: &Value, path: &str) {
+        match value {
+            Value::String(text) if is_runtime_expression(text) => {
+                if let Err(err) = crate::events::compile_filter_expression(text) {
+                    self.diagnostics.push(Diagnostic::new(path, filter_message(&err)));
+                }
+            }
+            Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    self.filter_expressions(item, &format!("{path}/{index}"));
+                }
+            }
+            Value::Object(entries) => {
+                for (key, item) in entries {
+                    self.filter_expressions(item, &format!("{path}/{key}"));
+                }
+            }
+            _ => {}
         }
     }
 

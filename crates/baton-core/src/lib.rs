@@ -1,6 +1,7 @@
 //! Baton's interpreter: a pure, deterministic state machine over Serverless Workflow 1.0.3
 //! definitions (`step(state, input, now) -> commands`), plus the jq expression engine and the
-//! pure halves of effects (building HTTP requests, reading responses, OpenAPI operations).
+//! pure halves of effects (building HTTP requests, reading responses, OpenAPI operations) and
+//! of events (matching CloudEvents against the subscriptions of `listen` tasks).
 //!
 //! Architecture invariant: no I/O, no tokio/sqlx/reqwest, no clock reads and no randomness.
 //! Time and ids come in as arguments.
@@ -9,6 +10,7 @@ pub mod compile;
 pub mod definition;
 pub mod effects;
 pub mod error;
+pub mod events;
 pub mod expr;
 pub mod http;
 pub mod interpreter;

@@ -4,13 +4,14 @@
 //! serde derives and the `format` field). Frames name tasks by JSON pointer, never by index,
 //! so a state stays readable by a later Baton that compiles the same definition differently.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::effects::{Effect, EffectResult};
 use crate::error::WorkflowError;
+use crate::events::Subscription;
 
 /// Version of the [`RunState`] JSON layout.
 pub const STATE_FORMAT: u32 = 1;
@@ -84,6 +85,9 @@ pub struct RunState {
     pub timers: BTreeMap<String, Timer>,
     /// Effects in flight by effect id.
     pub effects: BTreeMap<String, PendingEffect>,
+    /// Event subscriptions of listening tasks by subscription id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub subscriptions: BTreeMap<String, ActiveSubscription>,
     /// Inputs that arrived while suspended, applied on resume in order.
     #[serde(default)]
     pub deferred: Vec<StepInput>,
@@ -128,6 +132,38 @@ pub enum Exec {
     Wait { timer_id: String },
     /// Running a `use.functions` task as a child.
     Function,
+    /// Listening for events, or running `foreach` over the events consumed.
+    Listen {
+        /// The subscription while listening; `None` once the strategy is complete (events
+        /// still queued for `foreach` are processed before the task completes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subscription_id: Option<String>,
+        /// The events consumed into the output, after `read`, in order.
+        #[serde(default)]
+        consumed: Vec<Value>,
+        /// `(source, id)` of every event consumed, also by `until`: a duplicate is ignored.
+        #[serde(default)]
+        seen: Vec<(String, String)>,
+        /// `foreach`: consumed events waiting for their iteration, first in first out.
+        #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+        queue: VecDeque<Value>,
+        /// `foreach`: the outputs of the finished iterations.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        outputs: Vec<Value>,
+        /// `foreach`: the iteration running.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        iteration: Option<Iteration>,
+    },
+}
+
+/// One `foreach` iteration of a `listen` task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Iteration {
+    /// The event (after `read`), bound to `$item` or `foreach.item`.
+    pub item: Value,
+    /// Bound to `$index` or `foreach.at`.
+    pub index: usize,
+    pub cursor: Cursor,
 }
 
 /// The part of a `try` task in progress.
@@ -178,6 +214,13 @@ pub enum TimerPurpose {
     Retry { frame: u64 },
 }
 
+/// A subscription issued and the frame of the `listen` task that owns it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActiveSubscription {
+    pub frame: u64,
+    pub subscription: Subscription,
+}
+
 /// An effect in flight and the frame waiting for it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingEffect {
@@ -191,8 +234,21 @@ pub struct PendingEffect {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StepInput {
     Start,
-    EffectCompleted { effect_id: String, result: EffectResult },
-    TimerFired { timer_id: String },
+    EffectCompleted {
+        effect_id: String,
+        result: EffectResult,
+    },
+    TimerFired {
+        timer_id: String,
+    },
+    /// An event matched the subscription (see [`crate::events::matches`]). `event` is the
+    /// CloudEvent in the JSON format. Ignored when the subscription is unknown or ended, when
+    /// the event no longer matches, or when this subscription already consumed an event with
+    /// the same `source` and `id`.
+    EventReceived {
+        subscription_id: String,
+        event: Value,
+    },
     Cancel,
     Suspend,
     Resume,
@@ -216,6 +272,17 @@ pub enum Command {
     },
     CancelTimer {
         timer_id: String,
+    },
+    /// Store (or replace, for an id already stored) the subscription and deliver each event
+    /// [`crate::events::matches`] accepts as [`StepInput::EventReceived`], including retained
+    /// events received before (rules in ARCHITECTURE.md, `listen`).
+    Subscribe {
+        subscription_id: String,
+        subscription: Subscription,
+    },
+    /// Drop the subscription: nothing more is delivered to it.
+    Unsubscribe {
+        subscription_id: String,
     },
     /// Store (and later deliver) an emitted CloudEvent.
     EmitEvent {

@@ -2,7 +2,7 @@
 //!
 //! A definition using one of them is valid but refused at deploy time with one diagnostic per
 //! use, naming the feature at its path, so that nothing fails later in the middle of a run.
-//! Not supported yet: `listen` tasks, `schedule`, `call: grpc|asyncapi|mcp|a2a`,
+//! Not supported yet: `schedule`, `call: grpc|asyncapi|mcp|a2a`,
 //! `run: container|script|shell`, functions from catalogs or URLs, the `oauth2`, `oidc` and
 //! `digest` authentication schemes, `use.extensions`, `use.catalogs`, `evaluate` other than
 //! jq in strict mode, and schemas given as an external `resource`.
@@ -85,7 +85,16 @@ impl Finder<'_> {
             TaskKind::Do(task) => self.task_list(&task.do_, &join(path, "do")),
             TaskKind::For(task) => self.task_list(&task.do_, &join(path, "do")),
             TaskKind::Fork(task) => self.task_list(&task.fork.branches, &join(&join(path, "fork"), "branches")),
-            TaskKind::Listen(_) => self.report(join(path, "listen"), "listen"),
+            TaskKind::Listen(task) => {
+                if let Some(foreach) = &task.foreach {
+                    let foreach_path = join(path, "foreach");
+                    if let Some(tasks) = &foreach.do_ {
+                        self.task_list(tasks, &join(&foreach_path, "do"));
+                    }
+                    self.output(foreach.output.as_ref(), &join(&foreach_path, "output"));
+                    self.export(foreach.export.as_ref(), &join(&foreach_path, "export"));
+                }
+            }
             TaskKind::Run(task) => {
                 let processes = [
                     ("container", task.run.container.is_some()),
@@ -243,6 +252,11 @@ do:
   - waitForApproval:
       listen:
         to: {one: {with: {type: com.example.approved}}}
+      foreach:
+        do:
+          - notify:
+              run:
+                shell: {command: echo approved}
   - branches:
       fork:
         branches:
@@ -269,7 +283,7 @@ do:
                 "/use/extensions: use.extensions is not supported yet",
                 "/use/functions/remote/call: call: grpc is not supported yet",
                 "/use/catalogs: use.catalogs is not supported yet",
-                "/do/0/waitForApproval/listen: listen is not supported yet",
+                "/do/0/waitForApproval/foreach/do/0/notify/run: run: shell is not supported yet",
                 "/do/1/branches/fork/branches/0/build/run: run: container is not supported yet",
                 "/do/1/branches/fork/branches/1/test/run: run: shell is not supported yet",
                 "/do/2/log/call: calling a function from a catalog or URL (log:1.0.0@default) is not supported yet",
@@ -312,6 +326,7 @@ do:
     }
 
     const EXPECTED_SUPPORTED: &[&str] = &[
+        "accumulate-room-readings",
         "authentication-bearer-uri-format",
         "authentication-bearer",
         "authentication-reusable",
@@ -327,7 +342,16 @@ do:
         "do-multiple",
         "do-single",
         "emit",
+        "for",
         "fork",
+        "listen-to-all-read-envelope",
+        "listen-to-all",
+        "listen-to-any-filter",
+        "listen-to-any-forever-foreach",
+        "listen-to-any-until-condition",
+        "listen-to-any-until-consumed",
+        "listen-to-any",
+        "listen-to-one",
         "raise-inline",
         "raise-reusable",
         "run-subflow",

@@ -45,12 +45,22 @@ impl Expression {
     /// and filters removed by the sandbox (`env`, `input`, `debug`, `halt`...), whose message
     /// names them.
     pub fn compile(source: &str, scope: &[&str]) -> Result<Expression, ExpressionError> {
-        let mut names: Vec<String> = Vec::new();
-        for name in RUNTIME_ARGUMENTS.iter().chain(scope) {
-            if !names.iter().any(|n| n == name) {
-                names.push((*name).to_owned());
+        let names: Vec<&str> = RUNTIME_ARGUMENTS.iter().copied().chain(scope.iter().copied()).collect();
+        Self::compile_isolated(source, &names)
+    }
+
+    /// Compiles bare jq that sees only the variables in `names` (without `$`), none of the
+    /// [`RUNTIME_ARGUMENTS`]: for expressions evaluated outside a run, such as event filters.
+    ///
+    /// Errors: as [`Expression::compile`]; using any other variable is an undefined variable.
+    pub fn compile_isolated(source: &str, names: &[&str]) -> Result<Expression, ExpressionError> {
+        let mut declared: Vec<String> = Vec::new();
+        for name in names {
+            if !declared.iter().any(|n| n == name) {
+                declared.push((*name).to_owned());
             }
         }
+        let names = declared;
         let compiled = stacker::maybe_grow(COMPILE_STACK, COMPILE_STACK, || compile_filter(source, &names));
         let filter = compiled.map_err(|message| ExpressionError::Compile { source: source.to_owned(), message })?;
         let compiled = Compiled { source: source.to_owned(), names, filter };

@@ -111,6 +111,12 @@ impl Machine<'_> {
             (Exec::Try { phase: TryPhase::Handler { error, .. }, .. }, CompiledKind::Try { catch, .. }) => {
                 variables.set(&catch.as_, error.to_value());
             }
+            (Exec::Listen { iteration: Some(iteration), .. }, CompiledKind::Listen(listen)) => {
+                if let Some(foreach) = &listen.foreach {
+                    variables.set(&foreach.item, iteration.item.clone());
+                    variables.set(&foreach.at, json!(iteration.index));
+                }
+            }
             _ => {}
         }
     }

@@ -200,6 +200,7 @@ impl Machine<'_> {
                 };
                 self.start_subflow(frame_id, effect, *await_, input);
             }
+            CompiledKind::Listen(listen) => self.start_listen(frame_id, listen, &input)?,
             CompiledKind::Unsupported(what) => {
                 return Err(WorkflowError::standard(StandardError::Configuration, what.clone()));
             }

@@ -24,6 +24,7 @@ impl Machine<'_> {
         match self.exec_mut(frame_id)? {
             Exec::Sequence { cursor } | Exec::For { cursor, .. } => Some(cursor),
             Exec::Try { phase: TryPhase::Body { cursor } | TryPhase::Handler { cursor, .. }, .. } => Some(cursor),
+            Exec::Listen { iteration: Some(iteration), .. } => Some(&mut iteration.cursor),
             _ => None,
         }
     }
@@ -77,6 +78,7 @@ impl Machine<'_> {
                     self.agenda.push_back(Work::Fail { frame: frame_id, error });
                 }
             }
+            Some(Exec::Listen { .. }) => self.iteration_done(frame_id, output),
             Some(Exec::Try { phase: TryPhase::Handler { .. }, .. }) => {
                 let directive = self.catch_then(frame_id);
                 self.agenda.push_back(Work::Produce { frame: frame_id, raw_output: output, directive });

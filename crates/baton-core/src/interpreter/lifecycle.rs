@@ -190,6 +190,7 @@ impl Machine<'_> {
             self.cancel_timer(&timer_id);
         }
         self.state.effects.clear();
+        self.unsubscribe_frame(None);
     }
 
     /// Enters the first task of the list the frame's cursor points at, or finishes the list

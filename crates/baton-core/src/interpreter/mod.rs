@@ -10,6 +10,7 @@ mod data;
 mod enter;
 mod flow;
 mod lifecycle;
+mod listen;
 mod retry;
 
 use std::collections::VecDeque;
@@ -50,6 +51,7 @@ pub fn new_run(run_id: impl Into<String>, input: Value, now: Millis) -> RunState
         frames: Default::default(),
         timers: Default::default(),
         effects: Default::default(),
+        subscriptions: Default::default(),
         deferred: Vec::new(),
         output: None,
         error: None,
@@ -66,6 +68,7 @@ pub fn step(workflow: &CompiledWorkflow, state: &mut RunState, input: StepInput,
         out: StepOutput::default(),
         agenda: VecDeque::new(),
         detached: Vec::new(),
+        new_subscriptions: Vec::new(),
     };
     machine.apply(input);
     machine.run_agenda();
@@ -115,6 +118,8 @@ struct Machine<'a> {
     agenda: VecDeque<Work>,
     /// Effects performed without waiting for their result (`run: workflow` with `await: false`).
     detached: Vec<String>,
+    /// Subscriptions created in this step.
+    new_subscriptions: Vec<String>,
 }
 
 impl Machine<'_> {
@@ -132,8 +137,13 @@ impl Machine<'_> {
         if self.state.status.is_terminal() {
             return;
         }
-        let deferrable =
-            matches!(input, StepInput::EffectCompleted { .. } | StepInput::TimerFired { .. } | StepInput::Start);
+        let deferrable = matches!(
+            input,
+            StepInput::EffectCompleted { .. }
+                | StepInput::TimerFired { .. }
+                | StepInput::EventReceived { .. }
+                | StepInput::Start
+        );
         if self.state.status == RunStatus::Suspended && deferrable {
             self.state.deferred.push(input);
             return;
@@ -142,6 +152,7 @@ impl Machine<'_> {
             StepInput::Start => self.start(),
             StepInput::EffectCompleted { effect_id, result } => self.effect_completed(&effect_id, result),
             StepInput::TimerFired { timer_id } => self.timer_fired(&timer_id),
+            StepInput::EventReceived { subscription_id, event } => self.event_received(&subscription_id, event),
             StepInput::Cancel => self.cancel(),
             StepInput::Suspend => self.suspend(),
             StepInput::Resume => self.resume(),
@@ -200,21 +211,57 @@ impl Machine<'_> {
             .timers
             .values()
             .any(|t| matches!(t.purpose, TimerPurpose::Wait { .. } | TimerPurpose::Retry { .. }));
+        let waits = waits_on_timer || !self.state.subscriptions.is_empty();
         self.state.status =
-            if self.state.effects.is_empty() && waits_on_timer { RunStatus::Waiting } else { RunStatus::Running };
+            if self.state.effects.is_empty() && waits { RunStatus::Waiting } else { RunStatus::Running };
     }
 
-    /// Drops commands for effects and timers that the same step already forgot (a fork branch
-    /// that lost its race, a timer cancelled before it was ever committed): they must not reach
-    /// the driver or the store.
+    /// Drops commands for effects, timers and subscriptions that the same step already forgot
+    /// (a fork branch that lost its race, a timer cancelled before it was ever committed): they
+    /// must not reach the driver or the store. Of several `Subscribe` for one id, only the last
+    /// is kept.
     fn prune_commands(&mut self) {
         let state = &*self.state;
         let detached = &self.detached;
-        self.out.commands.retain(|command| match command {
-            Command::Perform { effect_id, .. } => state.effects.contains_key(effect_id) || detached.contains(effect_id),
-            Command::StartTimer { timer_id, .. } => state.timers.contains_key(timer_id),
-            _ => true,
+        let created = &self.new_subscriptions;
+        let mut last_subscribe = std::collections::HashMap::new();
+        for (position, command) in self.out.commands.iter().enumerate() {
+            if let Command::Subscribe { subscription_id, .. } = command {
+                last_subscribe.insert(subscription_id.clone(), position);
+            }
+        }
+        let mut position = 0;
+        self.out.commands.retain(|command| {
+            let keep = match command {
+                Command::Perform { effect_id, .. } => {
+                    state.effects.contains_key(effect_id) || detached.contains(effect_id)
+                }
+                Command::StartTimer { timer_id, .. } => state.timers.contains_key(timer_id),
+                Command::Subscribe { subscription_id, .. } => {
+                    state.subscriptions.contains_key(subscription_id)
+                        && last_subscribe.get(subscription_id) == Some(&position)
+                }
+                Command::Unsubscribe { subscription_id } => !created.contains(subscription_id),
+                _ => true,
+            };
+            position += 1;
+            keep
         });
+    }
+
+    /// Drops the subscriptions of frame `id` (all of them with `None`), telling the driver.
+    fn unsubscribe_frame(&mut self, id: Option<u64>) {
+        let doomed: Vec<String> = self
+            .state
+            .subscriptions
+            .iter()
+            .filter(|(_, active)| id.is_none_or(|id| active.frame == id))
+            .map(|(subscription_id, _)| subscription_id.clone())
+            .collect();
+        for subscription_id in doomed {
+            self.state.subscriptions.remove(&subscription_id);
+            self.push_command(Command::Unsubscribe { subscription_id });
+        }
     }
 
     fn push_command(&mut self, command: Command) {
@@ -274,6 +321,7 @@ impl Machine<'_> {
                 self.cancel_timer(&timer_id);
             }
             self.state.effects.retain(|_, pending| pending.frame != id);
+            self.unsubscribe_frame(Some(id));
         }
     }
 

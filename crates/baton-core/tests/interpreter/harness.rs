@@ -1,4 +1,13 @@
-//! Runs one case file through the interpreter with a simulated clock and scripted effects.
+//! Runs one case file through the interpreter with a simulated clock, scripted effect results
+//! and scripted events.
+//!
+//! Events: `events:` lists `{after_ms?, event?, subscription?, signal?}` entries, delivered in
+//! order once the run has no effect in flight, each `after_ms` (default 0) after the previous
+//! entry (the first after the start); a timer due earlier fires first. An event (missing
+//! `specversion`, `id` and `source` are filled in: `1.0`, `evt-<n>` for the n-th entry,
+//! `/test`) goes to every subscription [`baton_core::events::matches`] accepts, or, with
+//! `subscription: <id>`, to that id unchecked; an event no subscription matches is dropped. A
+//! `signal` (`cancel`, `suspend`, `resume`) is applied instead.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
@@ -11,6 +20,7 @@ use serde_json::{Value, json};
 use baton_core::definition::load_definition;
 use baton_core::effects::{Effect, EffectResult, HttpResponse};
 use baton_core::error::WorkflowError;
+use baton_core::events::{Subscription, matches, validate_cloud_event};
 use baton_core::state::{Command, RunState, StepInput};
 use baton_core::{StepContext, new_run, step};
 
@@ -30,7 +40,31 @@ struct Case {
     /// Results for effects, consumed in the order the effects are issued.
     #[serde(default)]
     effects: Vec<ScriptedResult>,
+    /// Events and signals, delivered while the run waits.
+    #[serde(default)]
+    events: Vec<ScriptedInput>,
     expect: Expectation,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptedInput {
+    #[serde(default)]
+    after_ms: i64,
+    #[serde(default)]
+    event: Option<Value>,
+    #[serde(default)]
+    subscription: Option<String>,
+    #[serde(default)]
+    signal: Option<Signal>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum Signal {
+    Cancel,
+    Suspend,
+    Resume,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +135,76 @@ fn describe_effect(effect: &Effect) -> String {
     }
 }
 
+fn describe_subscription(subscription: &Subscription) -> String {
+    let types = match &subscription.types {
+        Some(types) => format!("[{}]", types.join(",")),
+        None => "*".to_owned(),
+    };
+    let open = subscription.filters.iter().filter(|filter| !filter.satisfied).count();
+    let mut text = format!("types={types} open={open}/{}", subscription.filters.len());
+    if !subscription.correlation.is_empty() {
+        write!(text, " correlation={}", json!(subscription.correlation)).unwrap();
+    }
+    text
+}
+
+/// The event of the `index`-th scripted entry with its defaults filled in.
+fn complete_event(event: &Value, index: usize) -> Result<Value, String> {
+    let mut event = event.clone();
+    let Some(attributes) = event.as_object_mut() else { return Err(format!("event {index} is not an object")) };
+    attributes.entry("specversion").or_insert_with(|| json!("1.0"));
+    attributes.entry("id").or_insert_with(|| json!(format!("evt-{index}")));
+    attributes.entry("source").or_insert_with(|| json!("/test"));
+    validate_cloud_event(&event).map_err(|problems| format!("event {index} is invalid: {problems:?}"))?;
+    Ok(event)
+}
+
+/// The inputs one scripted entry produces, described for the trace.
+fn script_input(
+    entry: &ScriptedInput,
+    index: usize,
+    subscriptions: &BTreeMap<String, Subscription>,
+    now: i64,
+) -> Result<(String, Vec<StepInput>), String> {
+    match (&entry.event, entry.signal) {
+        (None, Some(signal)) => {
+            let (name, input) = match signal {
+                Signal::Cancel => ("cancel", StepInput::Cancel),
+                Signal::Suspend => ("suspend", StepInput::Suspend),
+                Signal::Resume => ("resume", StepInput::Resume),
+            };
+            Ok((name.to_owned(), vec![input]))
+        }
+        (Some(event), None) => {
+            let event = complete_event(event, index)?;
+            let targets: Vec<String> = match &entry.subscription {
+                Some(id) => vec![id.clone()],
+                None => {
+                    let mut targets = Vec::new();
+                    for (id, subscription) in subscriptions {
+                        if matches(subscription, &event, now).map_err(|err| err.to_string())? {
+                            targets.push(id.clone());
+                        }
+                    }
+                    targets
+                }
+            };
+            let shown = if targets.is_empty() { "dropped".to_owned() } else { format!("=> {}", targets.join(", ")) };
+            let text = format!(
+                "event {} {} {shown}",
+                event["type"].as_str().unwrap_or("?"),
+                event["id"].as_str().unwrap_or("?")
+            );
+            let inputs = targets
+                .into_iter()
+                .map(|subscription_id| StepInput::EventReceived { subscription_id, event: event.clone() })
+                .collect();
+            Ok((text, inputs))
+        }
+        _ => Err(format!("scripted entry {index} needs exactly one of event and signal")),
+    }
+}
+
 /// Runs the case; returns its trace and final state, or the reason it could not run.
 fn run_case(case: Case) -> Result<(String, RunState), String> {
     let text = serde_json::to_string(&case.workflow).map_err(|err| err.to_string())?;
@@ -109,6 +213,11 @@ fn run_case(case: Case) -> Result<(String, RunState), String> {
     let mut scripted: VecDeque<ScriptedResult> = case.effects.into();
     let mut effects: VecDeque<(String, Effect)> = VecDeque::new();
     let mut timers: BTreeMap<String, i64> = BTreeMap::new();
+    let mut script: VecDeque<ScriptedInput> = case.events.into();
+    let mut script_index = 0;
+    let mut last_delivery = START_MS;
+    let mut subscriptions: BTreeMap<String, Subscription> = BTreeMap::new();
+    let mut deliveries: VecDeque<StepInput> = VecDeque::new();
     let mut now = START_MS;
     let mut input = Some(StepInput::Start);
     let mut trace = String::new();
@@ -140,25 +249,55 @@ fn run_case(case: Case) -> Result<(String, RunState), String> {
                     timers.remove(&timer_id);
                 }
                 Command::EmitEvent { event } => writeln!(trace, "  -> emit {}", event["type"]).unwrap(),
+                Command::Subscribe { subscription_id, subscription } => {
+                    writeln!(trace, "  -> subscribe {subscription_id} {}", describe_subscription(&subscription))
+                        .unwrap();
+                    subscriptions.insert(subscription_id, subscription);
+                }
+                Command::Unsubscribe { subscription_id } => {
+                    writeln!(trace, "  -> unsubscribe {subscription_id}").unwrap();
+                    subscriptions.remove(&subscription_id);
+                }
                 Command::Complete { .. } | Command::Fault { .. } | Command::Cancelled => {}
             }
         }
         if state.status.is_terminal() {
             break;
         }
-        input = if let Some((effect_id, effect)) = effects.pop_front() {
-            let result =
-                scripted.pop_front().ok_or_else(|| format!("no scripted result for {}", describe_effect(&effect)))?;
-            Some(StepInput::EffectCompleted { effect_id, result: script_result(result) })
-        } else if let Some((timer_id, due_at)) =
-            timers.iter().min_by_key(|(_, due)| **due).map(|(id, due)| (id.clone(), *due))
-        {
-            timers.remove(&timer_id);
-            now = now.max(due_at);
-            Some(StepInput::TimerFired { timer_id })
-        } else {
-            None
+        input = loop {
+            if let Some(delivery) = deliveries.pop_front() {
+                break Some(delivery);
+            }
+            if let Some((effect_id, effect)) = effects.pop_front() {
+                let result = scripted
+                    .pop_front()
+                    .ok_or_else(|| format!("no scripted result for {}", describe_effect(&effect)))?;
+                break Some(StepInput::EffectCompleted { effect_id, result: script_result(result) });
+            }
+            let next_timer = timers.iter().min_by_key(|(_, due)| **due).map(|(id, due)| (id.clone(), *due));
+            let next_entry = script.front().map(|entry| now.max(last_delivery + entry.after_ms));
+            if let Some(due) = next_entry
+                && next_timer.as_ref().is_none_or(|(_, timer_due)| due <= *timer_due)
+            {
+                let entry = script.pop_front().ok_or("no scripted entry")?;
+                script_index += 1;
+                now = due;
+                last_delivery = due;
+                let (text, inputs) = script_input(&entry, script_index, &subscriptions, now)?;
+                writeln!(trace, "+{}ms <- {text}", now - START_MS).unwrap();
+                deliveries.extend(inputs);
+                continue;
+            }
+            if let Some((timer_id, due_at)) = next_timer {
+                timers.remove(&timer_id);
+                now = now.max(due_at);
+                break Some(StepInput::TimerFired { timer_id });
+            }
+            break None;
         };
+    }
+    if !script.is_empty() {
+        writeln!(trace, "undelivered: {} scripted entries", script.len()).unwrap();
     }
     if !scripted.is_empty() {
         return Err(format!("{} scripted results left unused", scripted.len()));

@@ -217,6 +217,8 @@ impl<S: Store + Clone> Actor<S> {
                     self.engine.inner.timers.schedule(&run_id, &timer_id, due_at)
                 }
                 Command::CancelTimer { timer_id } => self.engine.inner.timers.cancel(&run_id, &timer_id),
+                // Event subscriptions (`listen`) are not wired into the engine yet.
+                Command::Subscribe { .. } | Command::Unsubscribe { .. } => {}
                 Command::EmitEvent { .. } | Command::Complete { .. } | Command::Fault { .. } | Command::Cancelled => {}
             }
         }
