@@ -136,6 +136,8 @@ pub struct CompiledListen {
     pub foreach: Option<CompiledForeach>,
     /// Whether any filter correlates (the task records the correlation lifecycle events).
     pub correlates: bool,
+    /// The task's `metadata.inbox` (human input), with `${ }` values compiled.
+    pub inbox: Option<Template>,
 }
 
 /// How the filters of one strategy complete it.
@@ -477,7 +479,12 @@ impl Compiler<'_> {
             export.and_then(|e| self.expression_field(e.as_.as_ref(), &format!("{reference}/export/as"), scope));
         let export_schema = export.and_then(|e| self.schema(e.schema.as_ref(), &format!("{reference}/export/schema")));
         let timeout_ms = self.timeout(base.timeout.as_ref(), &format!("{reference}/timeout"));
-        let kind = self.kind(&task.kind, reference, scope);
+        let mut kind = self.kind(&task.kind, reference, scope);
+        if let CompiledKind::Listen(listen) = &mut kind
+            && let Some(inbox) = base.metadata.as_ref().and_then(|metadata| metadata.get("inbox"))
+        {
+            listen.inbox = Some(self.value(inbox, &format!("{reference}/metadata/inbox"), scope));
+        }
         let id = self.tasks.len();
         self.tasks.push(CompiledTask {
             name: name.to_owned(),
@@ -614,6 +621,7 @@ impl Compiler<'_> {
             read: task.listen.read.unwrap_or_default(),
             foreach: None,
             correlates: false,
+            inbox: None,
         };
         compiled.strategy = self.strategy(to, &path, FilterRole::Consume, scope, &mut compiled);
         if to.any.is_some() {

@@ -284,6 +284,12 @@ pub enum Command {
     Unsubscribe {
         subscription_id: String,
     },
+    /// The run consumed this event (`source`, `id`): it is never offered to the run again, so
+    /// a later `listen` of the same run does not take it as an event received before it.
+    EventConsumed {
+        source: String,
+        id: String,
+    },
     /// Store (and later deliver) an emitted CloudEvent.
     EmitEvent {
         event: Value,

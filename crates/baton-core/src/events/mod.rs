@@ -63,6 +63,13 @@ pub struct Subscription {
     /// Correlation values established by consumed events, by key name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub correlation: BTreeMap<String, Value>,
+    /// The human-input item this wait shows in the inbox: the task's `metadata.inbox` with its
+    /// `${ }` values evaluated when listening started. `None`: not human input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox: Option<Value>,
+    /// When the task's own `timeout` expires (unix ms), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_at: Option<Millis>,
 }
 
 /// One event filter (`dsl-reference.md#event-filter`).

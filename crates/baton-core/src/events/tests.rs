@@ -25,8 +25,15 @@ fn filter(with: Value) -> Filter {
 }
 
 fn subscription(filters: Vec<Filter>) -> Subscription {
-    let mut subscription =
-        Subscription { created_at: NOW, task: "/do/0/wait".into(), types: None, filters, correlation: BTreeMap::new() };
+    let mut subscription = Subscription {
+        created_at: NOW,
+        task: "/do/0/wait".into(),
+        types: None,
+        filters,
+        correlation: BTreeMap::new(),
+        inbox: None,
+        deadline_at: None,
+    };
     subscription.refresh_types();
     subscription
 }

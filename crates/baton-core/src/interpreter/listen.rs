@@ -64,12 +64,19 @@ impl Machine<'_> {
             }
         }
         let reference = self.frame(frame_id).map(|frame| frame.reference.clone()).unwrap_or_default();
+        let inbox = match &listen.inbox {
+            Some(template) => Some(template.evaluate(input, &self.task_variables(frame_id, None))?),
+            None => None,
+        };
+        let timeout_ms = self.workflow.task_by_reference(&reference).and_then(|id| self.workflow.tasks[id].timeout_ms);
         let mut subscription = Subscription {
             created_at: self.now(),
             task: reference.clone(),
             types: None,
             filters,
             correlation: Default::default(),
+            inbox,
+            deadline_at: timeout_ms.map(|ms| self.now() + ms as crate::state::Millis),
         };
         subscription.refresh_types();
         let exec = |subscription_id| Exec::Listen {
@@ -157,6 +164,9 @@ impl Machine<'_> {
 
         let item = read_event(listen.read, &event);
         let foreach = listen.foreach.is_some();
+        if let Some((source, id)) = key.clone() {
+            self.push_command(Command::EventConsumed { source, id });
+        }
         let Some(Exec::Listen { seen, consumed, queue, .. }) = self.exec_mut(frame_id) else { return };
         seen.extend(key);
         if role == FilterRole::Consume {

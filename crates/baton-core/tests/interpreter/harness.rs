@@ -258,6 +258,7 @@ fn run_case(case: Case) -> Result<(String, RunState), String> {
                     writeln!(trace, "  -> unsubscribe {subscription_id}").unwrap();
                     subscriptions.remove(&subscription_id);
                 }
+                Command::EventConsumed { source, id } => writeln!(trace, "  -> consumed {source} {id}").unwrap(),
                 Command::Complete { .. } | Command::Fault { .. } | Command::Cancelled => {}
             }
         }
