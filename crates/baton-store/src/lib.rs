@@ -23,8 +23,8 @@ mod version;
 pub use crate::error::StoreError;
 pub use crate::postgres::{PgOptions, PgStore};
 pub use crate::records::{
-    Checkpoint, HistoryEntry, Millis, NewHistoryEntry, NewRun, ParentLink, PutOutcome, RunFilter, RunRecord,
-    RunSummary, StoredEvent, TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
+    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Millis, NewHistoryEntry, NewRun, ParentLink, PutOutcome,
+    RunFilter, RunRecord, RunSummary, StoredEvent, SubscriptionRecord, TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
 };
 pub use crate::sqlite::{CommitStats, SqliteOptions, SqliteStore, Synchronous};
 pub use crate::store::Store;

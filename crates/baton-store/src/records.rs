@@ -138,6 +138,63 @@ pub struct StoredEvent {
     pub time: Millis,
     /// The whole CloudEvent as JSON (structured mode).
     pub event: Value,
+    /// When Baton stored the event (unix ms); the retention window and
+    /// [`crate::Store::retained_events`] go by it.
+    pub received_at: Millis,
+}
+
+/// What a waiting run listens for, kept until the run clears it (or the run is deleted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionRecord {
+    pub run_id: String,
+    /// Caller-chosen id, unique per run.
+    pub subscription_id: String,
+    pub workspace: String,
+    /// Event types it can match; `None` = any type. `Some(vec![])` matches no type.
+    pub types: Option<Vec<String>>,
+    /// The engine's opaque subscription document.
+    pub subscription: Value,
+    /// Human-input item shown in the inbox (title, description, form, assignees…);
+    /// `None` = not human input.
+    pub inbox: Option<Value>,
+    /// When an inbox item is overdue (unix ms); `None` = no deadline.
+    pub deadline_at: Option<Millis>,
+    pub created_at: Millis,
+}
+
+/// Which inbox items [`crate::Store::list_inbox`] returns, by `created_at`, `run_id`,
+/// `subscription_id`. `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboxFilter {
+    pub workspace: String,
+    /// Only items whose inbox document's `assignees` array contains this string.
+    pub assignee: Option<String>,
+    /// Only items of runs of this workflow namespace.
+    pub namespace: Option<String>,
+    /// Only items of runs of this workflow name.
+    pub name: Option<String>,
+    /// Only items with `deadline_at <= overdue_at`.
+    pub overdue_at: Option<Millis>,
+    /// Page size: at most this many items.
+    pub limit: u32,
+    /// Cursor: only items sorting after (created_at, run_id, subscription_id), the last item of
+    /// the previous page.
+    pub after: Option<(Millis, String, String)>,
+}
+
+/// An open human-input item: a subscription with an inbox document, with its run's workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxItem {
+    pub run_id: String,
+    pub subscription_id: String,
+    /// The run's workflow namespace, name and version.
+    pub namespace: String,
+    pub name: String,
+    pub version: String,
+    pub inbox: Value,
+    pub deadline_at: Option<Millis>,
+    pub created_at: Millis,
+    pub subscription: Value,
 }
 
 /// Everything one interpreter step changes, committed atomically (persist, then act).
@@ -161,6 +218,15 @@ pub struct Checkpoint {
     pub timers_cleared: Vec<String>,
     /// Events to keep, in the run's workspace; an already stored (`source`, `id`) is skipped.
     pub events: Vec<StoredEvent>,
+    /// Subscriptions to create or replace, by (`run_id`, `subscription_id`); `run_id` must be
+    /// the checkpoint's run. Applied after `subscriptions_cleared`; of several with one id the
+    /// last wins.
+    pub subscriptions_set: Vec<SubscriptionRecord>,
+    /// Subscription ids of this run to delete; unknown ids are ignored.
+    pub subscriptions_cleared: Vec<String>,
+    /// Events (`source`, `id`) this run consumed: [`crate::Store::retained_events`] no longer
+    /// returns them to this run.
+    pub events_consumed: Vec<(String, String)>,
     pub updated_at: Millis,
 }
 

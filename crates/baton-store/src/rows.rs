@@ -4,7 +4,10 @@
 use serde_json::Value;
 
 use crate::error::StoreError;
-use crate::records::{HistoryEntry, ParentLink, RunRecord, RunSummary, StoredEvent, TimerRecord, WorkflowRecord};
+use crate::records::{
+    Checkpoint, HistoryEntry, InboxItem, ParentLink, RunRecord, RunSummary, StoredEvent, SubscriptionRecord,
+    TimerRecord, WorkflowRecord,
+};
 
 /// Typed access to the columns of one result row. A missing column, a value of the wrong type
 /// or a document that is not JSON is a [`StoreError::Encoding`].
@@ -92,7 +95,7 @@ pub(crate) fn timer(row: &impl RecordRow) -> Result<TimerRecord, StoreError> {
     Ok(TimerRecord { run_id: row.text("run_id")?, timer_id: row.text("timer_id")?, due_at: row.int("due_at")? })
 }
 
-/// Columns: id, source, type, time, event.
+/// Columns: id, source, type, time, event, received_at.
 pub(crate) fn event(row: &impl RecordRow) -> Result<StoredEvent, StoreError> {
     Ok(StoredEvent {
         id: row.text("id")?,
@@ -100,5 +103,78 @@ pub(crate) fn event(row: &impl RecordRow) -> Result<StoredEvent, StoreError> {
         kind: row.text("type")?,
         time: row.int("time")?,
         event: row.json("event")?,
+        received_at: row.int("received_at")?,
     })
+}
+
+/// Columns: run_id, subscription_id, workspace, types, subscription, inbox, deadline_at,
+/// created_at.
+pub(crate) fn subscription(row: &impl RecordRow) -> Result<SubscriptionRecord, StoreError> {
+    let types = match row.optional_json("types")? {
+        None => None,
+        Some(types) => Some(
+            serde_json::from_value(types)
+                .map_err(|err| StoreError::Encoding(format!("column types is not an array of strings: {err}")))?,
+        ),
+    };
+    Ok(SubscriptionRecord {
+        run_id: row.text("run_id")?,
+        subscription_id: row.text("subscription_id")?,
+        workspace: row.text("workspace")?,
+        types,
+        subscription: row.json("subscription")?,
+        inbox: row.optional_json("inbox")?,
+        deadline_at: row.optional_int("deadline_at")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+/// Columns: run_id, subscription_id, namespace, name, version, inbox (not null), deadline_at,
+/// created_at, subscription.
+pub(crate) fn inbox_item(row: &impl RecordRow) -> Result<InboxItem, StoreError> {
+    Ok(InboxItem {
+        run_id: row.text("run_id")?,
+        subscription_id: row.text("subscription_id")?,
+        namespace: row.text("namespace")?,
+        name: row.text("name")?,
+        version: row.text("version")?,
+        inbox: row.json("inbox")?,
+        deadline_at: row.optional_int("deadline_at")?,
+        created_at: row.int("created_at")?,
+        subscription: row.json("subscription")?,
+    })
+}
+
+/// The `subscription_types` rows of a subscription: its types, or [`ANY_TYPE`] for any.
+pub(crate) fn type_keys(types: Option<&[String]>) -> Vec<String> {
+    match types {
+        None => vec![ANY_TYPE.to_owned()],
+        Some(types) => {
+            let mut keys = types.to_vec();
+            keys.sort();
+            keys.dedup();
+            keys
+        }
+    }
+}
+
+/// `subscription_types.type` of a subscription that matches any type. CloudEvents require a
+/// non-empty `type`, so no real type collides with it.
+pub(crate) const ANY_TYPE: &str = "";
+
+/// The `types` column: a JSON array of strings, or NULL for any type.
+pub(crate) fn types_json(types: Option<&[String]>) -> Option<Value> {
+    types.map(|types| Value::from(types.to_vec()))
+}
+
+/// Refuses a checkpoint setting a subscription of another run (a caller bug), before anything
+/// is written.
+pub(crate) fn check_subscriptions(checkpoint: &Checkpoint) -> Result<(), StoreError> {
+    match checkpoint.subscriptions_set.iter().find(|it| it.run_id != checkpoint.run_id) {
+        None => Ok(()),
+        Some(it) => Err(StoreError::Encoding(format!(
+            "subscription {} belongs to run {}, not to the checkpoint's run {}",
+            it.subscription_id, it.run_id, checkpoint.run_id
+        ))),
+    }
 }

@@ -4,8 +4,8 @@ use std::future::Future;
 
 use crate::error::StoreError;
 use crate::records::{
-    Checkpoint, HistoryEntry, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter, RunRecord, RunSummary,
-    StoredEvent, TimerRecord, WorkflowRecord,
+    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter,
+    RunRecord, RunSummary, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
 
 /// Durable storage of workflows, runs, history, timers and events.
@@ -105,4 +105,51 @@ pub trait Store: Send + Sync + 'static {
     /// Loads a stored event by its CloudEvent `source` and `id`.
     fn get_event(&self, source: &str, id: &str)
     -> impl Future<Output = Result<Option<StoredEvent>, StoreError>> + Send;
+
+    /// Stores an event received from outside, in `workspace`. Returns `true` when it is new,
+    /// `false` when its (`source`, `id`) is already stored (nothing changes then), also when
+    /// the same event is posted concurrently: exactly one call returns `true`.
+    fn put_event(&self, event: StoredEvent, workspace: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The subscriptions of `workspace` that can match an event of type `kind`: those listing
+    /// `kind` among their types and those of any type (`types: None`), by `created_at`, run id
+    /// and subscription id.
+    fn subscriptions_for_type(
+        &self,
+        workspace: &str,
+        kind: &str,
+    ) -> impl Future<Output = Result<Vec<SubscriptionRecord>, StoreError>> + Send;
+
+    /// Up to `limit` stored events of `workspace` received at or after `since`, of one of
+    /// `types` (`None`: any type, an empty slice: none), that the run `run_id` has not
+    /// consumed ([`Checkpoint::events_consumed`]), in arrival order (`received_at`, then
+    /// insertion order).
+    fn retained_events(
+        &self,
+        workspace: &str,
+        run_id: &str,
+        since: Millis,
+        types: Option<&[String]>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+
+    /// Loads one subscription.
+    fn subscription(
+        &self,
+        run_id: &str,
+        subscription_id: &str,
+    ) -> impl Future<Output = Result<Option<SubscriptionRecord>, StoreError>> + Send;
+
+    /// Open inbox items (subscriptions with an inbox document) of a workspace, by
+    /// `created_at`, run id and subscription id, one page at a time.
+    fn list_inbox(&self, filter: InboxFilter) -> impl Future<Output = Result<Vec<InboxItem>, StoreError>> + Send;
+
+    /// Up to `limit` inbox items of any workspace with `deadline_at <= now`, oldest deadline
+    /// first (ties by run id, subscription id).
+    fn overdue_inbox(&self, now: Millis, limit: u32)
+    -> impl Future<Output = Result<Vec<InboxItem>, StoreError>> + Send;
+
+    /// Deletes the events received before `received_before` (the retention purge), with the
+    /// runs' records of having consumed them. Returns the number of events deleted.
+    fn delete_events_before(&self, received_before: Millis) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }

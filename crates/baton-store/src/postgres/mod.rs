@@ -18,8 +18,8 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 
 use crate::error::StoreError;
 use crate::records::{
-    Checkpoint, HistoryEntry, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter, RunRecord, RunSummary,
-    StoredEvent, TimerRecord, WorkflowRecord,
+    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter,
+    RunRecord, RunSummary, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
 use crate::store::Store;
 
@@ -248,6 +248,45 @@ impl Store for PgStore {
 
     async fn get_event(&self, source: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
         self.call(reads::get_event(&self.pool, source, id)).await
+    }
+
+    async fn put_event(&self, event: StoredEvent, workspace: &str) -> Result<bool, StoreError> {
+        self.call(writes::put_event(&self.pool, &event, workspace)).await
+    }
+
+    async fn subscriptions_for_type(&self, workspace: &str, kind: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {
+        self.call(reads::subscriptions_for_type(&self.pool, workspace, kind)).await
+    }
+
+    async fn retained_events(
+        &self,
+        workspace: &str,
+        run_id: &str,
+        since: Millis,
+        types: Option<&[String]>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.call(reads::retained_events(&self.pool, workspace, run_id, since, types, limit)).await
+    }
+
+    async fn subscription(
+        &self,
+        run_id: &str,
+        subscription_id: &str,
+    ) -> Result<Option<SubscriptionRecord>, StoreError> {
+        self.call(reads::subscription(&self.pool, run_id, subscription_id)).await
+    }
+
+    async fn list_inbox(&self, filter: InboxFilter) -> Result<Vec<InboxItem>, StoreError> {
+        self.call(reads::list_inbox(&self.pool, filter)).await
+    }
+
+    async fn overdue_inbox(&self, now: Millis, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
+        self.call(reads::overdue_inbox(&self.pool, now, limit)).await
+    }
+
+    async fn delete_events_before(&self, received_before: Millis) -> Result<u64, StoreError> {
+        self.call(writes::delete_events_before(&self.pool, received_before)).await
     }
 }
 

@@ -14,7 +14,10 @@ use sqlx::PgPool;
 
 use crate::error::StoreError;
 use crate::postgres::codec::{encode_json, encode_optional_json};
-use crate::records::{Checkpoint, NewHistoryEntry, NewRun, PutOutcome, StoredEvent, WorkflowRecord};
+use crate::records::{
+    Checkpoint, Millis, NewHistoryEntry, NewRun, PutOutcome, StoredEvent, SubscriptionRecord, WorkflowRecord,
+};
+use crate::rows::{check_subscriptions, type_keys, types_json};
 
 pub(crate) async fn put_workflow(pool: &PgPool, record: &WorkflowRecord) -> Result<PutOutcome, StoreError> {
     let inserted = sqlx::query(
@@ -126,12 +129,20 @@ pub(crate) async fn create_run(pool: &PgPool, run: &NewRun, history: &[NewHistor
 /// Applies a checkpoint; see [`crate::Store::commit`]. Returns the new state version.
 pub(crate) async fn commit(pool: &PgPool, checkpoint: &Checkpoint) -> Result<i64, StoreError> {
     let run_id = &checkpoint.run_id;
+    check_subscriptions(checkpoint)?;
     let entries = HistoryColumns::new(&checkpoint.history)?;
     let timers = TimerChanges::new(checkpoint);
     let events = EventColumns::new(&checkpoint.events)?;
+    let subscriptions = SubscriptionChanges::new(checkpoint)?;
+    let mut consumed: Vec<&(String, String)> = checkpoint.events_consumed.iter().collect();
+    consumed.sort();
+    consumed.dedup();
     // Every sub-statement after `run` reads from it: when the version check fails, `run` is
-    // empty and nothing else is written. Statements of one query see one snapshot, so timer
-    // deletions and upserts must not touch the same row (`TimerChanges` sees to that).
+    // empty and nothing else is written. Statements of one query see one snapshot, so
+    // deletions and upserts must not touch the same row (`TimerChanges` and
+    // `SubscriptionChanges` see to that). A cleared subscription's types go with it
+    // (ON DELETE CASCADE); a set one keeps the type rows it still has, loses the others and
+    // gains the new ones.
     let new_version: Option<i64> = sqlx::query_scalar(
         "WITH run AS ( \
            UPDATE runs SET status = $3, state = $4::json, output = $5::json, error = $6::json, \
@@ -154,12 +165,42 @@ pub(crate) async fn commit(pool: &PgPool, checkpoint: &Checkpoint) -> Result<i64
            FROM run, UNNEST($13::text[], $14::bigint[]) AS timer (timer_id, due_at) \
            ON CONFLICT (run_id, timer_id) DO UPDATE SET due_at = excluded.due_at \
          ), new_events AS ( \
-           INSERT INTO events (workspace, source, id, type, time, event) \
+           INSERT INTO events (workspace, source, id, type, time, event, received_at) \
            SELECT run.workspace, event.source, event.id, event.type, event.time, \
-             event.event::json \
-           FROM run, UNNEST($15::text[], $16::text[], $17::text[], $18::bigint[], $19::text[]) \
-             AS event (source, id, type, time, event) \
+             event.event::json, event.received_at \
+           FROM run, UNNEST($15::text[], $16::text[], $17::text[], $18::bigint[], $19::text[], \
+             $20::bigint[]) AS event (source, id, type, time, event, received_at) \
            ON CONFLICT (source, id) DO NOTHING \
+         ), cleared_subscriptions AS ( \
+           DELETE FROM subscriptions \
+           WHERE run_id = $1 AND subscription_id = ANY($21::text[]) AND EXISTS (SELECT FROM run) \
+         ), set_subscriptions AS ( \
+           INSERT INTO subscriptions (run_id, subscription_id, workspace, types, subscription, \
+             inbox, deadline_at, created_at) \
+           SELECT $1, sub.subscription_id, sub.workspace, sub.types::json, sub.subscription::json, \
+             sub.inbox::json, sub.deadline_at, sub.created_at \
+           FROM run, UNNEST($22::text[], $23::text[], $24::text[], $25::text[], $26::text[], \
+             $27::bigint[], $28::bigint[]) \
+             AS sub (subscription_id, workspace, types, subscription, inbox, deadline_at, created_at) \
+           ON CONFLICT (run_id, subscription_id) DO UPDATE SET workspace = excluded.workspace, \
+             types = excluded.types, subscription = excluded.subscription, inbox = excluded.inbox, \
+             deadline_at = excluded.deadline_at, created_at = excluded.created_at \
+         ), stale_types AS ( \
+           DELETE FROM subscription_types \
+           WHERE run_id = $1 AND subscription_id = ANY($22::text[]) \
+             AND (subscription_id, workspace, type) NOT IN \
+               (SELECT * FROM UNNEST($29::text[], $30::text[], $31::text[])) \
+             AND EXISTS (SELECT FROM run) \
+         ), new_types AS ( \
+           INSERT INTO subscription_types (workspace, type, run_id, subscription_id) \
+           SELECT st.workspace, st.type, $1, st.subscription_id \
+           FROM run, UNNEST($29::text[], $30::text[], $31::text[]) AS st (subscription_id, workspace, type) \
+           ON CONFLICT DO NOTHING \
+         ), consumed AS ( \
+           INSERT INTO event_consumptions (source, id, run_id) \
+           SELECT consumed.source, consumed.id, $1 \
+           FROM run, UNNEST($32::text[], $33::text[]) AS consumed (source, id) \
+           ON CONFLICT DO NOTHING \
          ) \
          SELECT state_version FROM run",
     )
@@ -182,6 +223,20 @@ pub(crate) async fn commit(pool: &PgPool, checkpoint: &Checkpoint) -> Result<i64
     .bind(&events.kind)
     .bind(&events.time)
     .bind(&events.event)
+    .bind(&events.received_at)
+    .bind(&subscriptions.cleared)
+    .bind(&subscriptions.ids)
+    .bind(&subscriptions.workspace)
+    .bind(&subscriptions.types)
+    .bind(&subscriptions.subscription)
+    .bind(&subscriptions.inbox)
+    .bind(&subscriptions.deadline_at)
+    .bind(&subscriptions.created_at)
+    .bind(&subscriptions.type_ids)
+    .bind(&subscriptions.type_workspace)
+    .bind(&subscriptions.type_kind)
+    .bind(consumed.iter().map(|(source, _)| source.as_str()).collect::<Vec<_>>())
+    .bind(consumed.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>())
     .fetch_optional(pool)
     .await?;
     if let Some(new_version) = new_version {
@@ -234,6 +289,7 @@ struct EventColumns {
     kind: Vec<String>,
     time: Vec<i64>,
     event: Vec<String>,
+    received_at: Vec<i64>,
 }
 
 impl EventColumns {
@@ -248,6 +304,101 @@ impl EventColumns {
             kind: unique.iter().map(|event| event.kind.clone()).collect(),
             time: unique.iter().map(|event| event.time).collect(),
             event: unique.iter().map(|event| encode_json(&event.event)).collect::<Result<_, _>>()?,
+            received_at: unique.iter().map(|event| event.received_at).collect(),
         })
     }
+}
+
+/// A checkpoint's subscription changes as parallel arrays, with the effect of "clear, then set,
+/// in order" but touching each row once: a set subscription is not also deleted, and of several
+/// sets of one id the last one wins. `type_*` are the `subscription_types` rows of the set ones.
+struct SubscriptionChanges {
+    cleared: Vec<String>,
+    ids: Vec<String>,
+    workspace: Vec<String>,
+    types: Vec<Option<String>>,
+    subscription: Vec<String>,
+    inbox: Vec<Option<String>>,
+    deadline_at: Vec<Option<i64>>,
+    created_at: Vec<i64>,
+    type_ids: Vec<String>,
+    type_workspace: Vec<String>,
+    type_kind: Vec<String>,
+}
+
+impl SubscriptionChanges {
+    fn new(checkpoint: &Checkpoint) -> Result<SubscriptionChanges, StoreError> {
+        let mut last: Vec<&SubscriptionRecord> = Vec::with_capacity(checkpoint.subscriptions_set.len());
+        for record in &checkpoint.subscriptions_set {
+            match last.iter().position(|it| it.subscription_id == record.subscription_id) {
+                Some(idx) => last[idx] = record,
+                None => last.push(record),
+            }
+        }
+        let set: HashSet<&str> = last.iter().map(|it| it.subscription_id.as_str()).collect();
+        let mut changes = SubscriptionChanges {
+            cleared: checkpoint.subscriptions_cleared.iter().filter(|id| !set.contains(id.as_str())).cloned().collect(),
+            ids: Vec::new(),
+            workspace: Vec::new(),
+            types: Vec::new(),
+            subscription: Vec::new(),
+            inbox: Vec::new(),
+            deadline_at: Vec::new(),
+            created_at: Vec::new(),
+            type_ids: Vec::new(),
+            type_workspace: Vec::new(),
+            type_kind: Vec::new(),
+        };
+        for record in last {
+            changes.ids.push(record.subscription_id.clone());
+            changes.workspace.push(record.workspace.clone());
+            changes.types.push(encode_optional_json(types_json(record.types.as_deref()).as_ref())?);
+            changes.subscription.push(encode_json(&record.subscription)?);
+            changes.inbox.push(encode_optional_json(record.inbox.as_ref())?);
+            changes.deadline_at.push(record.deadline_at);
+            changes.created_at.push(record.created_at);
+            for kind in type_keys(record.types.as_deref()) {
+                changes.type_ids.push(record.subscription_id.clone());
+                changes.type_workspace.push(record.workspace.clone());
+                changes.type_kind.push(kind);
+            }
+        }
+        Ok(changes)
+    }
+}
+
+/// See [`crate::Store::put_event`]: the unique key (`source`, `id`) decides between concurrent
+/// duplicates.
+pub(crate) async fn put_event(pool: &PgPool, event: &StoredEvent, workspace: &str) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO events (workspace, source, id, type, time, event, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6::json, $7) ON CONFLICT (source, id) DO NOTHING",
+    )
+    .bind(workspace)
+    .bind(&event.source)
+    .bind(&event.id)
+    .bind(&event.kind)
+    .bind(event.time)
+    .bind(encode_json(&event.event)?)
+    .bind(event.received_at)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// See [`crate::Store::delete_events_before`].
+pub(crate) async fn delete_events_before(pool: &PgPool, received_before: Millis) -> Result<u64, StoreError> {
+    let deleted: i64 = sqlx::query_scalar(
+        "WITH gone AS ( \
+           DELETE FROM events WHERE received_at < $1 RETURNING source, id \
+         ), gone_consumptions AS ( \
+           DELETE FROM event_consumptions c USING gone WHERE c.source = gone.source AND c.id = gone.id \
+         ) \
+         SELECT count(*) FROM gone",
+    )
+    .bind(received_before)
+    .fetch_one(pool)
+    .await?;
+    Ok(u64::try_from(deleted).unwrap_or(0))
 }

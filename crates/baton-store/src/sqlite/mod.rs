@@ -19,8 +19,8 @@ use tokio::task::JoinHandle;
 
 use crate::error::StoreError;
 use crate::records::{
-    Checkpoint, HistoryEntry, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter, RunRecord, RunSummary,
-    StoredEvent, TimerRecord, WorkflowRecord,
+    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter,
+    RunRecord, RunSummary, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
 use crate::sqlite::writer::{Counters, Job, Request};
 use crate::store::Store;
@@ -248,5 +248,44 @@ impl Store for SqliteStore {
 
     async fn get_event(&self, source: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
         reads::get_event(&self.inner.pool, source, id).await
+    }
+
+    async fn put_event(&self, event: StoredEvent, workspace: &str) -> Result<bool, StoreError> {
+        self.write((event, workspace.to_owned()), Request::PutEvent).await
+    }
+
+    async fn subscriptions_for_type(&self, workspace: &str, kind: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {
+        reads::subscriptions_for_type(&self.inner.pool, workspace, kind).await
+    }
+
+    async fn retained_events(
+        &self,
+        workspace: &str,
+        run_id: &str,
+        since: Millis,
+        types: Option<&[String]>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        reads::retained_events(&self.inner.pool, workspace, run_id, since, types, limit).await
+    }
+
+    async fn subscription(
+        &self,
+        run_id: &str,
+        subscription_id: &str,
+    ) -> Result<Option<SubscriptionRecord>, StoreError> {
+        reads::subscription(&self.inner.pool, run_id, subscription_id).await
+    }
+
+    async fn list_inbox(&self, filter: InboxFilter) -> Result<Vec<InboxItem>, StoreError> {
+        reads::list_inbox(&self.inner.pool, filter).await
+    }
+
+    async fn overdue_inbox(&self, now: Millis, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
+        reads::overdue_inbox(&self.inner.pool, now, limit).await
+    }
+
+    async fn delete_events_before(&self, received_before: Millis) -> Result<u64, StoreError> {
+        self.write(received_before, Request::DeleteEventsBefore).await
     }
 }

@@ -4,9 +4,10 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use crate::error::StoreError;
 use crate::records::{
-    HistoryEntry, Millis, RunFilter, RunRecord, RunSummary, StoredEvent, TimerRecord, WorkflowRecord,
+    HistoryEntry, InboxFilter, InboxItem, Millis, RunFilter, RunRecord, RunSummary, StoredEvent, SubscriptionRecord,
+    TimerRecord, WorkflowRecord,
 };
-use crate::rows::{self as record, RecordRow};
+use crate::rows::{self as record, ANY_TYPE, RecordRow};
 use crate::version;
 
 pub(crate) async fn get_workflow(
@@ -200,10 +201,139 @@ pub(crate) async fn timers_of_run(pool: &SqlitePool, run_id: &str) -> Result<Vec
 }
 
 pub(crate) async fn get_event(pool: &SqlitePool, source: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
-    let row = sqlx::query("SELECT id, source, type, time, event FROM events WHERE source = $1 AND id = $2")
-        .bind(source)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT id, source, type, time, event, received_at FROM events WHERE source = $1 AND id = $2")
+            .bind(source)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
     row.as_ref().map(record::event).transpose()
+}
+
+const SUBSCRIPTION_COLUMNS: &str =
+    "s.run_id, s.subscription_id, s.workspace, s.types, s.subscription, s.inbox, s.deadline_at, s.created_at";
+
+const INBOX_COLUMNS: &str = "s.run_id, s.subscription_id, r.namespace, r.name, r.version, s.inbox, s.deadline_at, \
+     s.created_at, s.subscription";
+
+pub(crate) async fn subscriptions_for_type(
+    pool: &SqlitePool,
+    workspace: &str,
+    kind: &str,
+) -> Result<Vec<SubscriptionRecord>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s \
+         WHERE (s.run_id, s.subscription_id) IN (SELECT run_id, subscription_id FROM subscription_types \
+           WHERE workspace = $1 AND type IN ($2, $3)) \
+         ORDER BY s.created_at, s.run_id, s.subscription_id"
+    )))
+    .bind(workspace)
+    .bind(kind)
+    .bind(ANY_TYPE)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(record::subscription).collect()
+}
+
+pub(crate) async fn retained_events(
+    pool: &SqlitePool,
+    workspace: &str,
+    run_id: &str,
+    since: Millis,
+    types: Option<&[String]>,
+    limit: u32,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    if types.is_some_and(<[String]>::is_empty) {
+        return Ok(Vec::new());
+    }
+    let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT e.id, e.source, e.type, e.time, e.event, e.received_at FROM events e WHERE e.workspace = ",
+    );
+    query.push_bind(workspace).push(" AND e.received_at >= ").push_bind(since);
+    if let Some(types) = types {
+        query.push(" AND e.type IN (");
+        let mut list = query.separated(", ");
+        for kind in types {
+            list.push_bind(kind);
+        }
+        query.push(")");
+    }
+    query
+        .push(
+            " AND NOT EXISTS (SELECT 1 FROM event_consumptions c \
+             WHERE c.source = e.source AND c.id = e.id AND c.run_id = ",
+        )
+        .push_bind(run_id)
+        .push(") ORDER BY e.received_at, e.rowid LIMIT ")
+        .push_bind(i64::from(limit));
+    let rows = query.build().fetch_all(pool).await?;
+    rows.iter().map(record::event).collect()
+}
+
+pub(crate) async fn subscription(
+    pool: &SqlitePool,
+    run_id: &str,
+    subscription_id: &str,
+) -> Result<Option<SubscriptionRecord>, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.run_id = $1 AND s.subscription_id = $2"
+    )))
+    .bind(run_id)
+    .bind(subscription_id)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(record::subscription).transpose()
+}
+
+pub(crate) async fn list_inbox(pool: &SqlitePool, filter: InboxFilter) -> Result<Vec<InboxItem>, StoreError> {
+    let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        "SELECT {INBOX_COLUMNS} FROM subscriptions s JOIN runs r ON r.id = s.run_id \
+         WHERE s.inbox IS NOT NULL AND s.workspace = "
+    ));
+    query.push_bind(filter.workspace);
+    if let Some(assignee) = filter.assignee {
+        // Only string items of an `assignees` array (json_each would also walk a scalar).
+        query
+            .push(
+                " AND json_type(s.inbox, '$.assignees') = 'array' AND EXISTS (SELECT 1 FROM \
+                 json_each(s.inbox, '$.assignees') a WHERE a.type = 'text' AND a.value = ",
+            )
+            .push_bind(assignee)
+            .push(")");
+    }
+    if let Some(namespace) = filter.namespace {
+        query.push(" AND r.namespace = ").push_bind(namespace);
+    }
+    if let Some(name) = filter.name {
+        query.push(" AND r.name = ").push_bind(name);
+    }
+    if let Some(overdue_at) = filter.overdue_at {
+        query.push(" AND s.deadline_at <= ").push_bind(overdue_at);
+    }
+    if let Some((created_at, run_id, subscription_id)) = filter.after {
+        query
+            .push(" AND (s.created_at, s.run_id, s.subscription_id) > (")
+            .push_bind(created_at)
+            .push(", ")
+            .push_bind(run_id)
+            .push(", ")
+            .push_bind(subscription_id)
+            .push(")");
+    }
+    query.push(" ORDER BY s.created_at, s.run_id, s.subscription_id LIMIT ").push_bind(i64::from(filter.limit));
+    let rows = query.build().fetch_all(pool).await?;
+    rows.iter().map(record::inbox_item).collect()
+}
+
+pub(crate) async fn overdue_inbox(pool: &SqlitePool, now: Millis, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {INBOX_COLUMNS} FROM subscriptions s JOIN runs r ON r.id = s.run_id \
+         WHERE s.inbox IS NOT NULL AND s.deadline_at IS NOT NULL AND s.deadline_at <= $1 \
+         ORDER BY s.deadline_at, s.run_id, s.subscription_id LIMIT $2"
+    )))
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(record::inbox_item).collect()
 }

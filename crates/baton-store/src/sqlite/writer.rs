@@ -14,7 +14,7 @@ use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::StoreError;
-use crate::records::{Checkpoint, NewHistoryEntry, NewRun, PutOutcome, WorkflowRecord};
+use crate::records::{Checkpoint, Millis, NewHistoryEntry, NewRun, PutOutcome, StoredEvent, WorkflowRecord};
 use crate::sqlite::writes;
 
 /// One queued write and the caller waiting for it.
@@ -22,6 +22,8 @@ pub(crate) enum Request {
     PutWorkflow(Job<WorkflowRecord, PutOutcome>),
     CreateRun(Job<(NewRun, Vec<NewHistoryEntry>), ()>),
     Commit(Job<Checkpoint, i64>),
+    PutEvent(Job<(StoredEvent, String), bool>),
+    DeleteEventsBefore(Job<Millis, u64>),
 }
 
 /// A write's input, its reply channel and, once applied, its result.
@@ -68,6 +70,15 @@ impl Request {
                 let result = writes::commit(conn, &job.input).await;
                 job.record(result)
             }
+            Request::PutEvent(job) => {
+                let (event, workspace) = &job.input;
+                let result = writes::put_event(conn, event, workspace).await;
+                job.record(result)
+            }
+            Request::DeleteEventsBefore(job) => {
+                let result = writes::delete_events_before(conn, job.input).await;
+                job.record(result)
+            }
         }
     }
 
@@ -78,6 +89,8 @@ impl Request {
             Request::PutWorkflow(job) => job.result = Some(Err(err)),
             Request::CreateRun(job) => job.result = Some(Err(err)),
             Request::Commit(job) => job.result = Some(Err(err)),
+            Request::PutEvent(job) => job.result = Some(Err(err)),
+            Request::DeleteEventsBefore(job) => job.result = Some(Err(err)),
         }
     }
 
@@ -86,6 +99,8 @@ impl Request {
             Request::PutWorkflow(job) => job.answer(),
             Request::CreateRun(job) => job.answer(),
             Request::Commit(job) => job.answer(),
+            Request::PutEvent(job) => job.answer(),
+            Request::DeleteEventsBefore(job) => job.answer(),
         }
     }
 }

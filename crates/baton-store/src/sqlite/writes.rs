@@ -4,7 +4,10 @@
 use sqlx::SqliteConnection;
 
 use crate::error::StoreError;
-use crate::records::{Checkpoint, NewHistoryEntry, NewRun, PutOutcome, WorkflowRecord};
+use crate::records::{
+    Checkpoint, Millis, NewHistoryEntry, NewRun, PutOutcome, StoredEvent, SubscriptionRecord, WorkflowRecord,
+};
+use crate::rows::{check_subscriptions, type_keys, types_json};
 use crate::sqlite::codec::{encode_json, encode_optional_json};
 
 pub(crate) async fn put_workflow(
@@ -91,6 +94,7 @@ pub(crate) async fn create_run(
 /// Applies a checkpoint; see [`crate::Store::commit`]. Returns the new state version.
 pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint) -> Result<i64, StoreError> {
     let run_id = &checkpoint.run_id;
+    check_subscriptions(checkpoint)?;
     let stored: Option<(i64, i64, String)> =
         sqlx::query_as("SELECT state_version, last_seq, workspace FROM runs WHERE id = $1")
             .bind(run_id)
@@ -140,20 +144,115 @@ pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint)
         .await?;
     }
     for event in &checkpoint.events {
+        insert_event(conn, event, &workspace).await?;
+    }
+    for subscription_id in &checkpoint.subscriptions_cleared {
+        // Its `subscription_types` rows go with it (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM subscriptions WHERE run_id = $1 AND subscription_id = $2")
+            .bind(run_id)
+            .bind(subscription_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for subscription in &checkpoint.subscriptions_set {
+        set_subscription(conn, subscription).await?;
+    }
+    for (source, id) in &checkpoint.events_consumed {
         sqlx::query(
-            "INSERT INTO events (workspace, source, id, type, time, event) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (source, id) DO NOTHING",
+            "INSERT INTO event_consumptions (source, id, run_id) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
         )
-        .bind(&workspace)
-        .bind(&event.source)
-        .bind(&event.id)
-        .bind(&event.kind)
-        .bind(event.time)
-        .bind(encode_json(&event.event)?)
+        .bind(source)
+        .bind(id)
+        .bind(run_id)
         .execute(&mut *conn)
         .await?;
     }
     Ok(new_version)
+}
+
+/// Inserts an event unless its (`source`, `id`) is stored; returns whether it was inserted.
+async fn insert_event(conn: &mut SqliteConnection, event: &StoredEvent, workspace: &str) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO events (workspace, source, id, type, time, event, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source, id) DO NOTHING",
+    )
+    .bind(workspace)
+    .bind(&event.source)
+    .bind(&event.id)
+    .bind(&event.kind)
+    .bind(event.time)
+    .bind(encode_json(&event.event)?)
+    .bind(event.received_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Creates or replaces a subscription and its `subscription_types` rows.
+async fn set_subscription(conn: &mut SqliteConnection, record: &SubscriptionRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO subscriptions (run_id, subscription_id, workspace, types, subscription, inbox, \
+         deadline_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (run_id, subscription_id) DO UPDATE SET workspace = excluded.workspace, \
+         types = excluded.types, subscription = excluded.subscription, inbox = excluded.inbox, \
+         deadline_at = excluded.deadline_at, created_at = excluded.created_at",
+    )
+    .bind(&record.run_id)
+    .bind(&record.subscription_id)
+    .bind(&record.workspace)
+    .bind(encode_optional_json(types_json(record.types.as_deref()).as_ref())?)
+    .bind(encode_json(&record.subscription)?)
+    .bind(encode_optional_json(record.inbox.as_ref())?)
+    .bind(record.deadline_at)
+    .bind(record.created_at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM subscription_types WHERE run_id = $1 AND subscription_id = $2")
+        .bind(&record.run_id)
+        .bind(&record.subscription_id)
+        .execute(&mut *conn)
+        .await?;
+    for kind in type_keys(record.types.as_deref()) {
+        sqlx::query(
+            "INSERT INTO subscription_types (workspace, type, run_id, subscription_id) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&record.workspace)
+        .bind(kind)
+        .bind(&record.run_id)
+        .bind(&record.subscription_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// See [`crate::Store::put_event`].
+pub(crate) async fn put_event(
+    conn: &mut SqliteConnection,
+    event: &StoredEvent,
+    workspace: &str,
+) -> Result<bool, StoreError> {
+    insert_event(conn, event, workspace).await
+}
+
+/// See [`crate::Store::delete_events_before`].
+pub(crate) async fn delete_events_before(
+    conn: &mut SqliteConnection,
+    received_before: Millis,
+) -> Result<u64, StoreError> {
+    sqlx::query(
+        "DELETE FROM event_consumptions WHERE (source, id) IN \
+         (SELECT source, id FROM events WHERE received_at < $1)",
+    )
+    .bind(received_before)
+    .execute(&mut *conn)
+    .await?;
+    let deleted =
+        sqlx::query("DELETE FROM events WHERE received_at < $1").bind(received_before).execute(&mut *conn).await?;
+    Ok(deleted.rows_affected())
 }
 
 /// Inserts `entries` numbered `first_seq`, `first_seq + 1`, ...

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use baton_store::{
     Checkpoint, Millis, NewHistoryEntry, NewRun, PgOptions, PgStore, SqliteOptions, SqliteStore, StoredEvent,
-    WorkflowRecord,
+    SubscriptionRecord, WorkflowRecord,
 };
 use serde_json::{Value, json};
 use sqlx::postgres::PgConnectOptions;
@@ -241,6 +241,9 @@ pub fn checkpoint(run_id: &str, expected_version: i64) -> Checkpoint {
         timers_set: Vec::new(),
         timers_cleared: Vec::new(),
         events: Vec::new(),
+        subscriptions_set: Vec::new(),
+        subscriptions_cleared: Vec::new(),
+        events_consumed: Vec::new(),
         updated_at: 2_000 + expected_version,
     }
 }
@@ -258,5 +261,32 @@ pub fn event(source: &str, id: &str, data: Value) -> StoredEvent {
             "type": "com.example.approved",
             "data": data,
         }),
+        received_at: 1_600,
+    }
+}
+
+/// An event of type `kind` received at `received_at`.
+pub fn typed_event(source: &str, id: &str, kind: &str, received_at: Millis) -> StoredEvent {
+    StoredEvent {
+        id: id.into(),
+        source: source.into(),
+        kind: kind.into(),
+        time: received_at - 1,
+        event: json!({ "specversion": "1.0", "id": id, "source": source, "type": kind }),
+        received_at,
+    }
+}
+
+/// A subscription of `run_id` in workspace `default`, created at `created_at`, without inbox.
+pub fn subscription(run_id: &str, id: &str, types: Option<&[&str]>, created_at: Millis) -> SubscriptionRecord {
+    SubscriptionRecord {
+        run_id: run_id.into(),
+        subscription_id: id.into(),
+        workspace: "default".into(),
+        types: types.map(|types| types.iter().map(|it| (*it).to_owned()).collect()),
+        subscription: json!({ "task": format!("/do/0/{id}"), "filters": [] }),
+        inbox: None,
+        deadline_at: None,
+        created_at,
     }
 }

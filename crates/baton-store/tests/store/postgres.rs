@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
-use crate::fixtures::{TempPg, TestSchema, checkpoint, entry, event, new_run, open_pg, pg_url};
+use crate::fixtures::{TempPg, TestSchema, checkpoint, entry, event, new_run, open_pg, pg_url, subscription};
 
 /// Two nodes commit the same step of one run at the same moment, round after round: exactly
 /// one wins each round, the other gets a conflict and writes nothing.
@@ -141,7 +141,7 @@ async fn nodes_opening_together_migrate_once() {
         .fetch_all(&mut raw)
         .await
         .unwrap();
-    assert_eq!(applied, [(1, true)]);
+    assert_eq!(applied, [(1, true), (2, true)]);
     // Every node sees the others' writes.
     stores[0].create_run(new_run("r1", 1), vec![]).await.unwrap();
     for store in &stores {
@@ -247,4 +247,24 @@ async fn schema_names_needing_quotes_are_refused() {
         let res = PgStore::open(options).await;
         assert!(matches!(res, Err(StoreError::Database(sqlx::Error::Configuration(_)))), "{schema:?}: {res:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_go_with_their_run() {
+    let db = TempPg::open().await;
+    db.store.create_run(new_run("r1", 1), vec![]).await.unwrap();
+    let mut step = checkpoint("r1", 1);
+    step.subscriptions_set = vec![subscription("r1", "s1", Some(&["a"]), 1), subscription("r1", "s2", None, 2)];
+    step.events_consumed = vec![("src".into(), "e1".into())];
+    db.store.commit(step).await.unwrap();
+    let mut raw = db.schema.raw_connection().await;
+    sqlx::query("DELETE FROM runs WHERE id = 'r1'").execute(&mut raw).await.unwrap();
+    for table in ["subscriptions", "subscription_types", "event_consumptions"] {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{table}");
+    }
+    db.close().await;
 }

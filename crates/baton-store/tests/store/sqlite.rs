@@ -7,7 +7,7 @@ use serde_json::json;
 use sqlx::{Connection, SqliteConnection};
 use tokio::task::JoinSet;
 
-use crate::fixtures::{TempSqlite, checkpoint, entry, new_run, open_sqlite};
+use crate::fixtures::{TempSqlite, checkpoint, entry, new_run, open_sqlite, subscription};
 
 /// A raw connection to the store's file, bypassing the store.
 async fn raw_connection(db: &TempSqlite) -> SqliteConnection {
@@ -190,4 +190,26 @@ async fn writes_after_close_fail() {
     assert!(matches!(res, Err(StoreError::Closed)), "{res:?}");
     // Closing twice is harmless.
     clone.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_go_with_their_run() {
+    let db = TempSqlite::open().await;
+    db.store.create_run(new_run("r1", 1), vec![]).await.unwrap();
+    let mut step = checkpoint("r1", 1);
+    step.subscriptions_set = vec![subscription("r1", "s1", Some(&["a"]), 1), subscription("r1", "s2", None, 2)];
+    step.events_consumed = vec![("src".into(), "e1".into())];
+    db.store.commit(step).await.unwrap();
+    let mut raw = raw_connection(&db).await;
+    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut raw).await.unwrap();
+    sqlx::query("DELETE FROM runs WHERE id = 'r1'").execute(&mut raw).await.unwrap();
+    for table in ["subscriptions", "subscription_types", "event_consumptions"] {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{table}");
+    }
+    raw.close().await.unwrap();
+    db.store.close().await;
 }
