@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use baton_core::state::RunStatus;
 use baton_server::egress::EgressPolicy;
-use baton_server::engine::{Engine, EngineConfig, EngineError, RunOutcome};
+use baton_server::engine::{
+    DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, EngineError, RunOutcome,
+};
 use baton_store::{SqliteStore, Store};
 
 use crate::cli::RunArgs;
@@ -21,7 +23,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let secrets = parse_secrets(&args.secrets)?;
     let store = open_store(&args.db.db).await?;
     let egress = EgressPolicy { allow_loopback: args.allow_private_network, allow_private: args.allow_private_network };
-    let config = EngineConfig { secrets, egress, rewrites: Vec::new() };
+    let config = EngineConfig {
+        secrets,
+        egress,
+        rewrites: Vec::new(),
+        event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
+        approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
+    };
     let engine = match crate::progress::observer() {
         Some(observer) => Engine::with_observer(store.clone(), config, observer),
         None => Engine::new(store.clone(), config),

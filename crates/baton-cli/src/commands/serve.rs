@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use baton_server::api::{Api, ApiConfig};
 use baton_server::egress::EgressPolicy;
-use baton_server::engine::{Engine, EngineConfig};
+use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig};
 
 use crate::cli::ServeArgs;
 use crate::commands::{UsageError, deploy_folder, open_store};
@@ -21,7 +21,13 @@ use crate::commands::{UsageError, deploy_folder, open_store};
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.db.db).await?;
     let egress = EgressPolicy { allow_loopback: args.allow_private_network, allow_private: args.allow_private_network };
-    let config = EngineConfig { secrets: Value::Object(serde_json::Map::new()), egress, rewrites: Vec::new() };
+    let config = EngineConfig {
+        secrets: Value::Object(serde_json::Map::new()),
+        egress,
+        rewrites: Vec::new(),
+        event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
+        approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
+    };
     let engine = Engine::new(store.clone(), config);
     let deployed = match &args.workflows {
         Some(dir) => deploy_folder(&engine, dir).await?,

@@ -14,9 +14,10 @@ use baton_core::error::WorkflowError;
 use baton_core::state::{Command, RunState, StepInput, StepOutput};
 use baton_core::{StepContext, in_flight, step};
 use baton_model::error_types::StandardError;
-use baton_store::{Checkpoint, NewHistoryEntry, ParentLink, Store, StoredEvent};
+use baton_store::{Checkpoint, NewHistoryEntry, ParentLink, Store};
 
 use crate::engine::effects::{child_result, perform_call, start_subflow};
+use crate::engine::events::{stored_event, subscription_record};
 use crate::engine::{Deployed, Engine, EngineError, RunUpdate, now_ms};
 
 /// A run loaded into memory, with the channel its inputs arrive on.
@@ -80,6 +81,14 @@ impl<S: Store + Clone> Actor<S> {
         // that died are issued again (same idempotency keys), timers are registered again.
         if !self.state.status.is_terminal() {
             self.act(in_flight(&self.state)).await;
+            // Events may have arrived while no node held this run (a crash between storing an
+            // event and delivering it): offer the retained ones again.
+            for (subscription_id, active) in self.state.subscriptions.clone() {
+                let run_id = self.state.run_id.clone();
+                if let Err(err) = self.engine.offer_retained(&run_id, &subscription_id, &active.subscription).await {
+                    tracing::error!(run_id = %run_id, error = %err, "cannot offer retained events");
+                }
+            }
         }
         loop {
             let input = match self.mailbox.try_recv() {
@@ -149,11 +158,24 @@ impl<S: Store + Clone> Actor<S> {
         let mut timers_set = Vec::new();
         let mut timers_cleared: Vec<String> = fired_timer.into_iter().collect();
         let mut events = Vec::new();
+        let mut subscriptions_set = Vec::new();
+        let mut subscriptions_cleared = Vec::new();
+        let mut events_consumed = Vec::new();
+        let run_id = &self.state.run_id;
+        let approval_deadline_ms = self.engine.inner.approval_deadline_ms;
         for command in &output.commands {
             match command {
                 Command::StartTimer { timer_id, due_at } => timers_set.push((timer_id.clone(), *due_at)),
                 Command::CancelTimer { timer_id } => timers_cleared.push(timer_id.clone()),
                 Command::EmitEvent { event } => events.push(stored_event(event, now)),
+                Command::Subscribe { subscription_id, subscription } => subscriptions_set.push(subscription_record(
+                    run_id,
+                    subscription_id,
+                    subscription,
+                    approval_deadline_ms,
+                )),
+                Command::Unsubscribe { subscription_id } => subscriptions_cleared.push(subscription_id.clone()),
+                Command::EventConsumed { source, id } => events_consumed.push((source.clone(), id.clone())),
                 _ => {}
             }
         }
@@ -179,6 +201,9 @@ impl<S: Store + Clone> Actor<S> {
             timers_set,
             timers_cleared,
             events,
+            subscriptions_set,
+            subscriptions_cleared,
+            events_consumed,
             updated_at: now,
         };
         self.version = self.engine.inner.store.commit(checkpoint).await?;
@@ -218,20 +243,22 @@ impl<S: Store + Clone> Actor<S> {
                 }
                 Command::CancelTimer { timer_id } => self.engine.inner.timers.cancel(&run_id, &timer_id),
                 // Event subscriptions (`listen`) are not wired into the engine yet.
-                Command::Subscribe { .. } | Command::Unsubscribe { .. } => {}
-                Command::EmitEvent { .. } | Command::Complete { .. } | Command::Fault { .. } | Command::Cancelled => {}
+                Command::Subscribe { subscription_id, subscription } => {
+                    if let Err(err) = self.engine.offer_retained(&run_id, &subscription_id, &subscription).await {
+                        tracing::error!(run_id = %run_id, error = %err, "cannot offer retained events");
+                    }
+                }
+                Command::EmitEvent { event } => {
+                    if let Err(err) = self.engine.route_event(&event).await {
+                        tracing::error!(run_id = %run_id, error = %err, "cannot route an emitted event");
+                    }
+                }
+                Command::Unsubscribe { .. }
+                | Command::EventConsumed { .. }
+                | Command::Complete { .. }
+                | Command::Fault { .. }
+                | Command::Cancelled => {}
             }
         }
     }
-}
-
-fn stored_event(event: &Value, now: i64) -> StoredEvent {
-    let text = |key: &str| event.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let time = event
-        .get("time")
-        .and_then(Value::as_str)
-        .and_then(|time| time.parse::<jiff::Timestamp>().ok())
-        .map(|time| time.as_millisecond())
-        .unwrap_or(now);
-    StoredEvent { id: text("id"), source: text("source"), kind: text("type"), time, event: event.clone() }
 }

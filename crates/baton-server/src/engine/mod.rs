@@ -9,6 +9,7 @@
 mod actor;
 mod admission;
 mod effects;
+mod events;
 mod registry;
 mod timers;
 mod watchers;
@@ -50,7 +51,17 @@ pub struct EngineConfig {
     pub egress: EgressPolicy,
     /// URL prefix rewrites applied to outbound requests (the conformance stand-in uses them).
     pub rewrites: Vec<(String, String)>,
+    /// How long received events are kept for `listen`s that start later (ms).
+    pub event_retention_ms: i64,
+    /// Deadline of a human-input wait without a `timeout` of its own (ms); 0: none.
+    pub approval_deadline_ms: i64,
 }
+
+/// Default [`EngineConfig::event_retention_ms`]: 24 hours.
+pub const DEFAULT_EVENT_RETENTION_MS: i64 = 24 * 3_600_000;
+
+/// Default [`EngineConfig::approval_deadline_ms`]: 30 minutes.
+pub const DEFAULT_APPROVAL_DEADLINE_MS: i64 = 30 * 60_000;
 
 /// Errors of the engine itself (a faulted run is not an engine error: see [`RunOutcome`]).
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +76,9 @@ pub enum EngineError {
     WorkflowNotFound { namespace: String, name: String, version: String },
     #[error("stored run {run_id} is unreadable: {message}")]
     CorruptRun { run_id: String, message: String },
+    /// A CloudEvent that is not valid: every problem, e.g. `id: required`.
+    #[error("invalid CloudEvent: {}", .0.join("; "))]
+    InvalidEvent(Vec<String>),
     /// A signal the run's status does not allow (e.g. resuming a completed run).
     #[error("run {run_id} is {status}: cannot {signal} it")]
     SignalRefused { run_id: String, status: &'static str, signal: &'static str },
@@ -128,6 +142,8 @@ struct Inner<S> {
     registry: Registry,
     http: HttpExecutor,
     secrets: Value,
+    event_retention_ms: i64,
+    approval_deadline_ms: i64,
     observer: Option<Observer>,
     /// Mailboxes of the runs that have an actor.
     actors: Mutex<HashMap<String, mpsc::UnboundedSender<StepInput>>>,
@@ -162,6 +178,8 @@ impl<S: Store + Clone> Engine<S> {
                 registry: Registry::default(),
                 http: HttpExecutor::new(config.egress, config.rewrites),
                 secrets: config.secrets,
+                event_retention_ms: config.event_retention_ms,
+                approval_deadline_ms: config.approval_deadline_ms,
                 observer,
                 actors: Mutex::new(HashMap::new()),
                 timers: timers::TimerService::default(),

@@ -14,7 +14,7 @@ use tempfile::TempDir;
 use tower::ServiceExt as _;
 
 use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
-use baton_server::engine::{Engine, EngineConfig};
+use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig};
 use baton_store::{SqliteOptions, SqliteStore};
 
 use crate::support::LOOPBACK;
@@ -113,7 +113,13 @@ impl TestApi {
     pub async fn with_body_limit(max_body_bytes: usize) -> TestApi {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.expect("open store");
-        let config = EngineConfig { secrets: Value::Null, egress: LOOPBACK, rewrites: Vec::new() };
+        let config = EngineConfig {
+            secrets: Value::Null,
+            egress: LOOPBACK,
+            rewrites: Vec::new(),
+            event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
+            approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
+        };
         let engine = Engine::new(store.clone(), config);
         let api = Api::new(engine, ApiConfig { max_body_bytes });
         TestApi { _dir: dir, store, api }

@@ -7,13 +7,24 @@ use serde_json::{Value, json};
 
 use baton_core::state::RunStatus;
 use baton_server::egress::EgressPolicy;
-use baton_server::engine::{Engine, EngineConfig, EngineError, Signal};
+use baton_server::engine::{
+    DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, EngineError, EngineLoad, Signal,
+};
 use baton_store::{SqliteOptions, SqliteStore, Store};
 
 async fn engine_on(path: &std::path::Path) -> Engine<SqliteStore> {
     let store = SqliteStore::open(SqliteOptions::new(path)).await.expect("open store");
     let egress = EgressPolicy { allow_loopback: true, allow_private: false };
-    Engine::new(store, EngineConfig { secrets: json!({}), egress, rewrites: Vec::new() })
+    Engine::new(
+        store,
+        EngineConfig {
+            secrets: json!({}),
+            egress,
+            rewrites: Vec::new(),
+            event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
+            approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
+        },
+    )
 }
 
 fn waiting_workflow(name: &str, wait_ms: u64) -> String {
@@ -35,14 +46,8 @@ async fn within<T>(future: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(20), future).await.expect("timed out")
 }
 
-#[tokio::test]
-async fn a_waiting_run_holds_no_actor_only_a_timer() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = engine_on(&dir.path().join("baton.db")).await;
-    let run_id = start(&engine, &waiting_workflow("idle", 400), json!({})).await;
-    let waiting = within(engine.wait_for(&run_id, |s| s == RunStatus::Waiting)).await.unwrap();
-    assert_eq!(waiting.status, RunStatus::Waiting);
-    // The actor retires once its step is committed; give it a moment to notice.
+/// The engine's load once idle actors had time to retire (they do right after their commit).
+async fn settled_load(engine: &Engine<SqliteStore>) -> EngineLoad {
     let mut load = engine.load();
     for _ in 0..50 {
         if load.actors == 0 {
@@ -51,6 +56,17 @@ async fn a_waiting_run_holds_no_actor_only_a_timer() {
         tokio::time::sleep(Duration::from_millis(10)).await;
         load = engine.load();
     }
+    load
+}
+
+#[tokio::test]
+async fn a_waiting_run_holds_no_actor_only_a_timer() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    let run_id = start(&engine, &waiting_workflow("idle", 400), json!({})).await;
+    let waiting = within(engine.wait_for(&run_id, |s| s == RunStatus::Waiting)).await.unwrap();
+    assert_eq!(waiting.status, RunStatus::Waiting);
+    let load = settled_load(&engine).await;
     assert_eq!((load.actors, load.timers), (0, 1), "{load:?}");
     let done = within(engine.wait_for(&run_id, RunStatus::is_terminal)).await.unwrap();
     assert_eq!(done.output, Some(json!({"stage": "done"})));
@@ -148,4 +164,66 @@ async fn a_subflow_that_waits_reports_to_its_parent() {
     let children = engine.store().child_runs(&run_id).await.unwrap();
     assert_eq!(children.len(), 1);
     assert_eq!(children[0].status, "completed");
+}
+
+fn approval_workflow(name: &str) -> String {
+    format!(
+        "document: {{dsl: '1.0.3', namespace: test, name: {name}, version: '1.0.0'}}\n\
+         do:\n  - awaitApproval:\n      listen:\n        to:\n          one:\n            with:\n              \
+         type: com.example.approval\n            correlate:\n              order:\n                from: .data.orderId\n                \
+         expect: '${{ .orderId }}'\n      output:\n        as: '${{ {{approved: .[0].approved}} }}'\n"
+    )
+}
+
+fn approval_event(id: &str, order_id: u64, approved: bool) -> Value {
+    json!({"specversion": "1.0", "id": id, "source": "test", "type": "com.example.approval",
+           "data": {"orderId": order_id, "approved": approved}})
+}
+
+#[tokio::test]
+async fn a_posted_event_wakes_the_waiting_run_it_correlates_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    let text = approval_workflow("approval");
+    let first = start(&engine, &text, json!({"orderId": 1})).await;
+    let second = start(&engine, &text, json!({"orderId": 2})).await;
+    for run_id in [&first, &second] {
+        within(engine.wait_for(run_id, |s| s == RunStatus::Waiting)).await.unwrap();
+    }
+    assert_eq!(settled_load(&engine).await.actors, 0, "waiting on an event holds no actor");
+    assert!(engine.publish_event(approval_event("e-2", 2, false)).await.unwrap());
+    let done = within(engine.wait_for(&second, RunStatus::is_terminal)).await.unwrap();
+    assert_eq!(done.output, Some(json!({"approved": false})));
+    assert_eq!(engine.outcome(&first).await.unwrap().status, RunStatus::Waiting, "order 1 is still waiting");
+    // The same event again is acknowledged and ignored.
+    assert!(!engine.publish_event(approval_event("e-2", 2, false)).await.unwrap());
+    assert!(engine.publish_event(approval_event("e-1", 1, true)).await.unwrap());
+    let done = within(engine.wait_for(&first, RunStatus::is_terminal)).await.unwrap();
+    assert_eq!(done.output, Some(json!({"approved": true})));
+}
+
+#[tokio::test]
+async fn an_event_sent_before_the_wait_is_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    assert!(engine.publish_event(approval_event("early", 7, true)).await.unwrap());
+    let run_id = start(&engine, &approval_workflow("early"), json!({"orderId": 7})).await;
+    let done = within(engine.wait_for(&run_id, RunStatus::is_terminal)).await.unwrap();
+    assert_eq!(done.output, Some(json!({"approved": true})));
+    // A second run waiting for the same order gets the retained event too: consumption is per run.
+    let again = start(&engine, &approval_workflow("early"), json!({"orderId": 7})).await;
+    let done = within(engine.wait_for(&again, RunStatus::is_terminal)).await.unwrap();
+    assert_eq!(done.output, Some(json!({"approved": true})));
+}
+
+#[tokio::test]
+async fn invalid_events_list_every_missing_attribute() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    let refused = engine.publish_event(json!({"type": "x"})).await;
+    let Err(EngineError::InvalidEvent(problems)) = refused else { panic!("accepted: {refused:?}") };
+    let listed = problems.join("\n");
+    for attribute in ["id", "source", "specversion"] {
+        assert!(listed.contains(attribute), "{attribute} missing from {listed}");
+    }
 }

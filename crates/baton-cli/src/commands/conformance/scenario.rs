@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use baton_server::egress::EgressPolicy;
-use baton_server::engine::{Engine, EngineConfig, EngineError};
+use baton_server::engine::{
+    DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, EngineError,
+};
 use baton_store::{SqliteStore, Store};
 
 use crate::commands::conformance::check::{self, Execution, TaskEvent};
@@ -89,6 +91,8 @@ impl Harness {
             secrets: Value::Object(Default::default()),
             egress: EgressPolicy { allow_loopback: true, allow_private: false },
             rewrites: self.rewrites.clone(),
+            event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
+            approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
         };
         let engine = Engine::new(store.clone(), config);
         let workflow = engine.deploy(definition).await.map_err(|err| match err {
