@@ -249,6 +249,11 @@ pub enum StepInput {
         subscription_id: String,
         event: Value,
     },
+    /// A human-input wait passed its deadline (the stale-wait sweeper): the `listen` holding
+    /// the subscription raises the standard `timeout` error, as its own `timeout` would.
+    Expire {
+        subscription_id: String,
+    },
     Cancel,
     Suspend,
     Resume,

@@ -122,6 +122,16 @@ impl Machine<'_> {
         Ok(())
     }
 
+    /// Applies [`crate::state::StepInput::Expire`]: the wait's deadline passed. Ignored when the
+    /// subscription has already ended.
+    pub(super) fn expire(&mut self, subscription_id: &str) {
+        let Some(frame_id) = self.state.subscriptions.get(subscription_id).map(|active| active.frame) else { return };
+        let Some(reference) = self.frame(frame_id).map(|frame| frame.reference.clone()) else { return };
+        let error = crate::interpreter::lifecycle::timeout_error("the approval deadline passed", &reference)
+            .with_detail("reason: approval_timeout");
+        self.agenda.push_back(Work::Fail { frame: frame_id, error });
+    }
+
     /// Applies [`crate::state::StepInput::EventReceived`].
     pub(super) fn event_received(&mut self, subscription_id: &str, event: Value) {
         let workflow = self.workflow;

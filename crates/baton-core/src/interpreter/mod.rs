@@ -142,6 +142,7 @@ impl Machine<'_> {
             StepInput::EffectCompleted { .. }
                 | StepInput::TimerFired { .. }
                 | StepInput::EventReceived { .. }
+                | StepInput::Expire { .. }
                 | StepInput::Start
         );
         if self.state.status == RunStatus::Suspended && deferrable {
@@ -153,6 +154,7 @@ impl Machine<'_> {
             StepInput::EffectCompleted { effect_id, result } => self.effect_completed(&effect_id, result),
             StepInput::TimerFired { timer_id } => self.timer_fired(&timer_id),
             StepInput::EventReceived { subscription_id, event } => self.event_received(&subscription_id, event),
+            StepInput::Expire { subscription_id } => self.expire(&subscription_id),
             StepInput::Cancel => self.cancel(),
             StepInput::Suspend => self.suspend(),
             StepInput::Resume => self.resume(),

@@ -7,7 +7,8 @@
 //! `specversion`, `id` and `source` are filled in: `1.0`, `evt-<n>` for the n-th entry,
 //! `/test`) goes to every subscription [`baton_core::events::matches`] accepts, or, with
 //! `subscription: <id>`, to that id unchecked; an event no subscription matches is dropped. A
-//! `signal` (`cancel`, `suspend`, `resume`) is applied instead.
+//! `signal` (`cancel`, `suspend`, `resume`, or `expire`: every open subscription passed its
+//! deadline) is applied instead.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
@@ -65,6 +66,8 @@ enum Signal {
     Cancel,
     Suspend,
     Resume,
+    /// The stale-wait sweeper expires every open subscription.
+    Expire,
 }
 
 #[derive(Deserialize)]
@@ -167,11 +170,18 @@ fn script_input(
     now: i64,
 ) -> Result<(String, Vec<StepInput>), String> {
     match (&entry.event, entry.signal) {
+        (None, Some(Signal::Expire)) => {
+            let inputs = subscriptions
+                .keys()
+                .map(|subscription_id| StepInput::Expire { subscription_id: subscription_id.clone() })
+                .collect();
+            Ok(("expire".to_owned(), inputs))
+        }
         (None, Some(signal)) => {
             let (name, input) = match signal {
                 Signal::Cancel => ("cancel", StepInput::Cancel),
                 Signal::Suspend => ("suspend", StepInput::Suspend),
-                Signal::Resume => ("resume", StepInput::Resume),
+                Signal::Resume | Signal::Expire => ("resume", StepInput::Resume),
             };
             Ok((name.to_owned(), vec![input]))
         }

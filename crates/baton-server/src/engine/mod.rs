@@ -11,6 +11,7 @@ mod admission;
 mod effects;
 mod events;
 mod registry;
+mod sweeper;
 mod timers;
 mod watchers;
 
@@ -30,6 +31,7 @@ use crate::egress::EgressPolicy;
 use crate::http_client::HttpExecutor;
 
 pub use registry::{Deployed, Registry, WorkflowKey};
+pub use sweeper::SweepReport;
 
 /// Workspace used until authentication arrives.
 pub const DEFAULT_WORKSPACE: &str = "default";
@@ -152,6 +154,8 @@ struct Inner<S> {
     watchers: watchers::Watchers,
     updates: broadcast::Sender<RunUpdate>,
     executor: Semaphore,
+    /// Held by the sweeper's running pass (single-flight).
+    sweeping: tokio::sync::Mutex<()>,
 }
 
 /// Current time, unix ms: the only clock the engine reads.
@@ -187,6 +191,7 @@ impl<S: Store + Clone> Engine<S> {
                 watchers: watchers::Watchers::default(),
                 updates,
                 executor: Semaphore::new(DEFAULT_MAX_ACTIVE_STEPS),
+                sweeping: tokio::sync::Mutex::new(()),
             }),
         };
         tokio::spawn(fire_timers(Arc::downgrade(&engine.inner)));

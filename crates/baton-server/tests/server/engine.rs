@@ -13,6 +13,10 @@ use baton_server::engine::{
 use baton_store::{SqliteOptions, SqliteStore, Store};
 
 async fn engine_on(path: &std::path::Path) -> Engine<SqliteStore> {
+    engine_with_deadline(path, DEFAULT_APPROVAL_DEADLINE_MS).await
+}
+
+async fn engine_with_deadline(path: &std::path::Path, approval_deadline_ms: i64) -> Engine<SqliteStore> {
     let store = SqliteStore::open(SqliteOptions::new(path)).await.expect("open store");
     let egress = EgressPolicy { allow_loopback: true, allow_private: false };
     Engine::new(
@@ -22,7 +26,7 @@ async fn engine_on(path: &std::path::Path) -> Engine<SqliteStore> {
             egress,
             rewrites: Vec::new(),
             event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
-            approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
+            approval_deadline_ms,
         },
     )
 }
@@ -226,4 +230,28 @@ async fn invalid_events_list_every_missing_attribute() {
     for attribute in ["id", "source", "specversion"] {
         assert!(listed.contains(attribute), "{attribute} missing from {listed}");
     }
+}
+
+#[tokio::test]
+async fn the_sweeper_expires_human_waits_past_their_deadline_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with_deadline(&dir.path().join("baton.db"), 100).await;
+    let text = "document: {dsl: '1.0.3', namespace: test, name: refund, version: '1.0.0'}\n\
+                do:\n  - approve:\n      listen:\n        to:\n          one:\n            with:\n              \
+                type: com.example.approved\n      metadata:\n        inbox:\n          title: '${ \"Refund \" + .id }'\n";
+    let run_id = start(&engine, text, json!({"id": "r-9"})).await;
+    within(engine.wait_for(&run_id, |s| s == RunStatus::Waiting)).await.unwrap();
+    let not_yet = engine.sweep_overdue(100).await.unwrap().unwrap();
+    assert_eq!(not_yet, baton_server::engine::SweepReport::default(), "nothing is overdue yet");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let report = engine.sweep_overdue(100).await.unwrap().unwrap();
+    assert_eq!((report.checked, report.timed_out, report.failed), (1, 1, 0));
+    let done = within(engine.wait_for(&run_id, RunStatus::is_terminal)).await.unwrap();
+    assert_eq!(done.status, RunStatus::Faulted);
+    let error = done.error.unwrap();
+    assert!(error.type_.ends_with("/timeout"), "{error:?}");
+    assert_eq!(error.detail.as_deref(), Some("reason: approval_timeout"));
+    assert_eq!(error.instance, "/do/0/approve");
+    let again = engine.sweep_overdue(100).await.unwrap().unwrap();
+    assert_eq!(again.checked, 0, "an expired wait is gone from the inbox");
 }

@@ -1,0 +1,45 @@
+//! The stale-wait sweeper: human-input waits past their deadline are expired, oldest first,
+//! in bounded batches, one pass at a time (DESIGN.md, "Human input").
+
+use baton_core::state::StepInput;
+use baton_store::Store;
+
+use crate::engine::{Engine, EngineError, now_ms};
+
+/// What one pass of the sweeper did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Overdue waits found.
+    pub checked: usize,
+    /// Waits expired: their `listen` raises the `timeout` error (detail `reason: approval_timeout`).
+    pub timed_out: usize,
+    /// Waits that could not be expired; they are tried again on the next pass.
+    pub failed: usize,
+}
+
+impl<S: Store + Clone> Engine<S> {
+    /// Expires up to `batch` overdue human-input waits, oldest deadline first. Single-flight:
+    /// returns `None` when another pass is running. A failure on one wait is counted and does
+    /// not stop the pass; the runs' steps are applied by their actors, within the executor's
+    /// bound.
+    pub async fn sweep_overdue(&self, batch: u32) -> Result<Option<SweepReport>, EngineError> {
+        let Ok(_pass) = self.inner.sweeping.try_lock() else { return Ok(None) };
+        let mut report = SweepReport::default();
+        for item in self.inner.store.overdue_inbox(now_ms(), batch).await? {
+            report.checked += 1;
+            match self.inner.store.subscription(&item.run_id, &item.subscription_id).await {
+                Ok(Some(_)) => {
+                    self.deliver(&item.run_id, StepInput::Expire { subscription_id: item.subscription_id });
+                    report.timed_out += 1;
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(run_id = %item.run_id, error = %err, "cannot expire an overdue wait");
+                    report.failed += 1;
+                }
+            }
+        }
+        tracing::info!(checked = report.checked, timed_out = report.timed_out, failed = report.failed, "sweep pass");
+        Ok(Some(report))
+    }
+}
