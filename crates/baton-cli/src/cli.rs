@@ -27,6 +27,16 @@ pub enum Command {
         #[command(subcommand)]
         command: RunsCommand,
     },
+    /// Send CloudEvents to a server: they wake the runs waiting for them.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Human input: the items runs wait for on a server, and answering them.
+    Inbox {
+        #[command(subcommand)]
+        command: InboxCommand,
+    },
     /// Run the conformance kit's `.feature` files of a folder, offline; print PASS/FAIL per scenario.
     Conformance(ConformanceArgs),
 }
@@ -45,6 +55,76 @@ pub enum RunsCommand {
     Resume(SignalArgs),
     /// Follow a run's progress until it ends; print its output (server only).
     Watch(WatchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Send one CloudEvent (built from flags, or read from a file: an object, or an array for a batch).
+    Send(SendEventArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InboxCommand {
+    /// List the open items, oldest first.
+    List(InboxListArgs),
+    /// Answer an item: its run resumes.
+    Respond(RespondArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SendEventArgs {
+    /// Event `type`.
+    #[arg(long = "type", value_name = "TYPE", required_unless_present = "file", conflicts_with = "file")]
+    pub kind: Option<String>,
+    /// Event `source`.
+    #[arg(long, default_value = "baton/cli", conflicts_with = "file")]
+    pub source: String,
+    /// Event `id` [default: a new UUID].
+    #[arg(long, conflicts_with = "file")]
+    pub id: Option<String>,
+    /// Event `subject`.
+    #[arg(long, conflicts_with = "file")]
+    pub subject: Option<String>,
+    /// Event `data`: JSON text, or @FILE to read JSON or YAML from a file.
+    #[arg(long, conflicts_with = "file")]
+    pub data: Option<String>,
+    /// A whole CloudEvent in JSON (an array: a batch); `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InboxListArgs {
+    /// Only items of this workflow: NAMESPACE/NAME.
+    #[arg(long, value_name = "NS/NAME")]
+    pub workflow: Option<String>,
+    /// Only items assigned to this name.
+    #[arg(long)]
+    pub assignee: Option<String>,
+    /// Only items past their deadline.
+    #[arg(long)]
+    pub overdue: bool,
+    /// Maximum number of items.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Print a JSON array instead of one tab-separated line per item.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RespondArgs {
+    /// Item id (`baton inbox list`).
+    pub item: String,
+    /// The response: JSON text, or @FILE to read JSON or YAML from a file.
+    #[arg(long)]
+    pub data: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// Where the SQLite database lives.
@@ -185,4 +265,14 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes.
     #[arg(long, default_value_t = baton_server::api::DEFAULT_MAX_BODY_BYTES, value_name = "N")]
     pub max_body_bytes: usize,
+    /// Deadline of a human-input wait (a `listen` with `metadata.inbox`) that has no `timeout`
+    /// of its own, in seconds; 0 disables it.
+    #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
+    pub approval_deadline: u64,
+    /// How long received events are kept for `listen`s that start later, in seconds.
+    #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
+    pub event_retention: u64,
+    /// Seconds between two passes of the stale-wait sweeper.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub sweep_interval: u64,
 }

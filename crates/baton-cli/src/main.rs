@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, RunsCommand};
+use crate::cli::{Cli, Command, EventsCommand, InboxCommand, RunsCommand};
 
 /// Exit code for usage errors and invalid definitions.
 const EXIT_USAGE: u8 = 2;
@@ -51,6 +51,9 @@ fn main() -> ExitCode {
                 commands::runs::signal(args, client::Signal::Resume).await
             }
             Command::Runs { command: RunsCommand::Watch(args) } => commands::watch::watch(args).await,
+            Command::Events { command: EventsCommand::Send(args) } => commands::events::send(args).await,
+            Command::Inbox { command: InboxCommand::List(args) } => commands::inbox::list(args).await,
+            Command::Inbox { command: InboxCommand::Respond(args) } => commands::inbox::respond(args).await,
             Command::Conformance(args) => commands::conformance::conformance(args).await,
         }
     });

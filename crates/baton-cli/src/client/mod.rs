@@ -57,6 +57,14 @@ impl Problem {
             .collect()
     }
 
+    /// The `problems: [..]` extension of `invalid-event` and `invalid-response`.
+    pub fn problems(&self) -> Vec<String> {
+        let Some(Value::Array(items)) = self.extensions.get("problems") else {
+            return Vec::new();
+        };
+        items.iter().map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_owned)).collect()
+    }
+
     /// The request was wrong (malformed, invalid, unknown resource): the CLI exits 2 for these,
     /// 1 for conflicts and server failures.
     pub fn is_usage(&self) -> bool {
@@ -138,6 +146,17 @@ impl Page {
             other => Some(other.to_string()),
         }
     }
+}
+
+/// Filters of `GET /api/v1/inbox`.
+#[derive(Debug, Clone, Default)]
+pub struct InboxQuery {
+    /// `NAMESPACE/NAME`.
+    pub workflow: Option<String>,
+    pub assignee: Option<String>,
+    pub overdue: bool,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
 }
 
 /// The three signals of a run.
@@ -242,6 +261,47 @@ impl Client {
     /// `POST /api/v1/runs/{id}/{cancel|suspend|resume}` → `{id, status}`.
     pub async fn signal(&self, id: &str, signal: Signal) -> Result<Value, ClientError> {
         let request = self.request(Method::POST, &format!("api/v1/runs/{}/{}", segment(id), signal.as_str()))?;
+        self.json(self.send(request.timeout(REQUEST_TIMEOUT)).await?).await
+    }
+
+    /// `POST /api/v1/events`: one event (structured mode) or, for an array, a batch →
+    /// `{accepted, duplicates}`.
+    pub async fn send_events(&self, events: &Value) -> Result<Value, ClientError> {
+        let content_type = match events {
+            Value::Array(_) => "application/cloudevents-batch+json",
+            _ => "application/cloudevents+json",
+        };
+        let request =
+            self.request(Method::POST, "api/v1/events")?.header(CONTENT_TYPE, content_type).body(events.to_string());
+        self.json(self.send(request.timeout(REQUEST_TIMEOUT)).await?).await
+    }
+
+    /// `GET /api/v1/inbox` (one page).
+    pub async fn list_inbox(&self, query: &InboxQuery) -> Result<Page, ClientError> {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        for (key, value) in [("workflow", &query.workflow), ("assignee", &query.assignee), ("cursor", &query.cursor)] {
+            if let Some(value) = value {
+                pairs.push((key, value.clone()));
+            }
+        }
+        if query.overdue {
+            pairs.push(("overdue", "true".to_owned()));
+        }
+        if let Some(limit) = query.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        let request = self.request(Method::GET, "api/v1/inbox")?.query(&pairs);
+        self.json(self.send(request.timeout(REQUEST_TIMEOUT)).await?).await
+    }
+
+    /// `POST /api/v1/inbox/{item}/respond` → `{item, runId, eventId, accepted}` (`accepted`
+    /// false: this response had already been taken).
+    pub async fn respond(&self, item: &str, data: &Value) -> Result<Value, ClientError> {
+        let body = serde_json::json!({ "data": data }).to_string();
+        let request = self
+            .request(Method::POST, &format!("api/v1/inbox/{}/respond", segment(item)))?
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
         self.json(self.send(request.timeout(REQUEST_TIMEOUT)).await?).await
     }
 

@@ -2,6 +2,8 @@
 
 pub mod conformance;
 pub mod deploy;
+pub mod events;
+pub mod inbox;
 pub mod run;
 pub mod runs;
 pub mod serve;

@@ -394,3 +394,83 @@ fn unreachable_server_is_named() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains(&url), "{}", stderr(&out));
 }
+
+#[test]
+fn events_send_and_inbox_list_and_respond_over_http() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ping = write(
+        dir.path(),
+        "ping.yaml",
+        "document: {dsl: '1.0.3', namespace: test, name: ping, version: '1.0.0'}\n\
+         do:\n  - wait:\n      listen:\n        to:\n          one:\n            with: {type: com.example.ping}\n",
+    );
+    let approve = write(
+        dir.path(),
+        "approve.yaml",
+        "document: {dsl: '1.0.3', namespace: test, name: approve, version: '1.0.0'}\n\
+         do:\n  - approve:\n      metadata:\n        inbox:\n          title: '${ \"Approve \" + .orderId }'\n          assignees: [finance]\n          form: {type: object, required: [approved], properties: {approved: {type: boolean}}}\n      listen:\n        to:\n          one:\n            with: {type: com.example.decision}\n            correlate:\n              order: {from: .data.orderId, expect: '${ .orderId }'}\n",
+    );
+    let out = server.baton(&["deploy", &ping, &approve]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // events send: from flags, then the same id again (a duplicate), then from a file.
+    let run = server.start_run(json!({"namespace": "test", "name": "ping"}), json!({}));
+    server.wait_status(&run, "waiting");
+    let send = ["events", "send", "--type", "com.example.ping", "--id", "e1", "--data", r#"{"n": 1}"#];
+    let out = server.baton(&send);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(serde_json::from_str::<Value>(&stdout(&out)).unwrap(), json!({"accepted": 1, "duplicates": 0}));
+    let done = server.wait_status(&run, "completed");
+    assert_eq!(done["output"], json!([{"n": 1}]));
+    let out = server.baton(&send);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(serde_json::from_str::<Value>(&stdout(&out)).unwrap(), json!({"accepted": 0, "duplicates": 1}));
+    let batch = write(
+        dir.path(),
+        "batch.json",
+        r#"[{"specversion": "1.0", "id": "b1", "source": "s", "type": "t"}, {"specversion": "1.0", "source": "s"}]"#,
+    );
+    let out = server.baton(&["events", "send", "--file", &batch]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[1] id: required") && stderr(&out).contains("[1] type: required"),
+        "{}",
+        stderr(&out)
+    );
+    let out = server.baton(&["events", "send"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // inbox list and respond.
+    let run = server.start_run(json!({"namespace": "test", "name": "approve"}), json!({"orderId": "A-7"}));
+    server.wait_status(&run, "waiting");
+    let out = server.baton(&["inbox", "list", "--assignee", "finance"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = stdout(&out);
+    let fields: Vec<&str> = line.trim_end().split('\t').collect();
+    assert_eq!(fields.len(), 4, "{line}");
+    assert!(fields[0].starts_with(&format!("{run}~")), "{line}");
+    assert_eq!(&fields[1..3], ["test/approve:1.0.0", "Approve A-7"]);
+    let item = fields[0].to_owned();
+    let out = server.baton(&["inbox", "list", "--workflow", "test/approve", "--json"]);
+    let items: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(items[0]["id"], item.as_str());
+    let out = server.baton(&["inbox", "list", "--assignee", "nobody"]);
+    assert!(out.status.success() && out.stdout.is_empty());
+
+    let out = server.baton(&["inbox", "respond", &item, "--data", r#"{"approved": "yes"}"#]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/approved: "), "{}", stderr(&out));
+    let out = server.baton(&["inbox", "respond", &item, "--data", r#"{"approved": true}"#]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{item}\t{run}\taccepted\n"));
+    let done = server.wait_status(&run, "completed");
+    assert_eq!(done["output"], json!([{"approved": true, "orderId": "A-7"}]));
+    let out = server.baton(&["inbox", "respond", &item, "--data", r#"{"approved": true}"#]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{item}\t{run}\talready answered\n"));
+    let out = server.baton(&["inbox", "respond", &item, "--data", r#"{"approved": false}"#]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = server.baton(&["inbox", "respond", "nope~s1", "--data", "{}"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

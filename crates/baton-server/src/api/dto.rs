@@ -272,3 +272,114 @@ pub struct HistoryQuery {
 pub struct ProbeStatus {
     pub status: String,
 }
+
+/// A CloudEvent 1.0 in the JSON format (structured mode). Extension attributes (lowercase
+/// letters and digits, scalar values) are allowed besides these.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CloudEventDoc {
+    /// Must be `1.0`.
+    #[schema(example = "1.0")]
+    pub specversion: String,
+    /// With `source`, the idempotency key: an event with an already received pair is ignored.
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datacontenttype: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    /// Binary data, base64 (not together with `data`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_base64: Option<String>,
+}
+
+/// What `POST /api/v1/events` did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsAccepted {
+    /// Events stored and delivered to the runs waiting for them.
+    pub accepted: u64,
+    /// Events whose `source` + `id` was already received: acknowledged and ignored.
+    pub duplicates: u64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InboxQuery {
+    /// Only items of this workflow: `NAMESPACE/NAME`.
+    pub workflow: Option<String>,
+    /// Only items whose `assignees` include this value.
+    pub assignee: Option<String>,
+    /// `true`: only items past their deadline.
+    pub overdue: Option<bool>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// An open human-input item: a run waiting in a `listen` task with `metadata.inbox`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxItemInfo {
+    /// `{runId}~{subscriptionId}`; URL-safe as it is.
+    #[schema(example = "01965c3e-8f3a-7b21-9d4e-2a6f0c1b5e77~s4")]
+    pub id: String,
+    pub run_id: String,
+    pub workflow: WorkflowId,
+    /// Reference (JSON pointer) of the waiting `listen` task.
+    pub task: String,
+    /// `metadata.inbox.title` as evaluated when the task started waiting; the task's name
+    /// when absent.
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON schema the response's `data` must match; absent: any data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub form: Option<Value>,
+    pub assignees: Vec<String>,
+    /// RFC 3339: when the task started waiting.
+    pub created_at: String,
+    /// RFC 3339: when the wait times out (its `timeout`, else the server's default approval
+    /// deadline); absent: never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxPage {
+    /// Oldest first.
+    pub items: Vec<InboxItemInfo>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Body of `POST /api/v1/inbox/{item}/respond`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RespondRequest {
+    /// The response; must match the item's `form`. It becomes the `data` of the CloudEvent that
+    /// resumes the run.
+    pub data: Value,
+}
+
+/// A response taken (`202`) or already taken (`200`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RespondResult {
+    pub item: String,
+    pub run_id: String,
+    /// `id` of the CloudEvent built from the response (deterministic: the same response to the
+    /// same item has the same id).
+    pub event_id: String,
+    /// `true`: taken by this request; `false`: the same response was already taken, nothing
+    /// changed.
+    pub accepted: bool,
+}

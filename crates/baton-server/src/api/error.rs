@@ -39,6 +39,21 @@ pub enum ApiError {
     RunNotFound(String),
     #[error("run {run_id} is {status}: cannot {signal} it")]
     SignalRefused { run_id: String, status: String, signal: String },
+    /// CloudEvents that are not valid: every problem (`id: required`, or `[2] id: required` in
+    /// a batch).
+    #[error("invalid CloudEvent: {}", .0.join("; "))]
+    InvalidEvent(Vec<String>),
+    #[error("inbox item {0} not found")]
+    ItemNotFound(String),
+    /// The item's run no longer waits for it.
+    #[error("inbox item {0} is closed")]
+    ItemClosed(String),
+    /// A response that does not match the item's form: every schema violation.
+    #[error("the response to {item} does not match the form: {}", problems.join("; "))]
+    InvalidResponse { item: String, problems: Vec<String> },
+    /// No CloudEvent built from the response would satisfy the item's `listen` filter.
+    #[error("inbox item {item} cannot be answered here: {detail}")]
+    ItemUnanswerable { item: String, detail: String },
     /// No route matches the path.
     #[error("not found")]
     NotFound,
@@ -72,6 +87,10 @@ pub struct Problem {
     /// `unknown-task-reference`: the requested references the workflow does not have.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown_references: Option<Vec<String>>,
+    /// `invalid-event`: every missing or invalid attribute; `invalid-response`: every schema
+    /// violation of the response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<Vec<String>>,
 }
 
 /// One problem of a workflow definition.
@@ -85,12 +104,19 @@ pub struct DiagnosticDto {
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::InvalidDefinition(_) | ApiError::MalformedJson(_) | ApiError::InvalidRequest(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            ApiError::WorkflowConflict(_) | ApiError::SignalRefused { .. } => StatusCode::CONFLICT,
-            ApiError::WorkflowNotFound { .. } | ApiError::RunNotFound(_) | ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::UnknownTaskReference(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidDefinition(_)
+            | ApiError::MalformedJson(_)
+            | ApiError::InvalidRequest(_)
+            | ApiError::InvalidEvent(_) => StatusCode::BAD_REQUEST,
+            ApiError::WorkflowConflict(_)
+            | ApiError::SignalRefused { .. }
+            | ApiError::ItemClosed(_)
+            | ApiError::ItemUnanswerable { .. } => StatusCode::CONFLICT,
+            ApiError::WorkflowNotFound { .. }
+            | ApiError::RunNotFound(_)
+            | ApiError::ItemNotFound(_)
+            | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::UnknownTaskReference(_) | ApiError::InvalidResponse { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -112,6 +138,13 @@ impl ApiError {
             ApiError::PayloadTooLarge => ("payload-too-large", "the request body is too large"),
             ApiError::RunNotFound(_) => ("run-not-found", "run not found"),
             ApiError::SignalRefused { .. } => ("signal-refused", "the run's status does not allow this signal"),
+            ApiError::InvalidEvent(_) => ("invalid-event", "the CloudEvent is not valid"),
+            ApiError::ItemNotFound(_) => ("item-not-found", "inbox item not found"),
+            ApiError::ItemClosed(_) => ("item-closed", "the inbox item is no longer open"),
+            ApiError::InvalidResponse { .. } => ("invalid-response", "the response does not match the item's form"),
+            ApiError::ItemUnanswerable { .. } => {
+                ("item-unanswerable", "no event built from a response can satisfy this item's listen task")
+            }
             ApiError::NotFound => ("not-found", "no such resource"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "method not allowed on this resource"),
             ApiError::Unavailable(_) => ("platform-unavailable", "the database is not available"),
@@ -130,6 +163,7 @@ impl ApiError {
             instance: None,
             diagnostics: None,
             unknown_references: None,
+            problems: None,
         };
         match self {
             ApiError::InvalidDefinition(diagnostics) => {
@@ -158,6 +192,27 @@ impl ApiError {
             ApiError::SignalRefused { run_id, status, signal } => {
                 problem.detail = Some(format!("run {run_id} is {status}: cannot {signal} it"));
                 problem.instance = Some(format!("/api/v1/runs/{run_id}"));
+            }
+            ApiError::InvalidEvent(problems) => {
+                problem.detail = Some(format!("{} problem(s) found", problems.len()));
+                problem.problems = Some(problems.clone());
+            }
+            ApiError::ItemNotFound(item) => {
+                problem.detail = Some(format!("no inbox item with id {item:?}"));
+                problem.instance = Some(format!("/api/v1/inbox/{item}"));
+            }
+            ApiError::ItemClosed(item) => {
+                problem.detail = Some(format!("the run no longer waits for item {item}: nothing was changed"));
+                problem.instance = Some(format!("/api/v1/inbox/{item}"));
+            }
+            ApiError::InvalidResponse { item, problems } => {
+                problem.detail = Some(format!("{} problem(s) found; nothing was consumed", problems.len()));
+                problem.instance = Some(format!("/api/v1/inbox/{item}"));
+                problem.problems = Some(problems.clone());
+            }
+            ApiError::ItemUnanswerable { item, detail } => {
+                problem.detail = Some(detail.clone());
+                problem.instance = Some(format!("/api/v1/inbox/{item}"));
             }
             ApiError::PayloadTooLarge
             | ApiError::NotFound
@@ -217,6 +272,7 @@ impl From<EngineError> for ApiError {
             EngineError::SignalRefused { run_id, status, signal } => {
                 ApiError::SignalRefused { run_id, status: status.into(), signal: signal.into() }
             }
+            EngineError::InvalidEvent(problems) => ApiError::InvalidEvent(problems),
             err @ EngineError::CorruptRun { .. } => ApiError::Internal(err.to_string()),
         }
     }

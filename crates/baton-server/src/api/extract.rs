@@ -43,6 +43,19 @@ impl<S: Send + Sync> FromRequest<S> for ApiText {
     }
 }
 
+/// A raw request body (CloudEvents in binary mode may carry any bytes); over the limit is
+/// `payload-too-large`.
+#[derive(Debug)]
+pub struct ApiBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state).await.map(ApiBytes).map_err(body_rejection)
+    }
+}
+
 /// Query parameters; a parameter of the wrong type is `invalid-request`.
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);

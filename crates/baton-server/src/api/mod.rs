@@ -8,8 +8,10 @@
 
 mod dto;
 mod error;
+mod events;
 mod extract;
 mod history;
+mod inbox;
 mod metrics;
 mod ops;
 mod runs;
@@ -79,6 +81,8 @@ pub struct Api {
     tags(
         (name = "workflows", description = "Deploy and inspect workflow definitions"),
         (name = "runs", description = "Start, inspect, follow and signal runs"),
+        (name = "events", description = "CloudEvents into the runs that wait for them"),
+        (name = "inbox", description = "Human input: the items runs wait for, and answering them"),
         (name = "operations", description = "Health, readiness, metrics, API description")
     )
 )]
@@ -101,6 +105,9 @@ impl Api {
             .routes(routes!(runs::suspend_run))
             .routes(routes!(runs::resume_run))
             .routes(routes!(history::all_runs_events))
+            .routes(routes!(events::send_events))
+            .routes(routes!(inbox::list_inbox))
+            .routes(routes!(inbox::respond))
             .routes(routes!(ops::healthz))
             .routes(routes!(ops::readyz))
             .routes(routes!(ops::metrics))

@@ -74,7 +74,7 @@ async fn metrics_in_prometheus_text() {
 }
 
 /// Every operation of the API contract (docs/api.md), as (method, path).
-const CONTRACT: [(&str, &str); 15] = [
+const CONTRACT: [(&str, &str); 18] = [
     ("post", "/api/v1/workflows"),
     ("get", "/api/v1/workflows"),
     ("get", "/api/v1/workflows/{namespace}/{name}/{version}"),
@@ -86,6 +86,9 @@ const CONTRACT: [(&str, &str); 15] = [
     ("post", "/api/v1/runs/{id}/suspend"),
     ("post", "/api/v1/runs/{id}/resume"),
     ("get", "/api/v1/events/runs"),
+    ("post", "/api/v1/events"),
+    ("get", "/api/v1/inbox"),
+    ("post", "/api/v1/inbox/{item}/respond"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -124,8 +127,12 @@ async fn openapi_document_matches_the_routes() {
 
     // Every documented operation is routed: no 404 "not-found" or 405 for it.
     for (method, path) in &documented {
-        let uri =
-            path.replace("{namespace}", "test").replace("{name}", "x").replace("{version}", "1").replace("{id}", "r1");
+        let uri = path
+            .replace("{namespace}", "test")
+            .replace("{name}", "x")
+            .replace("{version}", "1")
+            .replace("{id}", "r1")
+            .replace("{item}", "r1~s1");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let request = Request::builder().method(method.clone()).uri(&uri).body(Body::from("{}")).unwrap();
         let response = tower::ServiceExt::oneshot(api.router(), request).await.unwrap();

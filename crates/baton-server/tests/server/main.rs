@@ -1,7 +1,9 @@
 //! baton-server integration tests: one binary, one module per area. Everything runs against
 //! servers on 127.0.0.1; nothing touches the network.
 
+mod api_events;
 mod api_history;
+mod api_inbox;
 mod api_ops;
 mod api_runs;
 mod api_support;
