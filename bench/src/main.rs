@@ -124,6 +124,7 @@ async fn main() -> anyhow::Result<()> {
 
     for repeat in 0..args.repeats {
         // Alternate which engine goes first, so neither always runs on a warmer machine.
+        report.repeat_started();
         let mut order = engines.clone();
         if repeat % 2 == 1 {
             order.reverse();

@@ -22,6 +22,7 @@ pub struct Report {
     date: String,
     load_start: String,
     load_end: String,
+    repeat_loads: Vec<String>,
     baton_version: String,
     dbos_info: Option<Value>,
     rows: Vec<Row>,
@@ -88,6 +89,7 @@ impl Report {
             date: jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M UTC").to_string(),
             load_start: load_average(),
             load_end: String::new(),
+            repeat_loads: Vec::new(),
             baton_version,
             dbos_info,
             rows: Vec::new(),
@@ -121,6 +123,11 @@ impl Report {
         }
     }
 
+    /// Notes the load average as a repeat begins.
+    pub fn repeat_started(&mut self) {
+        self.repeat_loads.push(load_average());
+    }
+
     pub fn finish(&mut self) {
         self.load_end = load_average();
     }
@@ -147,7 +154,7 @@ impl Report {
                 let _ = writeln!(
                     out,
                     "- DBOS: dbos {} on Python {} (FastAPI {}, uvicorn {} with 1 worker, httpx {}), SQLite {}: `journal_mode={}`, `synchronous={}` \
-                     (DBOS sets neither pragma; it sets `isolation_level=IMMEDIATE`, `busy_timeout=30000`, `foreign_keys=ON` in dbos/_sys_db_sqlite.py); async workflows and steps; DBOS defaults otherwise.",
+                     (DBOS sets neither pragma; it sets `isolation_level=IMMEDIATE`, `busy_timeout=30000`, `foreign_keys=ON` in dbos/_sys_db_sqlite.py); synchronous workflows and steps; DBOS defaults otherwise.",
                     field("dbos"),
                     field("python"),
                     field("fastapi"),
@@ -167,9 +174,9 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "- Load generator, loopback stub (baton-server's StandIn) and the engine share the machine; all on 127.0.0.1; closed loop.\n\
+            "- Load generator, HTTP stub (W2: baton-server's StandIn `/echo`; W4: the harness's gate stub) and the engine share the machine; all on 127.0.0.1; closed loop.\n\
              - W1: {} sequential requests after {} warm-up. W2: {} clients, {} s measured after {} s warm-up. \
-             W4: {} runs × 3 stub calls of {} ms, `kill -9` once the stub has seen {} requests.\n\
+             W4: {} runs × 3 stub calls of {} ms, `kill -9` once all {} wait in their second call (behind the stub's closed gate).\n\
              - {} repeats per workload and engine, the engine that goes first alternating per repeat; each figure is the median over the repeats; \
              ratio = Baton median / DBOS median (below 1 is better for latencies and times, above 1 for throughput).\n",
             args.w1_requests,
@@ -195,7 +202,11 @@ impl Report {
             let cell = |value: Option<f64>| value.map(number).unwrap_or_else(|| "n/a".to_owned());
             let _ = writeln!(out, "| {} | {} | {} | {ratio} |", row.label, cell(baton), cell(dbos));
         }
-        let _ = writeln!(out, "\nPer repeat (in order):\n\n| Figure | Engine | Values |\n|---|---|---|");
+        let _ = writeln!(
+            out,
+            "\nPer repeat (in order; load average 1/5/15 min as each began: {}):\n\n| Figure | Engine | Values |\n|---|---|---|",
+            self.repeat_loads.join("; ")
+        );
         for row in &self.rows {
             for (kind, values) in [(Kind::Baton, &row.baton), (Kind::Dbos, &row.dbos)] {
                 if !values.is_empty() {

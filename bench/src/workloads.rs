@@ -221,12 +221,7 @@ pub async fn w4(kind: Kind, programs: &Programs, dir: &Path, http: &Client, args
         *distribution.entry(*count).or_default() += 1;
     }
     let distribution: Vec<String> = distribution.iter().map(|(times, keys)| format!("{keys} keys ×{times}")).collect();
-    let mut notes = vec![format!(
-        "{kind} W4: {} runs started in {start_seconds:.2} s; {in_flight} waiting at the gate at the kill; \
-         answering again {ready_seconds:.2} s after the kill; requests per idempotency key: {}",
-        ids.len(),
-        distribution.join(", "),
-    )];
+    let mut notes = vec![format!("{kind} W4: stub requests per idempotency key: {}", distribution.join(", "))];
     if !failed.is_empty() || !pending.is_empty() {
         let examples: Vec<String> = failed.iter().take(3).map(|(id, status)| format!("{id}: {status}")).collect();
         notes.push(format!(
@@ -241,12 +236,13 @@ pub async fn w4(kind: Kind, programs: &Programs, dir: &Path, http: &Client, args
     let mut figures = vec![
         ("W4 background starts (runs/s, 64 clients)", ids.len() as f64 / start_seconds),
         ("W4 runs in flight at the kill", in_flight as f64),
+        ("W4 kill -9 → answering again (s)", ready_seconds),
         ("W4 kill -9 → all completed (s)", if lost == 0 { recovery_seconds } else { f64::NAN }),
         ("W4 runs lost", lost as f64),
         ("W4 max stub requests per idempotency key", counts.values().copied().max().unwrap_or(0) as f64),
     ];
     if let Some(twice) = twice {
-        figures.insert(4, ("W4 runs completed twice", twice as f64));
+        figures.insert(5, ("W4 runs completed twice", twice as f64));
     }
     Ok(Trial { figures, notes })
 }
