@@ -16,6 +16,7 @@ mod error;
 mod postgres;
 mod records;
 mod rows;
+mod rows_schedules;
 mod sqlite;
 mod store;
 mod version;
@@ -24,7 +25,8 @@ pub use crate::error::StoreError;
 pub use crate::postgres::{PgOptions, PgStore};
 pub use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Millis, NewHistoryEntry, NewRun, ParentLink, PutOutcome,
-    RunFilter, RunRecord, RunSummary, StoredEvent, SubscriptionRecord, TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
+    RunFilter, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord,
+    TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
 };
 pub use crate::sqlite::{CommitStats, SqliteOptions, SqliteStore, Synchronous};
 pub use crate::store::Store;

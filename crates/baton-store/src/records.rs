@@ -260,3 +260,36 @@ pub struct RunSummary {
     pub created_at: Millis,
     pub updated_at: Millis,
 }
+
+/// The `schedule` of one deployed workflow version: when it fires next and what it fired last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleRecord {
+    pub workspace: String,
+    pub namespace: String,
+    pub name: String,
+    pub version: String,
+    /// `every`, `cron`, `after` or `on`.
+    pub kind: String,
+    /// The definition's `schedule` object, opaque to the store.
+    pub spec: Value,
+    /// When it fires next; `None`: not time-driven (`on`), or an `after` schedule waiting for
+    /// its last run to end.
+    pub next_due_at: Option<Millis>,
+    pub last_fired_at: Option<Millis>,
+    pub last_run_id: Option<String>,
+    pub created_at: Millis,
+}
+
+/// A compare-and-set on a schedule ([`crate::Store::claim_schedule`]): applies only while the
+/// schedule's `next_due_at` is still `expected_due_at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleClaim {
+    pub workspace: String,
+    pub namespace: String,
+    pub name: String,
+    pub version: String,
+    pub expected_due_at: Option<Millis>,
+    pub next_due_at: Option<Millis>,
+    /// `(fired_at, run_id)` of the fire this claim stands for; `None` keeps the last fire.
+    pub fired: Option<(Millis, String)>,
+}

@@ -5,7 +5,7 @@ use std::future::Future;
 use crate::error::StoreError;
 use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter,
-    RunRecord, RunSummary, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
+    RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
 
 /// Durable storage of workflows, runs, history, timers and events.
@@ -152,4 +152,17 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the events received before `received_before` (the retention purge), with the
     /// runs' records of having consumed them. Returns the number of events deleted.
     fn delete_events_before(&self, received_before: Millis) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Stores the schedule of a workflow version unless it has one already. Returns `true`
+    /// when it was created; deploying the same version again keeps its schedule state.
+    fn put_schedule(&self, record: ScheduleRecord) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Every schedule (of `kind` when given), earliest `next_due_at` first (`None` last), then
+    /// by namespace, name and version.
+    fn schedules(&self, kind: Option<&str>) -> impl Future<Output = Result<Vec<ScheduleRecord>, StoreError>> + Send;
+
+    /// Sets a schedule's `next_due_at` (and its last fire) if its `next_due_at` is still
+    /// `claim.expected_due_at`, atomically: of several nodes claiming one due time, exactly one
+    /// gets `true`. `false`: already claimed, or no such schedule.
+    fn claim_schedule(&self, claim: ScheduleClaim) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

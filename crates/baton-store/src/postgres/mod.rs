@@ -7,6 +7,7 @@
 
 mod codec;
 mod reads;
+mod schedules;
 mod writes;
 
 use std::fmt;
@@ -19,7 +20,7 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 use crate::error::StoreError;
 use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter,
-    RunRecord, RunSummary, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
+    RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
 use crate::store::Store;
 
@@ -287,6 +288,18 @@ impl Store for PgStore {
 
     async fn delete_events_before(&self, received_before: Millis) -> Result<u64, StoreError> {
         self.call(writes::delete_events_before(&self.pool, received_before)).await
+    }
+
+    async fn put_schedule(&self, record: ScheduleRecord) -> Result<bool, StoreError> {
+        self.call(schedules::put_schedule(&self.pool, &record)).await
+    }
+
+    async fn schedules(&self, kind: Option<&str>) -> Result<Vec<ScheduleRecord>, StoreError> {
+        self.call(schedules::schedules(&self.pool, kind)).await
+    }
+
+    async fn claim_schedule(&self, claim: ScheduleClaim) -> Result<bool, StoreError> {
+        self.call(schedules::claim_schedule(&self.pool, &claim)).await
     }
 }
 

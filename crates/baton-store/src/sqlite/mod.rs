@@ -3,6 +3,7 @@
 
 mod codec;
 mod reads;
+mod schedules;
 mod writer;
 mod writes;
 
@@ -20,7 +21,7 @@ use tokio::task::JoinHandle;
 use crate::error::StoreError;
 use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter,
-    RunRecord, RunSummary, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
+    RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
 use crate::sqlite::writer::{Counters, Job, Request};
 use crate::store::Store;
@@ -287,5 +288,17 @@ impl Store for SqliteStore {
 
     async fn delete_events_before(&self, received_before: Millis) -> Result<u64, StoreError> {
         self.write(received_before, Request::DeleteEventsBefore).await
+    }
+
+    async fn put_schedule(&self, record: ScheduleRecord) -> Result<bool, StoreError> {
+        self.write(record, Request::PutSchedule).await
+    }
+
+    async fn schedules(&self, kind: Option<&str>) -> Result<Vec<ScheduleRecord>, StoreError> {
+        schedules::schedules(&self.inner.pool, kind).await
+    }
+
+    async fn claim_schedule(&self, claim: ScheduleClaim) -> Result<bool, StoreError> {
+        self.write(claim, Request::ClaimSchedule).await
     }
 }

@@ -14,8 +14,10 @@ use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::StoreError;
-use crate::records::{Checkpoint, Millis, NewHistoryEntry, NewRun, PutOutcome, StoredEvent, WorkflowRecord};
-use crate::sqlite::writes;
+use crate::records::{
+    Checkpoint, Millis, NewHistoryEntry, NewRun, PutOutcome, ScheduleClaim, ScheduleRecord, StoredEvent, WorkflowRecord,
+};
+use crate::sqlite::{schedules, writes};
 
 /// One queued write and the caller waiting for it.
 pub(crate) enum Request {
@@ -24,6 +26,8 @@ pub(crate) enum Request {
     Commit(Job<Checkpoint, i64>),
     PutEvent(Job<(StoredEvent, String), bool>),
     DeleteEventsBefore(Job<Millis, u64>),
+    PutSchedule(Job<ScheduleRecord, bool>),
+    ClaimSchedule(Job<ScheduleClaim, bool>),
 }
 
 /// A write's input, its reply channel and, once applied, its result.
@@ -79,6 +83,14 @@ impl Request {
                 let result = writes::delete_events_before(conn, job.input).await;
                 job.record(result)
             }
+            Request::PutSchedule(job) => {
+                let result = schedules::put_schedule(conn, &job.input).await;
+                job.record(result)
+            }
+            Request::ClaimSchedule(job) => {
+                let result = schedules::claim_schedule(conn, &job.input).await;
+                job.record(result)
+            }
         }
     }
 
@@ -91,6 +103,8 @@ impl Request {
             Request::Commit(job) => job.result = Some(Err(err)),
             Request::PutEvent(job) => job.result = Some(Err(err)),
             Request::DeleteEventsBefore(job) => job.result = Some(Err(err)),
+            Request::PutSchedule(job) => job.result = Some(Err(err)),
+            Request::ClaimSchedule(job) => job.result = Some(Err(err)),
         }
     }
 
@@ -101,6 +115,8 @@ impl Request {
             Request::Commit(job) => job.answer(),
             Request::PutEvent(job) => job.answer(),
             Request::DeleteEventsBefore(job) => job.answer(),
+            Request::PutSchedule(job) => job.answer(),
+            Request::ClaimSchedule(job) => job.answer(),
         }
     }
 }

@@ -44,6 +44,7 @@ mod intake;
 mod listing;
 mod postgres;
 mod runs;
+mod schedules;
 mod sqlite;
 mod subscriptions;
 mod timers;

@@ -1,0 +1,50 @@
+//! Schedules on SQLite: reads from the pool, writes through the writer task.
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::error::StoreError;
+use crate::records::{ScheduleClaim, ScheduleRecord};
+use crate::rows_schedules::{
+    CLAIM_SCHEDULE_SQLITE, INSERT_SCHEDULE, SELECT_SCHEDULES_SQLITE, ScheduleRow, decode_schedule,
+};
+use crate::sqlite::codec::encode_json;
+
+pub(crate) async fn put_schedule(conn: &mut SqliteConnection, record: &ScheduleRecord) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(INSERT_SCHEDULE)
+        .bind(&record.workspace)
+        .bind(&record.namespace)
+        .bind(&record.name)
+        .bind(&record.version)
+        .bind(&record.kind)
+        .bind(encode_json(&record.spec)?)
+        .bind(record.next_due_at)
+        .bind(record.last_fired_at)
+        .bind(record.last_run_id.as_deref())
+        .bind(record.created_at)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(inserted == 1)
+}
+
+pub(crate) async fn claim_schedule(conn: &mut SqliteConnection, claim: &ScheduleClaim) -> Result<bool, StoreError> {
+    let (fired_at, run_id) = claim.fired.clone().unzip();
+    let updated = sqlx::query(CLAIM_SCHEDULE_SQLITE)
+        .bind(&claim.workspace)
+        .bind(&claim.namespace)
+        .bind(&claim.name)
+        .bind(&claim.version)
+        .bind(claim.expected_due_at)
+        .bind(claim.next_due_at)
+        .bind(fired_at)
+        .bind(run_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(updated == 1)
+}
+
+pub(crate) async fn schedules(pool: &SqlitePool, kind: Option<&str>) -> Result<Vec<ScheduleRecord>, StoreError> {
+    let rows: Vec<ScheduleRow> = sqlx::query_as(SELECT_SCHEDULES_SQLITE).bind(kind).fetch_all(pool).await?;
+    rows.into_iter().map(decode_schedule).collect()
+}
