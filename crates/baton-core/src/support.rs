@@ -2,14 +2,15 @@
 //!
 //! A definition using one of them is valid but refused at deploy time with one diagnostic per
 //! use, naming the feature at its path, so that nothing fails later in the middle of a run.
-//! Not supported yet: `schedule`, `call: grpc|asyncapi|mcp|a2a`,
+//! Not supported yet: `schedule.on` with `all`, `until` or `correlate`, a `schedule.every` or
+//! `schedule.after` given as an expression, `call: grpc|asyncapi|mcp|a2a`,
 //! `run: container|script|shell`, functions from catalogs or URLs, the `oauth2`, `oidc` and
 //! `digest` authentication schemes, `use.extensions`, `use.catalogs`, `evaluate` other than
 //! jq in strict mode, and schemas given as an external `resource`.
 
 use baton_model::{
-    AuthenticationPolicy, CallArguments, Diagnostic, Endpoint, Evaluate, Export, Input, Output, SchemaDefinition, Task,
-    TaskKind, TaskList, Workflow,
+    AuthenticationPolicy, CallArguments, Diagnostic, Endpoint, Evaluate, Export, Input, Output, Schedule,
+    SchemaDefinition, Task, TaskKind, TaskList, Workflow,
 };
 
 /// Call protocols Baton does not speak yet.
@@ -53,11 +54,34 @@ impl Finder<'_> {
         }
         self.task_list(&workflow.do_, "/do");
         self.output(workflow.output.as_ref(), "/output");
-        if workflow.schedule.is_some() {
-            self.report("/schedule".into(), "schedule");
+        if let Some(schedule) = &workflow.schedule {
+            self.schedule(schedule);
         }
         if let Some(evaluate) = &workflow.evaluate {
             self.evaluate(evaluate);
+        }
+    }
+
+    /// `schedule.on` runs `one` and `any` strategies without correlation; time-driven schedules
+    /// need literal durations.
+    fn schedule(&mut self, schedule: &Schedule) {
+        for (key, duration) in [("every", &schedule.every), ("after", &schedule.after)] {
+            if let Some(duration) = duration
+                && duration.to_millis().is_err()
+            {
+                self.report(format!("/schedule/{key}"), format!("schedule.{key} given as an expression"));
+            }
+        }
+        let Some(on) = &schedule.on else { return };
+        if on.all.is_some() {
+            self.report("/schedule/on/all".into(), "schedule.on.all");
+        }
+        if on.until.is_some() {
+            self.report("/schedule/on/until".into(), "schedule.on.until");
+        }
+        let filters = on.one.iter().chain(on.any.iter().flatten());
+        if filters.into_iter().any(|filter| filter.correlate.as_ref().is_some_and(|keys| !keys.is_empty())) {
+            self.report("/schedule/on".into(), "correlate in schedule.on");
         }
     }
 
@@ -290,7 +314,6 @@ do:
                 "/do/3/digest/with/endpoint/authentication/digest: authentication: digest is not supported yet",
                 "/do/4/agent/call: call: a2a is not supported yet",
                 "/output/schema/resource: a schema given as an external resource is not supported yet",
-                "/schedule: schedule is not supported yet",
                 "/evaluate/language: evaluate.language: js is not supported yet",
                 "/evaluate/mode: evaluate.mode: loose is not supported yet",
             ],
@@ -355,6 +378,10 @@ do:
         "raise-inline",
         "raise-reusable",
         "run-subflow",
+        "schedule-cron",
+        "schedule-event-driven",
+        "set-expression",
+        "set",
         "star-wars-homeworld",
         "switch-then-string",
         "try-catch-retry-inline",
