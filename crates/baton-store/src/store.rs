@@ -109,7 +109,14 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an event received from outside, in `workspace`. Returns `true` when it is new,
     /// `false` when its (`source`, `id`) is already stored (nothing changes then), also when
     /// the same event is posted concurrently: exactly one call returns `true`.
-    fn put_event(&self, event: StoredEvent, workspace: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// With `target_run_id`, the event answers that run only (an inbox response): it is never
+    /// offered to another run by [`Store::retained_events`].
+    fn put_event(
+        &self,
+        event: StoredEvent,
+        workspace: &str,
+        target_run_id: Option<&str>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The subscriptions of `workspace` that can match an event of type `kind`: those listing
     /// `kind` among their types and those of any type (`types: None`), by `created_at`, run id

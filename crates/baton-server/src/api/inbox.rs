@@ -231,9 +231,11 @@ pub(crate) async fn respond(
     }
     // Published in a task of its own: a client that goes away cannot stop it halfway.
     let engine = state.engine.clone();
-    let published = tokio::spawn(async move { engine.publish_event(event).await })
-        .await
-        .map_err(|err| ApiError::Internal(format!("inbox response task failed: {err}")))?;
+    let (target_run, target_subscription) = (run_id.to_owned(), subscription_id.to_owned());
+    let published =
+        tokio::spawn(async move { engine.publish_event_to(&target_run, &target_subscription, event).await })
+            .await
+            .map_err(|err| ApiError::Internal(format!("inbox response task failed: {err}")))?;
     let accepted = match published {
         Ok(accepted) => accepted,
         Err(EngineError::InvalidEvent(problems)) => {

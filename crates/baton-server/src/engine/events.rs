@@ -63,10 +63,30 @@ impl<S: Store + Clone> Engine<S> {
     pub async fn publish_event(&self, event: Value) -> Result<bool, EngineError> {
         validate_cloud_event(&event).map_err(EngineError::InvalidEvent)?;
         let stored = stored_event(&event, now_ms());
-        if !self.inner.store.put_event(stored, DEFAULT_WORKSPACE).await? {
+        if !self.inner.store.put_event(stored, DEFAULT_WORKSPACE, None).await? {
             return Ok(false);
         }
         self.route_event(&event).await?;
+        Ok(true)
+    }
+
+    /// Accepts a CloudEvent that answers one subscription of one run (an inbox response): it is
+    /// stored once per `source` + `id` like any event, but delivered to that subscription only
+    /// and never offered to other runs. Returns `false` for a duplicate.
+    ///
+    /// Errors: [`EngineError::InvalidEvent`] listing every missing or invalid attribute.
+    pub async fn publish_event_to(
+        &self,
+        run_id: &str,
+        subscription_id: &str,
+        event: Value,
+    ) -> Result<bool, EngineError> {
+        validate_cloud_event(&event).map_err(EngineError::InvalidEvent)?;
+        let stored = stored_event(&event, now_ms());
+        if !self.inner.store.put_event(stored, DEFAULT_WORKSPACE, Some(run_id)).await? {
+            return Ok(false);
+        }
+        self.deliver(run_id, StepInput::EventReceived { subscription_id: subscription_id.to_owned(), event });
         Ok(true)
     }
 
@@ -81,6 +101,7 @@ impl<S: Store + Clone> Engine<S> {
                 self.deliver(&record.run_id, input);
             }
         }
+        self.fire_event_schedules(event).await;
         Ok(())
     }
 

@@ -333,7 +333,6 @@ do:
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs targeted delivery in the engine: the response event is broadcast like any event"]
 async fn an_uncorrelated_response_resumes_only_its_own_run() {
     let api = TestApi::start().await;
     api.deploy(APPROVE).await;

@@ -251,8 +251,13 @@ impl Store for PgStore {
         self.call(reads::get_event(&self.pool, source, id)).await
     }
 
-    async fn put_event(&self, event: StoredEvent, workspace: &str) -> Result<bool, StoreError> {
-        self.call(writes::put_event(&self.pool, &event, workspace)).await
+    async fn put_event(
+        &self,
+        event: StoredEvent,
+        workspace: &str,
+        target_run_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.call(writes::put_event(&self.pool, &event, workspace, target_run_id)).await
     }
 
     async fn subscriptions_for_type(&self, workspace: &str, kind: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {

@@ -369,10 +369,15 @@ impl SubscriptionChanges {
 
 /// See [`crate::Store::put_event`]: the unique key (`source`, `id`) decides between concurrent
 /// duplicates.
-pub(crate) async fn put_event(pool: &PgPool, event: &StoredEvent, workspace: &str) -> Result<bool, StoreError> {
+pub(crate) async fn put_event(
+    pool: &PgPool,
+    event: &StoredEvent,
+    workspace: &str,
+    target_run_id: Option<&str>,
+) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
-        "INSERT INTO events (workspace, source, id, type, time, event, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6::json, $7) ON CONFLICT (source, id) DO NOTHING",
+        "INSERT INTO events (workspace, source, id, type, time, event, received_at, target_run_id) \
+         VALUES ($1, $2, $3, $4, $5, $6::json, $7, $8) ON CONFLICT (source, id) DO NOTHING",
     )
     .bind(workspace)
     .bind(&event.source)
@@ -381,6 +386,7 @@ pub(crate) async fn put_event(pool: &PgPool, event: &StoredEvent, workspace: &st
     .bind(event.time)
     .bind(encode_json(&event.event)?)
     .bind(event.received_at)
+    .bind(target_run_id)
     .execute(pool)
     .await?
     .rows_affected();

@@ -251,8 +251,13 @@ impl Store for SqliteStore {
         reads::get_event(&self.inner.pool, source, id).await
     }
 
-    async fn put_event(&self, event: StoredEvent, workspace: &str) -> Result<bool, StoreError> {
-        self.write((event, workspace.to_owned()), Request::PutEvent).await
+    async fn put_event(
+        &self,
+        event: StoredEvent,
+        workspace: &str,
+        target_run_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.write((event, workspace.to_owned(), target_run_id.map(str::to_owned)), Request::PutEvent).await
     }
 
     async fn subscriptions_for_type(&self, workspace: &str, kind: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {

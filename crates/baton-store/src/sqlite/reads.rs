@@ -264,6 +264,8 @@ pub(crate) async fn retained_events(
              WHERE c.source = e.source AND c.id = e.id AND c.run_id = ",
         )
         .push_bind(run_id)
+        .push(") AND (e.target_run_id IS NULL OR e.target_run_id = ")
+        .push_bind(run_id)
         .push(") ORDER BY e.received_at, e.rowid LIMIT ")
         .push_bind(i64::from(limit));
     let rows = query.build().fetch_all(pool).await?;

@@ -24,7 +24,7 @@ pub(crate) enum Request {
     PutWorkflow(Job<WorkflowRecord, PutOutcome>),
     CreateRun(Job<(NewRun, Vec<NewHistoryEntry>), ()>),
     Commit(Job<Checkpoint, i64>),
-    PutEvent(Job<(StoredEvent, String), bool>),
+    PutEvent(Job<(StoredEvent, String, Option<String>), bool>),
     DeleteEventsBefore(Job<Millis, u64>),
     PutSchedule(Job<ScheduleRecord, bool>),
     ClaimSchedule(Job<ScheduleClaim, bool>),
@@ -75,8 +75,8 @@ impl Request {
                 job.record(result)
             }
             Request::PutEvent(job) => {
-                let (event, workspace) = &job.input;
-                let result = writes::put_event(conn, event, workspace).await;
+                let (event, workspace, target_run_id) = &job.input;
+                let result = writes::put_event(conn, event, workspace, target_run_id.as_deref()).await;
                 job.record(result)
             }
             Request::DeleteEventsBefore(job) => {

@@ -144,7 +144,7 @@ pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint)
         .await?;
     }
     for event in &checkpoint.events {
-        insert_event(conn, event, &workspace).await?;
+        insert_event(conn, event, &workspace, None).await?;
     }
     for subscription_id in &checkpoint.subscriptions_cleared {
         // Its `subscription_types` rows go with it (ON DELETE CASCADE).
@@ -172,10 +172,15 @@ pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint)
 }
 
 /// Inserts an event unless its (`source`, `id`) is stored; returns whether it was inserted.
-async fn insert_event(conn: &mut SqliteConnection, event: &StoredEvent, workspace: &str) -> Result<bool, StoreError> {
+async fn insert_event(
+    conn: &mut SqliteConnection,
+    event: &StoredEvent,
+    workspace: &str,
+    target_run_id: Option<&str>,
+) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
-        "INSERT INTO events (workspace, source, id, type, time, event, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source, id) DO NOTHING",
+        "INSERT INTO events (workspace, source, id, type, time, event, received_at, target_run_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (source, id) DO NOTHING",
     )
     .bind(workspace)
     .bind(&event.source)
@@ -184,6 +189,7 @@ async fn insert_event(conn: &mut SqliteConnection, event: &StoredEvent, workspac
     .bind(event.time)
     .bind(encode_json(&event.event)?)
     .bind(event.received_at)
+    .bind(target_run_id)
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -234,8 +240,9 @@ pub(crate) async fn put_event(
     conn: &mut SqliteConnection,
     event: &StoredEvent,
     workspace: &str,
+    target_run_id: Option<&str>,
 ) -> Result<bool, StoreError> {
-    insert_event(conn, event, workspace).await
+    insert_event(conn, event, workspace, target_run_id).await
 }
 
 /// See [`crate::Store::delete_events_before`].

@@ -14,18 +14,19 @@ backend_tests!(
     concurrent_duplicate_posts_store_one_event,
     retained_events_follow_since_types_and_arrival_order,
     retained_events_leave_out_what_this_run_consumed,
+    targeted_events_are_retained_for_their_run_only,
     delete_events_before_purges_old_events_and_their_consumptions,
 );
 
 async fn put_event_tells_new_from_duplicate(store: &impl Store) {
     let first = event("https://example.com/hr", "e1", json!("first"));
-    assert!(store.put_event(first.clone(), "default").await.unwrap());
+    assert!(store.put_event(first.clone(), "default", None).await.unwrap());
     let mut again = event("https://example.com/hr", "e1", json!("again"));
     again.received_at = 9_999;
-    assert!(!store.put_event(again, "other").await.unwrap());
+    assert!(!store.put_event(again, "other", None).await.unwrap());
     assert_eq!(store.get_event("https://example.com/hr", "e1").await.unwrap(), Some(first));
     // Another source is another event; a checkpoint's event with a taken key is skipped.
-    assert!(store.put_event(event("https://example.com/crm", "e1", json!(1)), "default").await.unwrap());
+    assert!(store.put_event(event("https://example.com/crm", "e1", json!(1)), "default", None).await.unwrap());
     store.create_run(new_run("r1", 1), vec![]).await.unwrap();
     let mut step = checkpoint("r1", 1);
     step.events = vec![event("https://example.com/hr", "e1", json!("emitted"))];
@@ -42,7 +43,7 @@ async fn concurrent_duplicate_posts_store_one_event<S: Store + Clone>(store: &S)
         let (store, barrier) = (store.clone(), Arc::clone(&barrier));
         tasks.spawn(async move {
             barrier.wait().await;
-            store.put_event(event("src", "same", json!(idx)), "default").await
+            store.put_event(event("src", "same", json!(idx)), "default", None).await
         });
     }
     let mut n_new = 0;
@@ -62,7 +63,7 @@ fn ids(events: &[StoredEvent]) -> Vec<&str> {
 
 async fn put_all(store: &impl Store, events: Vec<(StoredEvent, &str)>) {
     for (event, workspace) in events {
-        assert!(store.put_event(event, workspace).await.unwrap());
+        assert!(store.put_event(event, workspace, None).await.unwrap());
     }
 }
 
@@ -148,7 +149,17 @@ async fn delete_events_before_purges_old_events_and_their_consumptions(store: &i
     assert!(store.get_event("src", "e3").await.unwrap().is_some());
     assert_eq!(store.delete_events_before(300).await.unwrap(), 0);
     // After the retention window the same key is a new event, new to every run too.
-    assert!(store.put_event(typed_event("src", "e1", "a", 500), "default").await.unwrap());
+    assert!(store.put_event(typed_event("src", "e1", "a", 500), "default", None).await.unwrap());
     let r1 = store.retained_events("default", "r1", 0, None, 100).await.unwrap();
     assert_eq!(ids(&r1), ["e1"]);
+}
+
+async fn targeted_events_are_retained_for_their_run_only(store: &impl Store) {
+    assert!(store.put_event(typed_event("inbox", "answer", "a", 100), "default", Some("r1")).await.unwrap());
+    assert!(store.put_event(typed_event("src", "broadcast", "a", 110), "default", None).await.unwrap());
+    let ids = |events: Vec<StoredEvent>| events.into_iter().map(|event| event.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.retained_events("default", "r1", 0, None, 100).await.unwrap()), ["answer", "broadcast"]);
+    assert_eq!(ids(store.retained_events("default", "r2", 0, None, 100).await.unwrap()), ["broadcast"]);
+    // A duplicate is still a duplicate, whatever its target.
+    assert!(!store.put_event(typed_event("inbox", "answer", "a", 120), "default", Some("r2")).await.unwrap());
 }

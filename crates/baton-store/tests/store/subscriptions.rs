@@ -85,7 +85,7 @@ async fn subscriptions_for_type_match_listed_types_and_any(store: &impl Store) {
 
 async fn stale_commit_writes_no_subscription_or_consumption(store: &impl Store) {
     store.create_run(new_run("r1", 1), vec![]).await.unwrap();
-    assert!(store.put_event(typed_event("src", "e1", "a", 100), "default").await.unwrap());
+    assert!(store.put_event(typed_event("src", "e1", "a", 100), "default", None).await.unwrap());
     let mut step = checkpoint("r1", 1);
     step.subscriptions_set = vec![subscription("r1", "s1", Some(&["a"]), 10)];
     store.commit(step).await.unwrap();
