@@ -7,13 +7,16 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::Value;
 
 use baton_server::api::{Api, ApiConfig};
 use baton_server::egress::EgressPolicy;
-use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig};
+use baton_server::engine::{Engine, EngineConfig, now_ms};
+
+use baton_store::{SqliteStore, Store};
 
 use crate::cli::ServeArgs;
 use crate::commands::{UsageError, deploy_folder, open_store};
@@ -25,8 +28,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         secrets: Value::Object(serde_json::Map::new()),
         egress,
         rewrites: Vec::new(),
-        event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
-        approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
+        event_retention_ms: (args.event_retention as i64).saturating_mul(1000),
+        approval_deadline_ms: (args.approval_deadline as i64).saturating_mul(1000),
     };
     let engine = Engine::new(store.clone(), config);
     let deployed = match &args.workflows {
@@ -42,6 +45,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|err| UsageError(format!("cannot listen on {}: {err}", args.listen)))?;
     let addr = listener.local_addr().unwrap_or(args.listen);
+    tokio::spawn(sweep_periodically(engine.clone(), Duration::from_secs(args.sweep_interval.max(1))));
+    tokio::spawn(purge_old_events(engine.clone(), args.event_retention));
     let api = Api::new(engine, ApiConfig { max_body_bytes: args.max_body_bytes });
     print_banner(addr, deployed.first().map(|workflow| (workflow.namespace(), workflow.name())));
     let served = api.serve(listener, shutdown_signal()).await;
@@ -59,6 +64,33 @@ fn print_banner(addr: SocketAddr, example: Option<(&str, &str)>) {
         "  try: curl -s -X POST 'http://{addr}/api/v1/runs?mode=sync' -H 'Content-Type: application/json' \
          -d '{{\"workflow\": {{\"namespace\": \"{namespace}\", \"name\": \"{name}\"}}, \"input\": {{}}}}'"
     );
+}
+
+/// Most overdue waits one sweeper pass expires.
+const SWEEP_BATCH: u32 = 500;
+
+/// Runs the stale-wait sweeper on a schedule (single-flight inside the engine).
+async fn sweep_periodically(engine: Engine<SqliteStore>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        if let Err(err) = engine.sweep_overdue(SWEEP_BATCH).await {
+            tracing::warn!(error = %err, "sweeper pass failed");
+        }
+    }
+}
+
+/// Deletes events older than the retention window, hourly.
+async fn purge_old_events(engine: Engine<SqliteStore>, retention_secs: u64) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        ticks.tick().await;
+        let before = now_ms() - (retention_secs as i64).saturating_mul(1000);
+        match engine.store().delete_events_before(before).await {
+            Ok(deleted) => tracing::info!(deleted, "purged events past their retention"),
+            Err(err) => tracing::warn!(error = %err, "cannot purge old events"),
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.
