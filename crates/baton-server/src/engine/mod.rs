@@ -11,6 +11,7 @@ mod admission;
 mod effects;
 mod events;
 mod registry;
+mod schedules;
 mod sweeper;
 mod timers;
 mod watchers;
@@ -156,6 +157,7 @@ struct Inner<S> {
     executor: Semaphore,
     /// Held by the sweeper's running pass (single-flight).
     sweeping: tokio::sync::Mutex<()>,
+    schedules: schedules::Scheduler,
 }
 
 /// Current time, unix ms: the only clock the engine reads.
@@ -192,6 +194,7 @@ impl<S: Store + Clone> Engine<S> {
                 updates,
                 executor: Semaphore::new(DEFAULT_MAX_ACTIVE_STEPS),
                 sweeping: tokio::sync::Mutex::new(()),
+                schedules: schedules::Scheduler::default(),
             }),
         };
         tokio::spawn(fire_timers(Arc::downgrade(&engine.inner)));
@@ -226,7 +229,9 @@ impl<S: Store + Clone> Engine<S> {
         text: &str,
         max_concurrency: Option<u32>,
     ) -> Result<(Arc<Deployed>, PutOutcome), EngineError> {
-        self.inner.registry.deploy(&self.inner.store, text, max_concurrency).await
+        let deployed = self.inner.registry.deploy(&self.inner.store, text, max_concurrency).await?;
+        self.register_schedule(&deployed.0.workflow).await?;
+        Ok(deployed)
     }
 
     /// The deployed workflow with this identity; `version` may be `latest`.
@@ -460,6 +465,7 @@ impl<S: Store + Clone> Engine<S> {
         for run_id in pending {
             self.start(&run_id).await?;
         }
+        self.start_scheduler();
         Ok(unfinished.len())
     }
 

@@ -12,4 +12,5 @@ mod egress;
 mod engine;
 mod http;
 mod openapi;
+mod schedules;
 mod support;

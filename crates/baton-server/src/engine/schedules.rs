@@ -1,0 +1,316 @@
+//! Workflow schedules (`schedule.every|cron|after|on`): one row per deployed version in the
+//! store, one scheduler loop per engine.
+//!
+//! A time-driven schedule fires at `next_due_at`. The fire's run id is derived from the
+//! workflow version and the due time, so creating it twice (a retried fire, or two nodes) is a
+//! store conflict, and the store's compare-and-set on `next_due_at` advances the schedule once.
+//! A fire missed while no engine ran happens ONCE when the scheduler next looks, then the
+//! schedule continues from the present: missed slots are skipped, not replayed.
+//!
+//! - `every`: due times on a fixed grid from deployment, whether or not earlier runs ended.
+//! - `cron`: the next matching minute (or second) after the fire, in UTC.
+//! - `after`: first due one delay after deployment; a fire parks the schedule (no due time)
+//!   until its run ends, then the next due time is the run's end plus the delay.
+//! - `on`: each event routed that matches the strategy (`one`, `any`) starts a run whose input
+//!   is `[event]` (or `[event.data]` with `read: data|raw`); the run id is derived from the
+//!   event's `source` and `id`, so an event starts a workflow version at most once.
+
+use std::sync::Arc;
+use std::sync::Weak;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::Notify;
+
+use baton_core::compile::CompiledWorkflow;
+use baton_core::events::{Filter, FilterRole, Subscription, matches};
+use baton_model::{ReadMode, Schedule};
+use baton_store::{ScheduleClaim, ScheduleRecord, Store, StoreError, TERMINAL_STATUSES};
+
+use crate::engine::{DEFAULT_WORKSPACE, Engine, EngineError, Inner, now_ms};
+
+/// Longest sleep of the scheduler loop: other nodes' deployments and ended `after` runs are
+/// noticed within this time.
+const POLL_MS: i64 = 1_000;
+
+/// Namespace of the UUIDv5 run ids of scheduled fires.
+const FIRE_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6ba7_b812_9dad_11d1_80b4_00c0_4fd4_30c8);
+
+/// The scheduler's wake-up and whether its loop runs.
+#[derive(Default)]
+pub(super) struct Scheduler {
+    started: AtomicBool,
+    changed: Arc<Notify>,
+}
+
+/// What a schedule does, decoded from its spec.
+enum Plan {
+    Every(i64),
+    Cron(Box<croner::Cron>),
+    After(i64),
+    On(Box<Subscription>, bool),
+}
+
+fn kind_of(schedule: &Schedule) -> Option<&'static str> {
+    if schedule.every.is_some() {
+        Some("every")
+    } else if schedule.cron.is_some() {
+        Some("cron")
+    } else if schedule.after.is_some() {
+        Some("after")
+    } else if schedule.on.is_some() {
+        Some("on")
+    } else {
+        None
+    }
+}
+
+fn parse_cron(text: &str) -> Option<croner::Cron> {
+    use croner::parser::{CronParser, Seconds, Year};
+    CronParser::builder().seconds(Seconds::Optional).year(Year::Disallowed).build().parse(text).ok()
+}
+
+/// The first cron occurrence strictly after `after` (unix ms, UTC).
+fn next_cron(cron: &croner::Cron, after: i64) -> Option<i64> {
+    let start = jiff::Timestamp::from_millisecond(after).ok()?.to_zoned(jiff::tz::TimeZone::UTC);
+    let next = cron.find_next_occurrence(&start, false).ok()?;
+    Some(next.timestamp().as_millisecond())
+}
+
+/// The subscription an `on` strategy stands for (`one` or `any`; others are refused at deploy).
+fn on_subscription(schedule: &Schedule) -> Option<Subscription> {
+    let strategy = schedule.on.as_ref()?;
+    let filters: Vec<_> = match (&strategy.one, &strategy.any) {
+        (Some(one), _) => vec![one.clone()],
+        (None, Some(any)) => any.clone(),
+        _ => return None,
+    };
+    let filters = filters
+        .into_iter()
+        .map(|filter| Filter {
+            role: FilterRole::Consume,
+            satisfied: false,
+            with: filter.with.unwrap_or_default().into_iter().collect::<Map<String, Value>>(),
+            correlate: Default::default(),
+        })
+        .collect();
+    let mut subscription = Subscription {
+        created_at: 0,
+        task: "/schedule/on".into(),
+        types: None,
+        filters,
+        correlation: Default::default(),
+        inbox: None,
+        deadline_at: None,
+    };
+    subscription.refresh_types();
+    Some(subscription)
+}
+
+fn plan(spec: &Value) -> Option<Plan> {
+    let schedule: Schedule = serde_json::from_value(spec.clone()).ok()?;
+    if let Some(every) = &schedule.every {
+        return Some(Plan::Every(every.to_millis().ok()?.max(1) as i64));
+    }
+    if let Some(cron) = &schedule.cron {
+        return Some(Plan::Cron(Box::new(parse_cron(cron)?)));
+    }
+    if let Some(after) = &schedule.after {
+        return Some(Plan::After(after.to_millis().ok()? as i64));
+    }
+    let data_only = matches!(schedule.read, Some(ReadMode::Data | ReadMode::Raw));
+    Some(Plan::On(Box::new(on_subscription(&schedule)?), data_only))
+}
+
+/// The first due time of a schedule deployed at `now`.
+fn first_due(plan: &Plan, now: i64) -> Option<i64> {
+    match plan {
+        Plan::Every(ms) | Plan::After(ms) => Some(now + ms),
+        Plan::Cron(cron) => next_cron(cron, now),
+        Plan::On(..) => None,
+    }
+}
+
+/// The due time after a fire of `due` handled at `now`: missed slots are skipped.
+fn next_due(plan: &Plan, due: i64, now: i64) -> Option<i64> {
+    match plan {
+        Plan::Every(ms) => Some(due + ((now - due) / ms + 1) * ms),
+        Plan::Cron(cron) => next_cron(cron, now.max(due)),
+        Plan::After(_) | Plan::On(..) => None,
+    }
+}
+
+fn fire_id(record: &ScheduleRecord, what: &str) -> String {
+    let key = format!("{}/{}/{}:{}@{what}", record.workspace, record.namespace, record.name, record.version);
+    uuid::Uuid::new_v5(&FIRE_NAMESPACE, key.as_bytes()).to_string()
+}
+
+impl<S: Store + Clone> Engine<S> {
+    /// Stores the schedule of a freshly deployed workflow (a no-op when it has none or already
+    /// has one) and makes sure the scheduler runs.
+    pub(super) async fn register_schedule(&self, workflow: &CompiledWorkflow) -> Result<(), EngineError> {
+        let Some(schedule) = &workflow.workflow.schedule else { return Ok(()) };
+        let Some(kind) = kind_of(schedule) else { return Ok(()) };
+        let spec = serde_json::to_value(schedule).unwrap_or(Value::Null);
+        let now = now_ms();
+        let Some(plan) = plan(&spec) else {
+            tracing::warn!(workflow = workflow.name(), "schedule cannot be planned; ignored");
+            return Ok(());
+        };
+        let record = ScheduleRecord {
+            workspace: DEFAULT_WORKSPACE.into(),
+            namespace: workflow.namespace().into(),
+            name: workflow.name().into(),
+            version: workflow.version().into(),
+            kind: kind.into(),
+            spec,
+            next_due_at: first_due(&plan, now),
+            last_fired_at: None,
+            last_run_id: None,
+            created_at: now,
+        };
+        self.inner.store.put_schedule(record).await?;
+        self.start_scheduler();
+        self.inner.schedules.changed.notify_one();
+        Ok(())
+    }
+
+    /// Starts the scheduler loop unless it runs already.
+    pub(super) fn start_scheduler(&self) {
+        if !self.inner.schedules.started.swap(true, Ordering::SeqCst) {
+            let notify = self.inner.schedules.changed.clone();
+            tokio::spawn(run_scheduler(Arc::downgrade(&self.inner), notify));
+        }
+    }
+
+    /// Fires every due time-driven schedule and re-arms `after` schedules whose run ended.
+    /// Returns how long to sleep until the next due time (at most [`POLL_MS`]).
+    pub async fn fire_due_schedules(&self) -> Result<i64, EngineError> {
+        let store = &self.inner.store;
+        let now = now_ms();
+        let mut wait = POLL_MS;
+        for record in store.schedules(None).await? {
+            if record.kind == "on" {
+                continue;
+            }
+            let Some(plan) = plan(&record.spec) else { continue };
+            let Some(due) = record.next_due_at else {
+                if let (Plan::After(delay), Some(run_id)) = (&plan, &record.last_run_id)
+                    && let Some(run) = store.get_run(run_id).await?
+                    && TERMINAL_STATUSES.contains(&run.status.as_str())
+                {
+                    let next = run.updated_at + delay;
+                    store.claim_schedule(claim(&record, None, Some(next), None)).await?;
+                    wait = wait.min((next - now).max(0));
+                }
+                continue;
+            };
+            if due > now {
+                wait = wait.min(due - now);
+                continue;
+            }
+            let run_id = fire_id(&record, &due.to_string());
+            if let Err(err) = self.start_scheduled_run(&record, json!({}), &run_id).await {
+                tracing::warn!(error = %err, workflow = record.name, "scheduled run not started");
+            }
+            let next = next_due(&plan, due, now);
+            store.claim_schedule(claim(&record, Some(due), next, Some((now, run_id)))).await?;
+            if let Some(next) = next {
+                wait = wait.min((next - now).max(0));
+            }
+        }
+        Ok(wait)
+    }
+
+    /// Creates and starts the run of one fire; `Ok(false)` when this fire's run exists already.
+    async fn start_scheduled_run(
+        &self,
+        record: &ScheduleRecord,
+        input: Value,
+        run_id: &str,
+    ) -> Result<bool, EngineError> {
+        let deployed = self.workflow(&record.namespace, &record.name, &record.version).await?;
+        match self.create_run(&deployed.workflow, input, Some(run_id.to_owned())).await {
+            Ok(_) => {}
+            Err(EngineError::Store(StoreError::Conflict(_))) => return Ok(false),
+            Err(err) => return Err(err),
+        }
+        self.start(run_id).await?;
+        Ok(true)
+    }
+
+    /// Starts a run of every workflow whose `schedule.on` matches `event`. Failures are logged:
+    /// they never reach the event's sender nor any run.
+    pub(super) async fn fire_event_schedules(&self, event: &Value) {
+        let schedules = match self.inner.store.schedules(Some("on")).await {
+            Ok(schedules) => schedules,
+            Err(err) => {
+                tracing::warn!(error = %err, "event-driven schedules not read");
+                return;
+            }
+        };
+        let now = now_ms();
+        let key = format!(
+            "{}\u{0}{}",
+            event.get("source").and_then(Value::as_str).unwrap_or_default(),
+            event.get("id").and_then(Value::as_str).unwrap_or_default()
+        );
+        for record in schedules.into_iter().filter(|record| record.workspace == DEFAULT_WORKSPACE) {
+            let Some(Plan::On(subscription, data_only)) = plan(&record.spec) else { continue };
+            if !matches(&subscription, event, now).unwrap_or(false) {
+                continue;
+            }
+            let item = if data_only { event.get("data").cloned().unwrap_or(Value::Null) } else { event.clone() };
+            let run_id = fire_id(&record, &format!("event:{key}"));
+            match self.start_scheduled_run(&record, json!([item]), &run_id).await {
+                Ok(true) => {
+                    let fired = claim(&record, None, None, Some((now, run_id)));
+                    let _ = self.inner.store.claim_schedule(fired).await;
+                }
+                Ok(false) => {}
+                Err(err) => tracing::warn!(error = %err, workflow = record.name, "event-driven run not started"),
+            }
+        }
+    }
+}
+
+fn claim(
+    record: &ScheduleRecord,
+    expected: Option<i64>,
+    next: Option<i64>,
+    fired: Option<(i64, String)>,
+) -> ScheduleClaim {
+    ScheduleClaim {
+        workspace: record.workspace.clone(),
+        namespace: record.namespace.clone(),
+        name: record.name.clone(),
+        version: record.version.clone(),
+        expected_due_at: expected,
+        next_due_at: next,
+        fired,
+    }
+}
+
+/// The scheduler loop: fires what is due, sleeps until the next due time (at most
+/// [`POLL_MS`]) or a deployment, and ends with the engine.
+async fn run_scheduler<S: Store + Clone>(inner: Weak<Inner<S>>, changed: Arc<Notify>) {
+    loop {
+        let notified = changed.notified();
+        let wait = {
+            let Some(inner) = inner.upgrade() else { return };
+            let engine = Engine { inner };
+            match engine.fire_due_schedules().await {
+                Ok(wait) => wait,
+                Err(err) => {
+                    tracing::warn!(error = %err, "scheduler pass failed");
+                    POLL_MS
+                }
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(wait.max(5) as u64)) => {}
+            () = notified => {}
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Schedules against a real SQLite file: `every` fires once per due time (also with two engines
+//! on one database), `cron`, `after` (never overlapping), a fire missed while no engine ran
+//! fires once after a restart, `on` starts a run per matching event with `[event]` as input.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use baton_core::state::RunStatus;
+use baton_server::egress::EgressPolicy;
+use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig};
+use baton_store::{RunFilter, RunSummary, ScheduleClaim, SqliteOptions, SqliteStore, Store};
+
+async fn engine_on(path: &std::path::Path) -> Engine<SqliteStore> {
+    let store = SqliteStore::open(SqliteOptions::new(path)).await.expect("open store");
+    let egress = EgressPolicy { allow_loopback: true, allow_private: false };
+    Engine::new(
+        store,
+        EngineConfig {
+            secrets: json!({}),
+            egress,
+            rewrites: Vec::new(),
+            event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
+            approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
+        },
+    )
+}
+
+fn scheduled(name: &str, schedule: &str, tasks: &str) -> String {
+    format!(
+        "document: {{dsl: '1.0.3', namespace: test, name: {name}, version: '1.0.0'}}\n\
+         schedule:\n  {schedule}\ndo:\n{tasks}"
+    )
+}
+
+const QUICK: &str = "  - mark:\n      set: {done: true}\n";
+
+async fn runs_of(engine: &Engine<SqliteStore>, name: &str) -> Vec<RunSummary> {
+    let filter = RunFilter { name: Some(name.into()), limit: 1_000, ..Default::default() };
+    let mut runs = engine.store().list_runs(filter).await.expect("list runs");
+    runs.sort_by_key(|run| run.created_at);
+    runs
+}
+
+async fn all_settle(engine: &Engine<SqliteStore>, runs: &[RunSummary]) {
+    for run in runs {
+        let outcome = tokio::time::timeout(Duration::from_secs(20), engine.wait_for(&run.id, RunStatus::is_terminal))
+            .await
+            .expect("timed out")
+            .expect("outcome");
+        assert_eq!(outcome.status, RunStatus::Completed, "{outcome:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fires_once_per_due_time_even_with_two_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.db");
+    let first = engine_on(&path).await;
+    let second = engine_on(&path).await;
+    first.deploy(&scheduled("ticker", "every: {milliseconds: 500}", QUICK)).await.expect("deploy");
+    // The second node only runs its scheduler (as after a start), sharing the database.
+    second.recover().await.expect("recover");
+    tokio::time::sleep(Duration::from_millis(2_700)).await;
+    let runs = runs_of(&first, "ticker").await;
+    // Due at 0.5 s, 1.0 s, ..., 2.5 s after deployment: five fires, each exactly once.
+    assert!((4..=6).contains(&runs.len()), "{} runs: {runs:?}", runs.len());
+    let schedule = &first.store().schedules(Some("every")).await.unwrap()[0];
+    assert_eq!(schedule.last_run_id.as_deref(), Some(runs.last().unwrap().id.as_str()));
+    for pair in runs.windows(2) {
+        let gap = pair[1].created_at - pair[0].created_at;
+        assert!(gap >= 250, "two fires {gap} ms apart: {runs:?}");
+    }
+    all_settle(&first, &runs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_fires_on_its_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    engine.deploy(&scheduled("cron", "cron: '* * * * * *'", QUICK)).await.expect("deploy");
+    let schedule = &engine.store().schedules(None).await.unwrap()[0];
+    assert_eq!(schedule.kind, "cron");
+    assert_eq!(schedule.next_due_at.unwrap() % 1_000, 0, "due on a whole second");
+    tokio::time::sleep(Duration::from_millis(2_600)).await;
+    let runs = runs_of(&engine, "cron").await;
+    assert!((2..=3).contains(&runs.len()), "{runs:?}");
+    all_settle(&engine, &runs).await;
+    // A five-field cron is accepted too; its next due time is on a whole minute.
+    engine.deploy(&scheduled("daily", "cron: '0 0 * * *'", QUICK)).await.expect("deploy");
+    let daily = engine.store().schedules(None).await.unwrap().into_iter().find(|s| s.name == "daily").unwrap();
+    assert_eq!(daily.next_due_at.unwrap() % 86_400_000, 0, "due at midnight UTC");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_waits_for_the_previous_run_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    let slow = "  - pause:\n      wait: {milliseconds: 700}\n";
+    engine.deploy(&scheduled("after", "after: {milliseconds: 300}", slow)).await.expect("deploy");
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
+    let runs = runs_of(&engine, "after").await;
+    assert!((2..=3).contains(&runs.len()), "{runs:?}");
+    for pair in runs.windows(2) {
+        let previous = engine.store().get_run(&pair[0].id).await.unwrap().unwrap();
+        assert!(previous.status == "completed", "{previous:?}");
+        assert!(pair[1].created_at >= previous.updated_at + 300, "started before the delay after the end: {runs:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fire_missed_while_down_runs_once_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.db");
+    let engine = engine_on(&path).await;
+    engine.deploy(&scheduled("hourly", "every: PT1H", QUICK)).await.expect("deploy");
+    let schedule = engine.store().schedules(None).await.unwrap().remove(0);
+    // As if the server had been down for ten hours past the due time.
+    let now = baton_server::engine::now_ms();
+    let missed = now - 10 * 3_600_000;
+    let back = ScheduleClaim {
+        workspace: schedule.workspace.clone(),
+        namespace: schedule.namespace.clone(),
+        name: schedule.name.clone(),
+        version: schedule.version.clone(),
+        expected_due_at: schedule.next_due_at,
+        next_due_at: Some(missed),
+        fired: None,
+    };
+    assert!(engine.store().claim_schedule(back).await.unwrap());
+    engine.store().close().await;
+    drop(engine);
+
+    let restarted = engine_on(&path).await;
+    restarted.recover().await.expect("recover");
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let runs = runs_of(&restarted, "hourly").await;
+    assert_eq!(runs.len(), 1, "ten missed slots fire once: {runs:?}");
+    let schedule = restarted.store().schedules(None).await.unwrap().remove(0);
+    let next = schedule.next_due_at.unwrap();
+    assert!(next > now && next <= now + 3_600_000, "continues on its grid from now");
+    assert_eq!((next - missed) % 3_600_000, 0);
+    all_settle(&restarted, &runs).await;
+
+    // Another restart does not fire it again.
+    restarted.store().close().await;
+    drop(restarted);
+    let again = engine_on(&path).await;
+    again.recover().await.expect("recover");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(runs_of(&again, "hourly").await.len(), 1);
+}
+
+fn event(id: &str, kind: &str, data: Value) -> Value {
+    json!({"specversion": "1.0", "id": id, "source": "/monitor", "type": kind, "data": data})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_starts_a_run_per_matching_event_with_the_events_as_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    let tasks = "  - read:\n      set: {patient: '${ $workflow.input[0].data.patient }'}\n";
+    let on = "on:\n    one:\n      with:\n        type: com.example.heartbeat.low";
+    engine.deploy(&scheduled("nurse", on, tasks)).await.expect("deploy");
+
+    let low = event("e1", "com.example.heartbeat.low", json!({"patient": "p1"}));
+    assert!(engine.publish_event(low.clone()).await.unwrap());
+    assert!(!engine.publish_event(low.clone()).await.unwrap(), "a duplicate is acknowledged");
+    engine.publish_event(event("e2", "com.example.heartbeat.ok", json!({"patient": "p2"}))).await.unwrap();
+    let runs = runs_of(&engine, "nurse").await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let outcome = tokio::time::timeout(Duration::from_secs(20), engine.wait_for(&runs[0].id, RunStatus::is_terminal))
+        .await
+        .expect("timed out")
+        .expect("outcome");
+    assert_eq!(outcome.status, RunStatus::Completed, "{outcome:?}");
+    assert_eq!(outcome.output, Some(json!({"patient": "p1"})));
+    let run = engine.store().get_run(&runs[0].id).await.unwrap().unwrap();
+    assert_eq!(run.input, json!([low]));
+
+    engine.publish_event(event("e3", "com.example.heartbeat.low", json!({"patient": "p3"}))).await.unwrap();
+    assert_eq!(runs_of(&engine, "nurse").await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_schedules_are_refused_at_deploy() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    let all = "on:\n    all:\n      - with: {type: a}\n      - with: {type: b}";
+    let err = engine.deploy(&scheduled("both", all, QUICK)).await.unwrap_err();
+    assert!(err.to_string().contains("schedule") || format!("{err:?}").contains("schedule.on.all"), "{err:?}");
+    assert!(engine.store().schedules(None).await.unwrap().is_empty());
+}
