@@ -12,8 +12,9 @@
 //! - `after`: first due one delay after deployment; a fire parks the schedule (no due time)
 //!   until its run ends, then the next due time is the run's end plus the delay.
 //! - `on`: each event routed that matches the strategy (`one`, `any`) starts a run whose input
-//!   is `[event]` (or `[event.data]` with `read: data|raw`); the run id is derived from the
-//!   event's `source` and `id`, so an event starts a workflow version at most once.
+//!   is `[event]`, the envelope (DSL 1.0.3 has no `schedule.read`; should a definition carry
+//!   one, it is honoured as by `listen`); the run id is derived from the event's `source` and
+//!   `id`, so an event starts a workflow version at most once.
 
 use std::sync::Arc;
 use std::sync::Weak;
@@ -49,7 +50,7 @@ enum Plan {
     Every(i64),
     Cron(Box<croner::Cron>),
     After(i64),
-    On(Box<Subscription>, bool),
+    On(Box<Subscription>, Option<ReadMode>),
 }
 
 fn kind_of(schedule: &Schedule) -> Option<&'static str> {
@@ -119,8 +120,7 @@ fn plan(spec: &Value) -> Option<Plan> {
     if let Some(after) = &schedule.after {
         return Some(Plan::After(after.to_millis().ok()? as i64));
     }
-    let data_only = matches!(schedule.read, Some(ReadMode::Data | ReadMode::Raw));
-    Some(Plan::On(Box::new(on_subscription(&schedule)?), data_only))
+    Some(Plan::On(Box::new(on_subscription(&schedule)?), schedule.read))
 }
 
 /// The first due time of a schedule deployed at `now`.
@@ -212,7 +212,9 @@ impl<S: Store + Clone> Engine<S> {
             }
             let run_id = fire_id(&record, &due.to_string());
             if let Err(err) = self.start_scheduled_run(&record, json!({}), &run_id).await {
-                tracing::warn!(error = %err, workflow = record.name, "scheduled run not started");
+                // Not created: the due time stays due and the next pass tries again (same id).
+                tracing::warn!(error = %err, workflow = record.name, "scheduled run not created");
+                continue;
             }
             let next = next_due(&plan, due, now);
             store.claim_schedule(claim(&record, Some(due), next, Some((now, run_id)))).await?;
@@ -236,7 +238,10 @@ impl<S: Store + Clone> Engine<S> {
             Err(EngineError::Store(StoreError::Conflict(_))) => return Ok(false),
             Err(err) => return Err(err),
         }
-        self.start(run_id).await?;
+        // A created run that fails to start stays pending; `recover` starts it.
+        if let Err(err) = self.start(run_id).await {
+            tracing::warn!(error = %err, run_id, "scheduled run created but not started");
+        }
         Ok(true)
     }
 
@@ -257,11 +262,11 @@ impl<S: Store + Clone> Engine<S> {
             event.get("id").and_then(Value::as_str).unwrap_or_default()
         );
         for record in schedules.into_iter().filter(|record| record.workspace == DEFAULT_WORKSPACE) {
-            let Some(Plan::On(subscription, data_only)) = plan(&record.spec) else { continue };
+            let Some(Plan::On(subscription, read)) = plan(&record.spec) else { continue };
             if !matches(&subscription, event, now).unwrap_or(false) {
                 continue;
             }
-            let item = if data_only { event.get("data").cloned().unwrap_or(Value::Null) } else { event.clone() };
+            let item = read_event(event, read);
             let run_id = fire_id(&record, &format!("event:{key}"));
             match self.start_scheduled_run(&record, json!([item]), &run_id).await {
                 Ok(true) => {
@@ -272,6 +277,21 @@ impl<S: Store + Clone> Engine<S> {
                 Err(err) => tracing::warn!(error = %err, workflow = record.name, "event-driven run not started"),
             }
         }
+    }
+}
+
+/// One triggering event as the run's input holds it: the envelope unless `schedule.read` says
+/// `data` (`data`, else `data_base64`, else null) or `raw` (the payload as text), as `listen`.
+fn read_event(event: &Value, read: Option<ReadMode>) -> Value {
+    let payload = || event.get("data").or_else(|| event.get("data_base64")).cloned().unwrap_or(Value::Null);
+    match read {
+        None | Some(ReadMode::Envelope) => event.clone(),
+        Some(ReadMode::Data) => payload(),
+        Some(ReadMode::Raw) => match payload() {
+            Value::String(text) => Value::String(text),
+            Value::Null => Value::Null,
+            other => Value::String(other.to_string()),
+        },
     }
 }
 
