@@ -275,4 +275,11 @@ pub struct ServeArgs {
     /// Seconds between two passes of the stale-wait sweeper.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub sweep_interval: u64,
+    /// Webhook URL that receives every run's lifecycle events as CloudEvents (repeatable).
+    /// Delivery is best-effort (retried with backoff); the run history is the source of truth.
+    #[arg(long = "sink", value_name = "URL")]
+    pub sinks: Vec<String>,
+    /// Allow sinks on loopback and private addresses (local development and tests).
+    #[arg(long)]
+    pub allow_private_sinks: bool,
 }

@@ -5,4 +5,5 @@ pub mod api;
 pub mod egress;
 pub mod engine;
 pub mod http_client;
+pub mod sinks;
 pub mod standin;

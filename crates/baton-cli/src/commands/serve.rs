@@ -15,6 +15,7 @@ use serde_json::Value;
 use baton_server::api::{Api, ApiConfig};
 use baton_server::egress::EgressPolicy;
 use baton_server::engine::{Engine, EngineConfig, now_ms};
+use baton_server::sinks;
 
 use baton_store::{SqliteStore, Store};
 
@@ -32,6 +33,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         approval_deadline_ms: (args.approval_deadline as i64).saturating_mul(1000),
     };
     let engine = Engine::new(store.clone(), config);
+    let sink_policy =
+        EgressPolicy { allow_loopback: args.allow_private_sinks, allow_private: args.allow_private_sinks };
+    // Started before recovery so that the recovered runs' events are delivered too.
+    let _sinks = sinks::start(&engine, &args.sinks, sinks::SinkOptions::new(sink_policy))
+        .await
+        .map_err(|err| UsageError(format!("cannot start the event sinks: {err}")))?;
     let deployed = match &args.workflows {
         Some(dir) => deploy_folder(&engine, dir).await?,
         None => Vec::new(),
