@@ -68,12 +68,8 @@ impl EgressPolicy {
         }
         match url.host() {
             None => Err(EgressError::NoHost),
-            Some(Host::Ipv4(v4)) if !self.allows(IpAddr::V4(v4)) => {
-                Err(EgressError::Forbidden(v4.to_string()))
-            }
-            Some(Host::Ipv6(v6)) if !self.allows(IpAddr::V6(v6)) => {
-                Err(EgressError::Forbidden(v6.to_string()))
-            }
+            Some(Host::Ipv4(v4)) if !self.allows(IpAddr::V4(v4)) => Err(EgressError::Forbidden(v4.to_string())),
+            Some(Host::Ipv6(v6)) if !self.allows(IpAddr::V6(v6)) => Err(EgressError::Forbidden(v6.to_string())),
             Some(_) => Ok(()),
         }
     }
@@ -140,13 +136,10 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let policy = self.policy;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let allowed: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|addr| policy.allows(addr.ip()))
-                .collect();
+            let allowed: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.filter(|addr| policy.allows(addr.ip())).collect();
             if allowed.is_empty() {
-                return Err(Box::new(EgressError::ForbiddenHost(host))
-                    as Box<dyn std::error::Error + Send + Sync>);
+                return Err(Box::new(EgressError::ForbiddenHost(host)) as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
         })
@@ -187,9 +180,7 @@ pub fn guarded_client(policy: EgressPolicy, follow_redirects: bool) -> reqwest::
 }
 
 /// The [`EgressError`] somewhere in `err`'s source chain, if the guard refused the request.
-pub fn find_egress_error<'a>(
-    err: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a EgressError> {
+pub fn find_egress_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a EgressError> {
     let mut current = Some(err);
     while let Some(it) = current {
         if let Some(egress) = it.downcast_ref::<EgressError>() {
@@ -204,18 +195,9 @@ pub fn find_egress_error<'a>(
 mod tests {
     use super::*;
 
-    const STRICT: EgressPolicy = EgressPolicy {
-        allow_loopback: false,
-        allow_private: false,
-    };
-    const LOCAL: EgressPolicy = EgressPolicy {
-        allow_loopback: true,
-        allow_private: false,
-    };
-    const PRIVATE: EgressPolicy = EgressPolicy {
-        allow_loopback: false,
-        allow_private: true,
-    };
+    const STRICT: EgressPolicy = EgressPolicy { allow_loopback: false, allow_private: false };
+    const LOCAL: EgressPolicy = EgressPolicy { allow_loopback: true, allow_private: false };
+    const PRIVATE: EgressPolicy = EgressPolicy { allow_loopback: false, allow_private: true };
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
@@ -223,14 +205,7 @@ mod tests {
 
     #[test]
     fn public_addresses_are_allowed() {
-        for text in [
-            "93.184.216.34",
-            "8.8.8.8",
-            "2606:4700::1111",
-            "::ffff:8.8.8.8",
-            "100.128.0.1",
-            "172.32.0.1",
-        ] {
+        for text in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "100.128.0.1", "172.32.0.1"] {
             assert!(STRICT.allows(ip(text)), "{text}");
         }
     }
@@ -259,15 +234,7 @@ mod tests {
             "3fff::1",
         ];
         for text in always {
-            for policy in [
-                STRICT,
-                LOCAL,
-                PRIVATE,
-                EgressPolicy {
-                    allow_loopback: true,
-                    allow_private: true,
-                },
-            ] {
+            for policy in [STRICT, LOCAL, PRIVATE, EgressPolicy { allow_loopback: true, allow_private: true }] {
                 assert!(!policy.allows(ip(text)), "{text} {policy:?}");
             }
         }
@@ -280,14 +247,7 @@ mod tests {
             assert!(LOCAL.allows(ip(text)), "{text}");
             assert!(!PRIVATE.allows(ip(text)), "{text}");
         }
-        for text in [
-            "10.0.0.1",
-            "172.16.5.4",
-            "192.168.1.1",
-            "100.64.0.1",
-            "fd00::1",
-            "::ffff:10.1.1.1",
-        ] {
+        for text in ["10.0.0.1", "172.16.5.4", "192.168.1.1", "100.64.0.1", "fd00::1", "::ffff:10.1.1.1"] {
             assert!(!STRICT.allows(ip(text)), "{text}");
             assert!(!LOCAL.allows(ip(text)), "{text}");
             assert!(PRIVATE.allows(ip(text)), "{text}");
@@ -297,18 +257,9 @@ mod tests {
     #[test]
     fn check_url_covers_schemes_and_ip_literals() {
         let check = |policy: EgressPolicy, text: &str| policy.check_url(&Url::parse(text).unwrap());
-        assert_eq!(
-            check(STRICT, "ftp://example.com/"),
-            Err(EgressError::Scheme("ftp".into()))
-        );
-        assert_eq!(
-            check(STRICT, "file:///etc/passwd"),
-            Err(EgressError::Scheme("file".into()))
-        );
-        assert_eq!(
-            check(STRICT, "http://127.0.0.1:8080/"),
-            Err(EgressError::Forbidden("127.0.0.1".into()))
-        );
+        assert_eq!(check(STRICT, "ftp://example.com/"), Err(EgressError::Scheme("ftp".into())));
+        assert_eq!(check(STRICT, "file:///etc/passwd"), Err(EgressError::Scheme("file".into())));
+        assert_eq!(check(STRICT, "http://127.0.0.1:8080/"), Err(EgressError::Forbidden("127.0.0.1".into())));
         // The URL parser normalises the odd spellings before we look at them.
         assert!(check(STRICT, "http://0x7f.0.0.1/").is_err());
         assert!(check(STRICT, "http://2130706433/").is_err());

@@ -43,10 +43,7 @@ pub struct HttpExecutor {
 
 impl std::fmt::Debug for HttpExecutor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpExecutor")
-            .field("policy", &self.policy)
-            .field("rewrites", &self.rewrites)
-            .finish()
+        f.debug_struct("HttpExecutor").field("policy", &self.policy).field("rewrites", &self.rewrites).finish()
     }
 }
 
@@ -90,22 +87,14 @@ impl HttpExecutor {
     /// Fetches a JSON or YAML document (an OpenAPI description) with GET, following redirects.
     pub async fn fetch_document(&self, uri: &str, headers: &[(String, String)]) -> EffectResult {
         let mut headers = headers.to_vec();
-        if !headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case("accept"))
-        {
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("accept")) {
             headers.push((
                 "Accept".to_owned(),
                 "application/json, application/yaml;q=0.9, text/yaml;q=0.9, */*;q=0.8".to_owned(),
             ));
         }
-        let request = HttpRequest {
-            method: "GET".to_owned(),
-            uri: uri.to_owned(),
-            headers,
-            body: None,
-            redirect: true,
-        };
+        let request =
+            HttpRequest { method: "GET".to_owned(), uri: uri.to_owned(), headers, body: None, redirect: true };
         let response = match self.execute(&request, None).await {
             Ok(response) => response,
             Err(error) => return EffectResult::Failed { error },
@@ -120,10 +109,7 @@ impl HttpExecutor {
                 Err(err) => {
                     let error = WorkflowError::standard(
                         StandardError::Communication,
-                        format!(
-                            "document from {} is neither JSON nor YAML",
-                            display_uri(uri)
-                        ),
+                        format!("document from {} is neither JSON nor YAML", display_uri(uri)),
                     )
                     .with_status(502)
                     .with_detail(err.to_string());
@@ -149,18 +135,13 @@ impl HttpExecutor {
         idempotency_key: Option<&str>,
     ) -> Result<HttpResponse, WorkflowError> {
         let shown = format!("{} {}", request.method, display_uri(&request.uri));
-        let invalid = |what: String| {
-            WorkflowError::standard(StandardError::Configuration, format!("{shown}: {what}"))
-        };
+        let invalid = |what: String| WorkflowError::standard(StandardError::Configuration, format!("{shown}: {what}"));
 
         let target = self.rewrite(&request.uri);
         let url = Url::parse(&target).map_err(|err| invalid(format!("invalid URI: {err}")))?;
         if let Err(err) = self.policy.check_url(&url) {
-            return Err(WorkflowError::standard(
-                StandardError::Communication,
-                format!("{shown} refused: {err}"),
-            )
-            .with_status(403));
+            return Err(WorkflowError::standard(StandardError::Communication, format!("{shown} refused: {err}"))
+                .with_status(403));
         }
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| invalid("invalid HTTP method".to_owned()))?;
@@ -169,45 +150,29 @@ impl HttpExecutor {
         for (name, value) in &request.headers {
             let header_name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| invalid(format!("invalid header name \"{name}\"")))?;
-            let header_value = HeaderValue::from_str(value)
-                .map_err(|_| invalid(format!("invalid value for header \"{name}\"")))?;
+            let header_value =
+                HeaderValue::from_str(value).map_err(|_| invalid(format!("invalid value for header \"{name}\"")))?;
             headers.append(header_name, header_value);
         }
         if let Some(key) = idempotency_key {
-            let value = HeaderValue::from_str(key)
-                .map_err(|_| invalid("invalid idempotency key".to_owned()))?;
+            let value = HeaderValue::from_str(key).map_err(|_| invalid("invalid idempotency key".to_owned()))?;
             headers.insert(HeaderName::from_static("idempotency-key"), value);
         }
-        let body = request
-            .body
-            .as_ref()
-            .map(|body| encode_body(body, &mut headers));
+        let body = request.body.as_ref().map(|body| encode_body(body, &mut headers));
 
-        let client = if request.redirect {
-            &self.following
-        } else {
-            &self.direct
-        };
+        let client = if request.redirect { &self.following } else { &self.direct };
         let mut builder = client.request(method, url).headers(headers);
         if let Some(body) = body {
             builder = builder.body(body);
         }
         tracing::debug!(method = %request.method, uri = %display_uri(&request.uri), "sending outbound request");
-        let mut response = builder
-            .send()
-            .await
-            .map_err(|err| transport_error(&shown, err))?;
+        let mut response = builder.send().await.map_err(|err| transport_error(&shown, err))?;
 
         let status = response.status().as_u16();
         let response_headers: Vec<(String, String)> = response
             .headers()
             .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
             .collect();
         let too_large = || {
             WorkflowError::standard(
@@ -216,50 +181,31 @@ impl HttpExecutor {
             )
             .with_status(502)
         };
-        if response
-            .content_length()
-            .is_some_and(|length| length > MAX_BODY_BYTES as u64)
-        {
+        if response.content_length().is_some_and(|length| length > MAX_BODY_BYTES as u64) {
             return Err(too_large());
         }
         let mut bytes = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|err| transport_error(&shown, err))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|err| transport_error(&shown, err))? {
             if bytes.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(too_large());
             }
             bytes.extend_from_slice(&chunk);
         }
         let body_base64 = BASE64.encode(&bytes);
-        Ok(HttpResponse {
-            status,
-            headers: response_headers,
-            body_base64,
-        })
+        Ok(HttpResponse { status, headers: response_headers, body_base64 })
     }
 }
 
 /// Strings go as text, objects with a form content type as a form, everything else as JSON.
 fn encode_body(body: &Value, headers: &mut HeaderMap) -> Vec<u8> {
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_ascii_lowercase);
+    let content_type = headers.get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).map(str::to_ascii_lowercase);
     match (body, content_type.as_deref()) {
         (Value::String(text), None) => {
-            headers.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
             text.clone().into_bytes()
         }
         (Value::String(text), Some(_)) => text.clone().into_bytes(),
-        (Value::Object(entries), Some(mime))
-            if mime.starts_with("application/x-www-form-urlencoded") =>
-        {
+        (Value::Object(entries), Some(mime)) if mime.starts_with("application/x-www-form-urlencoded") => {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
             for (name, value) in entries {
                 match value {
@@ -285,16 +231,9 @@ fn encode_body(body: &Value, headers: &mut HeaderMap) -> Vec<u8> {
 
 fn transport_error(shown: &str, err: reqwest::Error) -> WorkflowError {
     if let Some(egress) = find_egress_error(&err) {
-        let status = if *egress == EgressError::TooManyRedirects {
-            502
-        } else {
-            403
-        };
-        return WorkflowError::standard(
-            StandardError::Communication,
-            format!("{shown} refused: {egress}"),
-        )
-        .with_status(status);
+        let status = if *egress == EgressError::TooManyRedirects { 502 } else { 403 };
+        return WorkflowError::standard(StandardError::Communication, format!("{shown} refused: {egress}"))
+            .with_status(status);
     }
     let (status, what) = if err.is_timeout() {
         (504, "timed out")
@@ -310,11 +249,7 @@ fn transport_error(shown: &str, err: reqwest::Error) -> WorkflowError {
         causes.push(cause.to_string());
         source = cause.source();
     }
-    let detail = if causes.is_empty() {
-        err.without_url().to_string()
-    } else {
-        causes.join(": ")
-    };
+    let detail = if causes.is_empty() { err.without_url().to_string() } else { causes.join(": ") };
     WorkflowError::standard(StandardError::Communication, format!("{shown} {what}"))
         .with_status(status)
         .with_detail(detail)
@@ -327,66 +262,30 @@ mod tests {
     #[test]
     fn rewrites_match_whole_origins_only() {
         let executor = HttpExecutor::new(
-            EgressPolicy {
-                allow_loopback: true,
-                allow_private: false,
-            },
-            vec![(
-                "https://petstore.swagger.io".to_owned(),
-                "http://127.0.0.1:9".to_owned(),
-            )],
+            EgressPolicy { allow_loopback: true, allow_private: false },
+            vec![("https://petstore.swagger.io".to_owned(), "http://127.0.0.1:9".to_owned())],
         );
-        assert_eq!(
-            executor.rewrite("https://petstore.swagger.io/v2/pet/1"),
-            "http://127.0.0.1:9/v2/pet/1"
-        );
-        assert_eq!(
-            executor.rewrite("https://petstore.swagger.io"),
-            "http://127.0.0.1:9"
-        );
-        assert_eq!(
-            executor.rewrite("https://petstore.swagger.io?x=1"),
-            "http://127.0.0.1:9?x=1"
-        );
-        assert_eq!(
-            executor.rewrite("https://petstore.swagger.io.evil/x"),
-            "https://petstore.swagger.io.evil/x"
-        );
-        assert_eq!(
-            executor.rewrite("https://petstore.swagger.io:8443/x"),
-            "https://petstore.swagger.io:8443/x"
-        );
-        assert_eq!(
-            executor.rewrite("http://petstore.swagger.io/x"),
-            "http://petstore.swagger.io/x"
-        );
+        assert_eq!(executor.rewrite("https://petstore.swagger.io/v2/pet/1"), "http://127.0.0.1:9/v2/pet/1");
+        assert_eq!(executor.rewrite("https://petstore.swagger.io"), "http://127.0.0.1:9");
+        assert_eq!(executor.rewrite("https://petstore.swagger.io?x=1"), "http://127.0.0.1:9?x=1");
+        assert_eq!(executor.rewrite("https://petstore.swagger.io.evil/x"), "https://petstore.swagger.io.evil/x");
+        assert_eq!(executor.rewrite("https://petstore.swagger.io:8443/x"), "https://petstore.swagger.io:8443/x");
+        assert_eq!(executor.rewrite("http://petstore.swagger.io/x"), "http://petstore.swagger.io/x");
     }
 
     #[test]
     fn bodies_are_encoded_by_type() {
         let mut headers = HeaderMap::new();
-        assert_eq!(
-            encode_body(&serde_json::json!({"a": 1}), &mut headers),
-            br#"{"a":1}"#
-        );
+        assert_eq!(encode_body(&serde_json::json!({"a": 1}), &mut headers), br#"{"a":1}"#);
         assert_eq!(headers[CONTENT_TYPE], "application/json");
 
         let mut headers = HeaderMap::new();
-        assert_eq!(
-            encode_body(&Value::String("hi".into()), &mut headers),
-            b"hi"
-        );
+        assert_eq!(encode_body(&Value::String("hi".into()), &mut headers), b"hi");
         assert_eq!(headers[CONTENT_TYPE], "text/plain; charset=utf-8");
 
         let mut headers = HeaderMap::new();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/x-www-form-urlencoded"),
-        );
-        let form = encode_body(
-            &serde_json::json!({"a": "x y", "b": 2, "c": null}),
-            &mut headers,
-        );
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+        let form = encode_body(&serde_json::json!({"a": "x y", "b": 2, "c": null}), &mut headers);
         assert_eq!(form, b"a=x+y&b=2");
     }
 }

@@ -26,7 +26,12 @@ fn completed_run_prints_its_output_and_exits_0() {
     assert_eq!(serde_json::from_slice::<Value>(&again.stdout).unwrap(), output);
     let shown = runs_show(&db, "r1");
     assert_eq!(shown["status"], "completed");
-    let started = shown["history"].as_array().unwrap().iter().filter(|e| e["type"] == "io.serverlessworkflow.workflow.started.v1").count();
+    let started = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "io.serverlessworkflow.workflow.started.v1")
+        .count();
     assert_eq!(started, 1);
 
     let list = Command::new(baton()).args(["runs", "list", "--db"]).arg(&db).output().unwrap();
@@ -62,7 +67,8 @@ fn invalid_definition_lists_every_problem_and_exits_2() {
     assert!(stderr.contains("/do/0/a/then"), "{stderr}");
     assert!(stderr.contains("/do/1/a"), "{stderr}");
 
-    let validate = Command::new(baton()).arg("validate").arg(&file).arg(examples().join("greeting.yaml")).output().unwrap();
+    let validate =
+        Command::new(baton()).arg("validate").arg(&file).arg(examples().join("greeting.yaml")).output().unwrap();
     assert_eq!(validate.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&validate.stdout).contains("greeting.yaml: ok"));
     assert!(String::from_utf8_lossy(&validate.stderr).contains("bad.yaml:/do/0/a/then"));

@@ -13,29 +13,19 @@ use crate::support::{LOOPBACK, call, expect_failure, expect_response, request, s
 #[tokio::test]
 async fn petstore_pet_as_content_and_response() {
     let (stand_in, executor) = setup().await;
-    let uri = expand_uri_template(
-        "https://petstore.swagger.io/v2/pet/{petId}",
-        &json!({"petId": 1}),
-    )
-    .unwrap();
+    let uri = expand_uri_template("https://petstore.swagger.io/v2/pet/{petId}", &json!({"petId": 1})).unwrap();
     let request = request("get", &uri);
     let response = expect_response(executor.send(&request, "run-1/getPet/0").await);
     assert_eq!(response.status, 200);
 
     let content = read_response(&request, &response, OutputFormat::Content).unwrap();
-    assert_eq!(
-        (content["id"].clone(), content["name"].clone()),
-        (json!(1), json!("doggie-1"))
-    );
+    assert_eq!((content["id"].clone(), content["name"].clone()), (json!(1), json!("doggie-1")));
     assert_eq!(content["status"], "available");
 
     let output = read_response(&request, &response, OutputFormat::Response).unwrap();
     assert_eq!(output["request"]["method"], "GET");
     // The output names the URI the workflow asked for, not the rewritten one.
-    assert_eq!(
-        output["request"]["uri"],
-        "https://petstore.swagger.io/v2/pet/1"
-    );
+    assert_eq!(output["request"]["uri"], "https://petstore.swagger.io/v2/pet/1");
     assert!(output["request"]["headers"].is_object());
     assert_eq!(output["statusCode"], 200);
     assert_eq!(output["headers"]["content-type"], "application/json");
@@ -47,19 +37,12 @@ async fn petstore_pet_as_content_and_response() {
 async fn find_by_status_with_a_uri_template() {
     let (_stand_in, executor) = setup().await;
     let template = "https://petstore.swagger.io/v2/pet/findByStatus?status={status}";
-    let request = request(
-        "get",
-        &expand_uri_template(template, &json!({"status": "pending"})).unwrap(),
-    );
+    let request = request("get", &expand_uri_template(template, &json!({"status": "pending"})).unwrap());
     let response = expect_response(executor.send(&request, "k").await);
     let content = read_response(&request, &response, OutputFormat::Content).unwrap();
     let pets = content.as_array().unwrap();
     assert_eq!(pets.len(), 3);
-    assert!(
-        pets.iter().all(|pet| pet["status"] == "pending"
-            && pet["id"].is_number()
-            && pet["name"].is_string())
-    );
+    assert!(pets.iter().all(|pet| pet["status"] == "pending" && pet["id"].is_number() && pet["name"].is_string()));
 }
 
 #[tokio::test]
@@ -79,12 +62,7 @@ async fn missing_pet_is_a_communication_error_with_status_404() {
 
     let request = crate::support::request("get", "https://petstore.swagger.io/v2/pet/99");
     let response = expect_response(executor.send(&request, "k").await);
-    assert_eq!(
-        read_response(&request, &response, OutputFormat::Content)
-            .unwrap_err()
-            .status,
-        404
-    );
+    assert_eq!(read_response(&request, &response, OutputFormat::Content).unwrap_err().status, 404);
 }
 
 #[tokio::test]
@@ -92,35 +70,24 @@ async fn basic_auth_accepts_matching_credentials_only() {
     let (_stand_in, executor) = setup().await;
     let uri = "https://httpbin.org/basic-auth/serverless-workflow/conformance-test";
     let mut good = call("get", uri);
-    good.credentials = Some(Credentials::Basic {
-        username: "serverless-workflow".into(),
-        password: "conformance-test".into(),
-    });
+    good.credentials =
+        Some(Credentials::Basic { username: "serverless-workflow".into(), password: "conformance-test".into() });
     let request = build_request(good).unwrap();
     let response = expect_response(executor.send(&request, "k").await);
     let content = read_response(&request, &response, OutputFormat::Content).unwrap();
-    assert_eq!(
-        content,
-        json!({"authenticated": true, "user": "serverless-workflow"})
-    );
+    assert_eq!(content, json!({"authenticated": true, "user": "serverless-workflow"}));
     let output = read_response(&request, &response, OutputFormat::Response).unwrap();
     assert_eq!(output["request"]["headers"]["Authorization"], "***");
 
     let mut bad = call("get", uri);
-    bad.credentials = Some(Credentials::Basic {
-        username: "serverless-workflow".into(),
-        password: "wrong".into(),
-    });
+    bad.credentials = Some(Credentials::Basic { username: "serverless-workflow".into(), password: "wrong".into() });
     let request = build_request(bad).unwrap();
     let response = expect_response(executor.send(&request, "k").await);
     let err = read_response(&request, &response, OutputFormat::Content).unwrap_err();
     assert_eq!(err.status, 401);
     assert!(err.is(StandardError::Communication));
     let shown = serde_json::to_string(&err).unwrap();
-    assert!(
-        !shown.contains("wrong") && !shown.contains("Basic "),
-        "{shown}"
-    );
+    assert!(!shown.contains("wrong") && !shown.contains("Basic "), "{shown}");
 
     let request = crate::support::request("get", uri);
     let response = expect_response(executor.send(&request, "k").await);
@@ -138,10 +105,7 @@ async fn echo_sees_method_headers_query_body_and_idempotency_key() {
     let response = expect_response(executor.send(&request, "run-7/task/1").await);
     let echo = read_response(&request, &response, OutputFormat::Content).unwrap();
     assert_eq!(echo["method"], "POST");
-    assert_eq!(
-        echo["query"],
-        json!({"a": "1", "b": ["x", "y"], "c": "true"})
-    );
+    assert_eq!(echo["query"], json!({"a": "1", "b": ["x", "y"], "c": "true"}));
     assert_eq!(echo["body"], json!({"name": "doggie"}));
     assert_eq!(echo["headers"]["x-trace"], "t-1");
     assert_eq!(echo["headers"]["content-type"], "application/json");
@@ -150,24 +114,12 @@ async fn echo_sees_method_headers_query_body_and_idempotency_key() {
     let mut text = call("put", &format!("{}/echo", stand_in.base_url()));
     text.body = Some(Value::String("plain words".into()));
     let request = build_request(text).unwrap();
-    let echo = read_response(
-        &request,
-        &expect_response(executor.send(&request, "k").await),
-        OutputFormat::Content,
-    )
-    .unwrap();
-    assert_eq!(
-        (echo["method"].clone(), echo["body"].clone()),
-        (json!("PUT"), json!("plain words"))
-    );
+    let echo =
+        read_response(&request, &expect_response(executor.send(&request, "k").await), OutputFormat::Content).unwrap();
+    assert_eq!((echo["method"].clone(), echo["body"].clone()), (json!("PUT"), json!("plain words")));
     assert_eq!(echo["headers"]["content-type"], "text/plain; charset=utf-8");
 
-    let raw = read_response(
-        &request,
-        &expect_response(executor.send(&request, "k").await),
-        OutputFormat::Raw,
-    )
-    .unwrap();
+    let raw = read_response(&request, &expect_response(executor.send(&request, "k").await), OutputFormat::Raw).unwrap();
     assert!(raw.as_str().is_some_and(|it| !it.is_empty()));
 }
 
@@ -176,27 +128,18 @@ async fn idempotency_keys_are_counted() {
     let (stand_in, executor) = setup().await;
     let request = request("get", &format!("{}/status/204", stand_in.base_url()));
     for key in ["run-1/a/0", "run-1/a/0", "run-1/b/0"] {
-        assert_eq!(
-            expect_response(executor.send(&request, key).await).status,
-            204
-        );
+        assert_eq!(expect_response(executor.send(&request, key).await).status, 204);
     }
     let counts = stand_in.idempotency_counts();
     assert_eq!(counts.get("run-1/a/0"), Some(&2));
     assert_eq!(counts.get("run-1/b/0"), Some(&1));
     assert_eq!(stand_in.request_count(), 3);
 
-    let stats_request = crate::support::request(
-        "get",
-        &format!("{}/_stats/idempotency", stand_in.base_url()),
-    );
+    let stats_request = crate::support::request("get", &format!("{}/_stats/idempotency", stand_in.base_url()));
     let response = expect_response(executor.send(&stats_request, "stats").await);
     let stats = read_response(&stats_request, &response, OutputFormat::Content).unwrap();
     assert_eq!(stats.as_object().map(|it| it.len()), Some(2));
-    assert_eq!(
-        (stats["run-1/a/0"].clone(), stats["run-1/b/0"].clone()),
-        (json!(2), json!(1))
-    );
+    assert_eq!((stats["run-1/a/0"].clone(), stats["run-1/b/0"].clone()), (json!(2), json!(1)));
     // Stats requests are not counted themselves.
     assert_eq!(stand_in.request_count(), 3);
 }
@@ -207,15 +150,11 @@ async fn flaky_endpoint_fails_n_times_then_succeeds() {
     let request = request("get", &format!("{}/flaky/job-1/2", stand_in.base_url()));
     let mut statuses = Vec::new();
     for attempt in 0..3 {
-        statuses
-            .push(expect_response(executor.send(&request, &format!("k/{attempt}")).await).status);
+        statuses.push(expect_response(executor.send(&request, &format!("k/{attempt}")).await).status);
     }
     assert_eq!(statuses, [503, 503, 200]);
     let response = expect_response(executor.send(&request, "k/3").await);
-    assert_eq!(
-        read_response(&request, &response, OutputFormat::Content).unwrap(),
-        json!({"calls": 4})
-    );
+    assert_eq!(read_response(&request, &response, OutputFormat::Content).unwrap(), json!({"calls": 4}));
 
     // Keys are independent, and a 503 is a communication error with that status.
     let other = crate::support::request("get", &format!("{}/flaky/job-2/1", stand_in.base_url()));
@@ -227,10 +166,7 @@ async fn flaky_endpoint_fails_n_times_then_succeeds() {
 #[tokio::test]
 async fn redirects_follow_only_when_asked() {
     let (stand_in, executor) = setup().await;
-    let uri = format!(
-        "{}/redirect-to?url=/echo&status_code=307",
-        stand_in.base_url()
-    );
+    let uri = format!("{}/redirect-to?url=/echo&status_code=307", stand_in.base_url());
 
     let not_following = request("get", &uri);
     let response = expect_response(executor.send(&not_following, "k").await);
@@ -270,10 +206,7 @@ async fn connection_failures_are_communication_errors_with_status_503() {
     assert!(err.is(StandardError::Communication));
     assert_eq!(err.status, 503);
     let title = err.title.clone().unwrap();
-    assert!(
-        title.starts_with(&format!("GET http://127.0.0.1:{port}/x")),
-        "{title}"
-    );
+    assert!(title.starts_with(&format!("GET http://127.0.0.1:{port}/x")), "{title}");
     assert!(!serde_json::to_string(&err).unwrap().contains("hunter2"));
 }
 
@@ -284,10 +217,7 @@ async fn oversized_bodies_fail() {
     let response = expect_response(executor.send(&ok, "k").await);
     let raw = read_response(&ok, &response, OutputFormat::Raw).unwrap();
     assert_eq!(raw.as_str().unwrap().len(), 1368);
-    let too_big = request(
-        "get",
-        &format!("{}/bytes/{}", stand_in.base_url(), MAX_BODY_BYTES + 1),
-    );
+    let too_big = request("get", &format!("{}/bytes/{}", stand_in.base_url(), MAX_BODY_BYTES + 1));
     let err = expect_failure(executor.send(&too_big, "k").await);
     assert!(err.is(StandardError::Communication));
     assert_eq!(err.status, 502);
@@ -297,10 +227,7 @@ async fn oversized_bodies_fail() {
 async fn stand_in_stops_on_shutdown() {
     let (stand_in, executor) = setup().await;
     let uri = format!("{}/status/200", stand_in.base_url());
-    assert_eq!(
-        expect_response(executor.send(&request("get", &uri), "k").await).status,
-        200
-    );
+    assert_eq!(expect_response(executor.send(&request("get", &uri), "k").await).status, 200);
     stand_in.shutdown().await;
     // A fresh client: the old one may still hold a pooled connection.
     let fresh = HttpExecutor::new(LOOPBACK, Vec::new());

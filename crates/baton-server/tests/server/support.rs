@@ -9,14 +9,8 @@ use baton_server::egress::EgressPolicy;
 use baton_server::http_client::HttpExecutor;
 use baton_server::standin::StandIn;
 
-pub const LOOPBACK: EgressPolicy = EgressPolicy {
-    allow_loopback: true,
-    allow_private: false,
-};
-pub const STRICT: EgressPolicy = EgressPolicy {
-    allow_loopback: false,
-    allow_private: false,
-};
+pub const LOOPBACK: EgressPolicy = EgressPolicy { allow_loopback: true, allow_private: false };
+pub const STRICT: EgressPolicy = EgressPolicy { allow_loopback: false, allow_private: false };
 
 /// A stand-in and an executor that rewrites the public petstore/httpbin origins to it.
 pub async fn setup() -> (StandIn, HttpExecutor) {
