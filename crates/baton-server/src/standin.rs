@@ -7,6 +7,9 @@
 //! (Swagger 2.0 whose `host` is this server). httpbin: `GET /basic-auth/{user}/{passwd}`.
 //! Test helpers: `/echo`, `/status/{code}`, `/flaky/{key}/{n}`, `/delay/{ms}`, `/bytes/{n}`,
 //! `/redirect-to?url=..&status_code=..`, `/redirect/{n}`, `GET /_stats/idempotency`.
+//! For `examples/`: `POST /v1/chat/completions` (an OpenAI-compatible chat model that triages a
+//! support ticket deterministically, bearer token required) and `POST /refunds` (a refund API
+//! that issues one refund per `Idempotency-Key`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -47,6 +50,8 @@ struct Shared {
     requests: AtomicU64,
     idempotency: Mutex<HashMap<String, u64>>,
     flaky: Mutex<HashMap<String, u64>>,
+    /// Refunds issued by `POST /refunds`, by `Idempotency-Key` (or a generated key), in order.
+    refunds: Mutex<Vec<(String, Value)>>,
 }
 
 impl StandIn {
@@ -97,6 +102,11 @@ impl StandIn {
     /// How many requests carried each `Idempotency-Key` value.
     pub fn idempotency_counts(&self) -> HashMap<String, u64> {
         lock(&self.shared.idempotency).clone()
+    }
+
+    /// The refunds `POST /refunds` issued, in order (a repeated `Idempotency-Key` issues none).
+    pub fn refunds(&self) -> Vec<Value> {
+        lock(&self.shared.refunds).iter().map(|(_, refund)| refund.clone()).collect()
     }
 
     /// How many requests the stand-in received (`/_stats/*` excluded).
@@ -152,6 +162,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/redirect-to", any(redirect_to))
         .route("/redirect/{n}", any(redirect_n))
         .route("/_stats/idempotency", get(idempotency_stats))
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/refunds", post(refunds))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             shared.clone(),
@@ -448,6 +460,119 @@ async fn redirect_n(Path(n): Path<u32>) -> Response {
 async fn idempotency_stats(State(shared): SharedState) -> Response {
     let counts = lock(&shared.idempotency).clone();
     json_response(StatusCode::OK, json!(counts))
+}
+
+/// An OpenAI-compatible chat model that triages the last user message: a message mentioning
+/// "refund" is `{"category":"refund","amount":N,"summary":..}` with N the amount of money it
+/// mentions (0 when none), one mentioning an error, a crash or a bug is `"bug"`, anything else `"question"`.
+async fn chat_completions(State(shared): SharedState, headers: HeaderMap, body: Bytes) -> Response {
+    let authorized = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(|token| !token.trim().is_empty());
+    if !authorized {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": {"message": "missing bearer token", "type": "invalid_request_error"}}),
+        );
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": {"message": "body is not JSON", "type": "invalid_request_error"}}),
+        );
+    };
+    let text = request["messages"]
+        .as_array()
+        .and_then(|messages| messages.iter().rev().find(|message| message["role"] == "user"))
+        .and_then(|message| message["content"].as_str())
+        .unwrap_or("")
+        .to_owned();
+    let lower = text.to_lowercase();
+    let summary: String = text.chars().take(80).collect();
+    let answer = if lower.contains("refund") {
+        json!({"category": "refund", "amount": money_amount(&text).unwrap_or(json!(0)), "summary": summary})
+    } else if ["error", "crash", "bug"].iter().any(|word| lower.contains(word)) {
+        json!({"category": "bug", "amount": null, "summary": summary})
+    } else {
+        json!({"category": "question", "amount": null, "summary": summary})
+    };
+    let n = shared.requests.load(Ordering::SeqCst);
+    json_response(
+        StatusCode::OK,
+        json!({
+            "id": format!("chatcmpl-standin-{n}"),
+            "object": "chat.completion",
+            "created": 0,
+            "model": request["model"].as_str().unwrap_or("standin"),
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.to_string()},
+                "finish_reason": "stop"
+            }],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        }),
+    )
+}
+
+/// The amount of money in `text`: the first number written next to a currency (`250 EUR`,
+/// `€99.50`, `$12`), else the first number (`"order 7781, refund 149.90 EUR"` → 149.9).
+fn money_amount(text: &str) -> Option<Value> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut numbers = Vec::new();
+    let mut index = 0;
+    while index < chars.len() {
+        if !chars[index].is_ascii_digit() {
+            index += 1;
+            continue;
+        }
+        let start = index;
+        let mut number = String::new();
+        while index < chars.len() {
+            let c = chars[index];
+            let decimal_point = c == '.'
+                && !number.contains('.')
+                && chars.get(index + 1).is_some_and(char::is_ascii_digit);
+            if !(c.is_ascii_digit() || decimal_point) {
+                break;
+            }
+            number.push(c);
+            index += 1;
+        }
+        let before: String = chars[..start].iter().rev().take(2).collect();
+        let after: String = chars[index..].iter().take(5).collect::<String>().trim_start().to_lowercase();
+        let currency = before.contains(['€', '$', '£'])
+            || ["eur", "usd", "gbp", "€", "$", "£", "euro", "dollar"].iter().any(|unit| after.starts_with(unit));
+        numbers.push((currency, number));
+    }
+    let (_, number) = numbers.iter().find(|(currency, _)| *currency).or(numbers.first())?;
+    match number.parse::<i64>() {
+        Ok(integer) => Some(json!(integer)),
+        Err(_) => number.parse::<f64>().ok().map(|float| json!(float)),
+    }
+}
+
+/// Issues a refund: `201 {refundId, status: "issued", ..body}`; a request with an
+/// `Idempotency-Key` already seen answers `200` with the same refund and issues none.
+async fn refunds(State(shared): SharedState, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&body) else {
+        return json_response(StatusCode::BAD_REQUEST, json!({"error": "body must be a JSON object"}));
+    };
+    let key = headers.get("idempotency-key").and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let mut issued = lock(&shared.refunds);
+    if let Some(key) = &key
+        && let Some((_, refund)) = issued.iter().find(|(seen, _)| seen == key)
+    {
+        return json_response(StatusCode::OK, refund.clone());
+    }
+    let number = issued.len() + 1;
+    let mut refund = request;
+    refund.insert("refundId".to_owned(), json!(format!("re_{number:04}")));
+    refund.insert("status".to_owned(), json!("issued"));
+    let refund = Value::Object(refund);
+    issued.push((key.unwrap_or_else(|| format!("none-{number}")), refund.clone()));
+    json_response(StatusCode::CREATED, refund)
 }
 
 async fn not_found() -> Response {
