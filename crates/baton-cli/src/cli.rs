@@ -272,6 +272,15 @@ pub struct ServeArgs {
     /// How long received events are kept for `listen`s that start later, in seconds.
     #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
     pub event_retention: u64,
+    /// A secret as NAME=VALUE (VALUE is JSON when it parses as JSON, text otherwise), visible to
+    /// every run as `$secrets.NAME`. Repeatable.
+    #[arg(long = "secret", value_name = "NAME=VALUE")]
+    pub secrets: Vec<String>,
+    /// Start the built-in stand-in services on 127.0.0.1 (petstore, httpbin, an
+    /// OpenAI-compatible /v1/chat/completions, /refunds) and send calls to petstore.swagger.io and
+    /// httpbin.org to them; allows calls to loopback. For demos and local development.
+    #[arg(long)]
+    pub stand_ins: bool,
     /// Seconds between two passes of the stale-wait sweeper.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub sweep_interval: u64,

@@ -14,7 +14,7 @@ use baton_server::engine::{
 use baton_store::{SqliteStore, Store};
 
 use crate::cli::RunArgs;
-use crate::commands::{UsageError, deploy_folder, open_store};
+use crate::commands::{UsageError, deploy_folder, open_store, parse_secrets};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.file)
@@ -96,17 +96,4 @@ fn parse_input(input: &str) -> anyhow::Result<Value> {
             serde_json::from_str(input).map_err(|err| UsageError(format!("--input is not valid JSON: {err}")).into())
         }
     }
-}
-
-/// `--secret NAME=VALUE` pairs as the `$secrets` object.
-fn parse_secrets(pairs: &[String]) -> anyhow::Result<Value> {
-    let mut secrets = serde_json::Map::new();
-    for pair in pairs {
-        let (name, value) = pair.split_once('=').ok_or_else(|| {
-            UsageError(format!("--secret {name:?} must be NAME=VALUE", name = pair.split('=').next().unwrap_or("")))
-        })?;
-        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
-        secrets.insert(name.to_owned(), value);
-    }
-    Ok(Value::Object(secrets))
 }

@@ -10,25 +10,31 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use serde_json::Value;
 
 use baton_server::api::{Api, ApiConfig};
 use baton_server::egress::EgressPolicy;
 use baton_server::engine::{Engine, EngineConfig, now_ms};
 use baton_server::sinks;
+use baton_server::standin::StandIn;
 
 use baton_store::{SqliteStore, Store};
 
 use crate::cli::ServeArgs;
-use crate::commands::{UsageError, deploy_folder, open_store};
+use crate::commands::{UsageError, deploy_folder, open_store, parse_secrets};
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.db.db).await?;
-    let egress = EgressPolicy { allow_loopback: args.allow_private_network, allow_private: args.allow_private_network };
+    let secrets = parse_secrets(&args.secrets)?;
+    let stand_in = match args.stand_ins {
+        true => Some(StandIn::start().await.context("cannot start the stand-in services")?),
+        false => None,
+    };
+    let allow_loopback = args.allow_private_network || stand_in.is_some();
+    let egress = EgressPolicy { allow_loopback, allow_private: args.allow_private_network };
     let config = EngineConfig {
-        secrets: Value::Object(serde_json::Map::new()),
+        secrets,
         egress,
-        rewrites: Vec::new(),
+        rewrites: stand_in.as_ref().map(StandIn::rewrites).unwrap_or_default(),
         event_retention_ms: (args.event_retention as i64).saturating_mul(1000),
         approval_deadline_ms: (args.approval_deadline as i64).saturating_mul(1000),
     };
@@ -56,6 +62,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tokio::spawn(purge_old_events(engine.clone(), args.event_retention));
     let api = Api::new(engine, ApiConfig { max_body_bytes: args.max_body_bytes });
     print_banner(addr, deployed.first().map(|workflow| (workflow.namespace(), workflow.name())));
+    if let Some(stand_in) = &stand_in {
+        eprintln!(
+            "stand-in services at {} (petstore, httpbin, /v1/chat/completions, /refunds); \
+             petstore.swagger.io and httpbin.org calls go there",
+            stand_in.base_url()
+        );
+    }
     let served = api.serve(listener, shutdown_signal()).await;
     eprintln!("shutting down");
     store.close().await;
