@@ -59,10 +59,7 @@ impl StandIn {
     pub async fn start() -> std::io::Result<StandIn> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            port: addr.port(),
-            ..Shared::default()
-        });
+        let shared = Arc::new(Shared { port: addr.port(), ..Shared::default() });
         let app = router(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -73,12 +70,7 @@ impl StandIn {
                 tracing::warn!(error = %err, "stand-in server stopped");
             }
         });
-        Ok(StandIn {
-            addr,
-            shared,
-            stop: Some(stop),
-            task: Some(task),
-        })
+        Ok(StandIn { addr, shared, stop: Some(stop), task: Some(task) })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -88,15 +80,10 @@ impl StandIn {
 
     /// Rewrites sending the public petstore and httpbin origins here.
     pub fn rewrites(&self) -> Vec<(String, String)> {
-        [
-            "https://petstore.swagger.io",
-            "http://petstore.swagger.io",
-            "https://httpbin.org",
-            "http://httpbin.org",
-        ]
-        .into_iter()
-        .map(|origin| (origin.to_owned(), self.base_url()))
-        .collect()
+        ["https://petstore.swagger.io", "http://petstore.swagger.io", "https://httpbin.org", "http://httpbin.org"]
+            .into_iter()
+            .map(|origin| (origin.to_owned(), self.base_url()))
+            .collect()
     }
 
     /// How many requests carried each `Idempotency-Key` value.
@@ -138,9 +125,7 @@ impl Drop for StandIn {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 type SharedState = State<Arc<Shared>>;
@@ -165,21 +150,14 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/chat/completions", post(chat_completions))
         .route("/refunds", post(refunds))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            shared.clone(),
-            count_requests,
-        ))
+        .layer(middleware::from_fn_with_state(shared.clone(), count_requests))
         .with_state(shared)
 }
 
 async fn count_requests(State(shared): SharedState, request: Request, next: Next) -> Response {
     if !request.uri().path().starts_with("/_stats/") {
         shared.requests.fetch_add(1, Ordering::SeqCst);
-        if let Some(key) = request
-            .headers()
-            .get("idempotency-key")
-            .and_then(|value| value.to_str().ok())
-        {
+        if let Some(key) = request.headers().get("idempotency-key").and_then(|value| value.to_str().ok()) {
             *lock(&shared.idempotency).entry(key.to_owned()).or_insert(0) += 1;
         }
     }
@@ -187,12 +165,7 @@ async fn count_requests(State(shared): SharedState, request: Request, next: Next
 }
 
 fn json_response(status: StatusCode, value: Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        value.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], value.to_string()).into_response()
 }
 
 fn pet(id: i64, status: &str) -> Value {
@@ -207,9 +180,7 @@ fn pet(id: i64, status: &str) -> Value {
 }
 
 fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect()
 }
 
 async fn find_by_status(RawQuery(query): RawQuery) -> Response {
@@ -221,17 +192,12 @@ async fn find_by_status(RawQuery(query): RawQuery) -> Response {
     if statuses.is_empty() {
         statuses.push("available".to_owned());
     }
-    let pets: Vec<Value> = (1..=3)
-        .map(|id| pet(id, &statuses[(id as usize - 1) % statuses.len()]))
-        .collect();
+    let pets: Vec<Value> = (1..=3).map(|id| pet(id, &statuses[(id as usize - 1) % statuses.len()])).collect();
     json_response(StatusCode::OK, Value::Array(pets))
 }
 
 async fn pet_not_found() -> Response {
-    json_response(
-        StatusCode::NOT_FOUND,
-        json!({"code": 1, "type": "error", "message": "Pet not found"}),
-    )
+    json_response(StatusCode::NOT_FOUND, json!({"code": 1, "type": "error", "message": "Pet not found"}))
 }
 
 async fn get_pet(Path(pet_id): Path<String>) -> Response {
@@ -261,10 +227,7 @@ async fn swagger(State(shared): SharedState) -> Response {
 async fn swagger_yaml(State(shared): SharedState) -> Response {
     match serde_saphyr::to_string(&swagger_document(shared.port)) {
         Ok(yaml) => ([(header::CONTENT_TYPE, "application/yaml")], yaml).into_response(),
-        Err(err) => json_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            json!({"error": err.to_string()}),
-        ),
+        Err(err) => json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": err.to_string()})),
     }
 }
 
@@ -339,21 +302,12 @@ async fn basic_auth(Path((user, passwd)): Path<(String, String)>, headers: Heade
     if given.as_deref() == Some(expected.as_bytes()) {
         json_response(StatusCode::OK, json!({"authenticated": true, "user": user}))
     } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"Fake Realm\"")],
-            Body::empty(),
-        )
+        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"Fake Realm\"")], Body::empty())
             .into_response()
     }
 }
 
-async fn echo(
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
+async fn echo(method: Method, headers: HeaderMap, RawQuery(query): RawQuery, body: Bytes) -> Response {
     let mut header_object = Map::new();
     for (name, value) in &headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
@@ -380,8 +334,7 @@ async fn echo(
     let body = if body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
     };
     json_response(
         StatusCode::OK,
@@ -422,10 +375,7 @@ async fn bytes(Path(n): Path<usize>) -> Response {
 }
 
 fn redirect(status_code: u16, location: &str) -> Response {
-    let status = StatusCode::from_u16(status_code)
-        .ok()
-        .filter(StatusCode::is_redirection)
-        .unwrap_or(StatusCode::FOUND);
+    let status = StatusCode::from_u16(status_code).ok().filter(StatusCode::is_redirection).unwrap_or(StatusCode::FOUND);
     match axum::http::HeaderValue::from_str(location) {
         Ok(location) => (status, [(header::LOCATION, location)], Body::empty()).into_response(),
         Err(_) => json_response(StatusCode::BAD_REQUEST, json!({"error": "invalid url"})),
@@ -434,27 +384,16 @@ fn redirect(status_code: u16, location: &str) -> Response {
 
 async fn redirect_to(RawQuery(query): RawQuery) -> Response {
     let pairs = query_pairs(query.as_deref());
-    let find = |key: &str| {
-        pairs
-            .iter()
-            .find(|(name, _)| name == key)
-            .map(|(_, value)| value.clone())
-    };
+    let find = |key: &str| pairs.iter().find(|(name, _)| name == key).map(|(_, value)| value.clone());
     let Some(location) = find("url") else {
         return json_response(StatusCode::BAD_REQUEST, json!({"error": "missing url"}));
     };
-    let status_code = find("status_code")
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(302);
+    let status_code = find("status_code").and_then(|code| code.parse().ok()).unwrap_or(302);
     redirect(status_code, &location)
 }
 
 async fn redirect_n(Path(n): Path<u32>) -> Response {
-    if n <= 1 {
-        redirect(302, "/echo")
-    } else {
-        redirect(302, &format!("/redirect/{}", n - 1))
-    }
+    if n <= 1 { redirect(302, "/echo") } else { redirect(302, &format!("/redirect/{}", n - 1)) }
 }
 
 async fn idempotency_stats(State(shared): SharedState) -> Response {
@@ -531,9 +470,8 @@ fn money_amount(text: &str) -> Option<Value> {
         let mut number = String::new();
         while index < chars.len() {
             let c = chars[index];
-            let decimal_point = c == '.'
-                && !number.contains('.')
-                && chars.get(index + 1).is_some_and(char::is_ascii_digit);
+            let decimal_point =
+                c == '.' && !number.contains('.') && chars.get(index + 1).is_some_and(char::is_ascii_digit);
             if !(c.is_ascii_digit() || decimal_point) {
                 break;
             }
