@@ -36,6 +36,12 @@ pub struct CompiledWorkflow {
     pub output_as: Option<Template>,
     pub output_schema: Option<Arc<jsonschema::Validator>>,
     pub timeout_ms: Option<u64>,
+    /// Whether any expression may read `$workflow` / `$task`: building those descriptors (with
+    /// the whole definition) for every evaluation is the costliest part of an evaluation, and
+    /// jq cannot name a variable dynamically, so a workflow whose text never mentions them
+    /// never needs them.
+    pub uses_workflow_descriptor: bool,
+    pub uses_task_descriptor: bool,
     by_reference: HashMap<String, TaskId>,
     lists_by_reference: HashMap<String, ListId>,
 }
@@ -327,6 +333,8 @@ impl CompiledWorkflow {
 /// compiled, each with its path.
 pub fn compile(workflow: Workflow) -> Result<CompiledWorkflow, Vec<Diagnostic>> {
     let definition = serde_json::to_value(&workflow).unwrap_or(Value::Null);
+    let text = definition.to_string();
+    let (uses_workflow_descriptor, uses_task_descriptor) = (text.contains("$workflow"), text.contains("$task"));
     let mut compiler = Compiler { workflow: &workflow, tasks: Vec::new(), lists: Vec::new(), diagnostics: Vec::new() };
     let root = compiler.list(&workflow.do_, "/do", &Vec::new());
     let input = workflow.input.as_ref();
@@ -352,6 +360,8 @@ pub fn compile(workflow: Workflow) -> Result<CompiledWorkflow, Vec<Diagnostic>> 
         output_as,
         output_schema,
         timeout_ms,
+        uses_workflow_descriptor,
+        uses_task_descriptor,
         by_reference,
         lists_by_reference,
         workflow,

@@ -45,15 +45,17 @@ impl Machine<'_> {
         let mut variables = Variables::new(self.now());
         variables.set("context", self.state.context.clone());
         variables.set("secrets", self.context.secrets.clone());
-        variables.set(
-            "workflow",
-            json!({
-                "id": self.state.run_id,
-                "definition": self.workflow.definition,
-                "input": self.state.input,
-                "startedAt": date_time(self.state.started_at),
-            }),
-        );
+        if self.workflow.uses_workflow_descriptor {
+            variables.set(
+                "workflow",
+                json!({
+                    "id": self.state.run_id,
+                    "definition": self.workflow.definition,
+                    "input": self.state.input,
+                    "startedAt": date_time(self.state.started_at),
+                }),
+            );
+        }
         variables.set("runtime", json!({"name": RUNTIME_NAME, "version": RUNTIME_VERSION, "metadata": {}}));
         variables
     }
@@ -70,7 +72,9 @@ impl Machine<'_> {
         let mut variables = self.base_variables();
         let Some(frame) = self.frame(frame_id) else { return variables };
         variables.set("input", frame.input.clone());
-        if let Some(task) = self.workflow.task_by_reference(&frame.reference).map(|id| &self.workflow.tasks[id]) {
+        if self.workflow.uses_task_descriptor
+            && let Some(task) = self.workflow.task_by_reference(&frame.reference).map(|id| &self.workflow.tasks[id])
+        {
             variables.set(
                 "task",
                 json!({
