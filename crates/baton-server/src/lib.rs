@@ -5,5 +5,6 @@ pub mod api;
 pub mod egress;
 pub mod engine;
 pub mod http_client;
+pub mod lease;
 pub mod sinks;
 pub mod standin;

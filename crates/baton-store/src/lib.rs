@@ -13,6 +13,7 @@
 //! (persist, then act). Timestamps are [`Millis`] (unix milliseconds), supplied by the caller.
 
 mod error;
+mod lease;
 mod postgres;
 mod records;
 mod rows;
@@ -24,8 +25,8 @@ mod version;
 pub use crate::error::StoreError;
 pub use crate::postgres::{PgOptions, PgStore};
 pub use crate::records::{
-    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Millis, NewHistoryEntry, NewRun, ParentLink, PutOutcome,
-    RunFilter, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord,
+    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, ParentLink,
+    PutOutcome, RunFilter, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord,
     TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
 };
 pub use crate::sqlite::{CommitStats, SqliteOptions, SqliteStore, Synchronous};

@@ -293,3 +293,26 @@ pub struct ScheduleClaim {
     /// `(fired_at, run_id)` of the fire this claim stands for; `None` keeps the last fire.
     pub fired: Option<(Millis, String)>,
 }
+
+/// A request to hold a named lease (see [`crate::Store::acquire_lease`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseRequest {
+    pub name: String,
+    /// Who asks, e.g. `host/pid/uuid`.
+    pub holder: String,
+    /// The caller's clock (unix ms): a lease that expired at or before it is free.
+    pub now: Millis,
+    /// Until when the lease is held if granted (unix ms).
+    pub expires_at: Millis,
+    /// A holder known to be dead (its process is gone): its lease is taken over at once.
+    pub take_over_from: Option<String>,
+}
+
+/// A named lease as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub holder: String,
+    /// Grows by one each time the lease changes hands (a fencing token).
+    pub epoch: i64,
+    pub expires_at: Millis,
+}

@@ -4,8 +4,9 @@ use std::future::Future;
 
 use crate::error::StoreError;
 use crate::records::{
-    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter,
-    RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
+    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome,
+    RunFilter, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord,
+    WorkflowRecord,
 };
 
 /// Durable storage of workflows, runs, history, timers and events.
@@ -159,6 +160,33 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the events received before `received_before` (the retention purge), with the
     /// runs' records of having consumed them. Returns the number of events deleted.
     fn delete_events_before(&self, received_before: Millis) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Takes or renews the named lease for `request.holder` until `request.expires_at`: granted
+    /// when the lease is free, expired at `request.now`, already this holder's, or held by
+    /// `request.take_over_from`. Returns the lease as granted (its epoch grows when it changes
+    /// hands).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when another holder's lease is still valid.
+    fn acquire_lease(&self, request: LeaseRequest) -> impl Future<Output = Result<Lease, StoreError>> + Send;
+
+    /// Extends the lease `name` of `holder` at `epoch` until `expires_at`.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the holder lost the lease (another took it over).
+    fn renew_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        epoch: i64,
+        expires_at: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Gives the lease up (it expires at once) if `holder` has it.
+    fn release_lease(&self, name: &str, holder: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The named lease as stored, if it was ever taken.
+    fn lease(&self, name: &str) -> impl Future<Output = Result<Option<Lease>, StoreError>> + Send;
 
     /// Stores the schedule of a workflow version unless it has one already. Returns `true`
     /// when it was created; deploying the same version again keeps its schedule state.

@@ -92,3 +92,12 @@ pub fn parse_secrets(pairs: &[String]) -> anyhow::Result<Value> {
     }
     Ok(Value::Object(secrets))
 }
+
+/// Takes the database lease (one Baton process drives a database's runs at a time); another
+/// live process holding it is a usage error.
+pub async fn take_lease(store: &SqliteStore) -> anyhow::Result<baton_server::lease::HeldLease> {
+    baton_server::lease::acquire(store).await.map_err(|err| match err {
+        baton_server::lease::LeaseError::Held { .. } => UsageError(err.to_string()).into(),
+        err => anyhow::Error::new(err).context("cannot take the database lease"),
+    })
+}

@@ -14,7 +14,7 @@ use baton_server::engine::{
 use baton_store::{SqliteStore, Store};
 
 use crate::cli::RunArgs;
-use crate::commands::{UsageError, deploy_folder, open_store, parse_secrets};
+use crate::commands::{UsageError, deploy_folder, open_store, parse_secrets, take_lease};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.file)
@@ -22,6 +22,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let input = parse_input(&args.input)?;
     let secrets = parse_secrets(&args.secrets)?;
     let store = open_store(&args.db.db).await?;
+    let lease = take_lease(&store).await?;
     let egress = EgressPolicy { allow_loopback: args.allow_private_network, allow_private: args.allow_private_network };
     let config = EngineConfig {
         secrets,
@@ -44,6 +45,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     tracing::info!(run_id = %run_id, "driving run");
     let outcome = engine.drive(&run_id).await?;
+    lease.release(&store).await;
     store.close().await;
     Ok(report(&outcome))
 }

@@ -20,10 +20,11 @@ use baton_server::standin::StandIn;
 use baton_store::{SqliteStore, Store};
 
 use crate::cli::ServeArgs;
-use crate::commands::{UsageError, deploy_folder, open_store, parse_secrets};
+use crate::commands::{UsageError, deploy_folder, open_store, parse_secrets, take_lease};
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.db.db).await?;
+    let lease = take_lease(&store).await?;
     let secrets = parse_secrets(&args.secrets)?;
     let stand_in = match args.stand_ins {
         true => Some(StandIn::start().await.context("cannot start the stand-in services")?),
@@ -69,8 +70,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             stand_in.base_url()
         );
     }
-    let served = api.serve(listener, shutdown_signal()).await;
+    let lost = lease.lost();
+    let shutdown = async {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            () = lost => {
+                // Another process owns the database now: stop writing at once.
+                eprintln!("error: another Baton process took over this database; stopping");
+                std::process::exit(1);
+            }
+        }
+    };
+    let served = api.serve(listener, shutdown).await;
     eprintln!("shutting down");
+    lease.release(&store).await;
     store.close().await;
     served.context("server failed")?;
     Ok(ExitCode::SUCCESS)

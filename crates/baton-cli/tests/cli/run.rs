@@ -110,3 +110,35 @@ fn subflows_resolve_from_the_workflows_folder() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap(), json!({"value": 42}));
 }
+
+#[test]
+fn a_second_process_on_the_same_database_is_refused_until_the_first_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("baton.db");
+    let slow = dir.path().join("slow.yaml");
+    std::fs::write(
+        &slow,
+        "document: {dsl: '1.0.3', namespace: t, name: slow, version: '1.0.0'}\ndo:\n  - nap:\n      wait: PT30S\n",
+    )
+    .unwrap();
+    let mut first = Command::new(baton()).arg("run").arg(&slow).arg("--db").arg(&db).spawn().unwrap();
+    // Wait until the first process holds the database (its run exists).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let list = Command::new(baton()).args(["runs", "list", "--db"]).arg(&db).output().unwrap();
+        if String::from_utf8_lossy(&list.stdout).contains("t/slow") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the first run never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let example = examples().join("greeting.yaml");
+    let refused = run(&[example.to_str().unwrap(), "--input", r#"{"name": "Ada"}"#], &db);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("holds this database"), "{refused:?}");
+    // kill -9: the next process takes the lease over at once (its holder is gone).
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let after = run(&[example.to_str().unwrap(), "--input", r#"{"name": "Ada"}"#], &db);
+    assert!(after.status.success(), "{}", String::from_utf8_lossy(&after.stderr));
+}

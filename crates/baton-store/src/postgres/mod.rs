@@ -6,6 +6,7 @@
 //! single statement (see [`writes`]), hence atomic without an explicit transaction.
 
 mod codec;
+mod leases;
 mod reads;
 mod schedules;
 mod writes;
@@ -19,8 +20,9 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 
 use crate::error::StoreError;
 use crate::records::{
-    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter,
-    RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
+    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome,
+    RunFilter, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord,
+    WorkflowRecord,
 };
 use crate::store::Store;
 
@@ -293,6 +295,22 @@ impl Store for PgStore {
 
     async fn delete_events_before(&self, received_before: Millis) -> Result<u64, StoreError> {
         self.call(writes::delete_events_before(&self.pool, received_before)).await
+    }
+
+    async fn acquire_lease(&self, request: LeaseRequest) -> Result<Lease, StoreError> {
+        self.call(leases::acquire(&self.pool, &request)).await
+    }
+
+    async fn renew_lease(&self, name: &str, holder: &str, epoch: i64, expires_at: Millis) -> Result<(), StoreError> {
+        self.call(leases::renew(&self.pool, name, holder, epoch, expires_at)).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.call(leases::release(&self.pool, name, holder)).await
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        self.call(leases::get(&self.pool, name)).await
     }
 
     async fn put_schedule(&self, record: ScheduleRecord) -> Result<bool, StoreError> {

@@ -2,6 +2,7 @@
 //! writer task (see [`writer`]).
 
 mod codec;
+mod leases;
 mod reads;
 mod schedules;
 mod writer;
@@ -20,8 +21,9 @@ use tokio::task::JoinHandle;
 
 use crate::error::StoreError;
 use crate::records::{
-    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Millis, NewHistoryEntry, NewRun, PutOutcome, RunFilter,
-    RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
+    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome,
+    RunFilter, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord,
+    WorkflowRecord,
 };
 use crate::sqlite::writer::{Counters, Job, Request};
 use crate::store::Store;
@@ -293,6 +295,22 @@ impl Store for SqliteStore {
 
     async fn delete_events_before(&self, received_before: Millis) -> Result<u64, StoreError> {
         self.write(received_before, Request::DeleteEventsBefore).await
+    }
+
+    async fn acquire_lease(&self, request: LeaseRequest) -> Result<Lease, StoreError> {
+        self.write(request, Request::AcquireLease).await
+    }
+
+    async fn renew_lease(&self, name: &str, holder: &str, epoch: i64, expires_at: Millis) -> Result<(), StoreError> {
+        self.write((name.to_owned(), holder.to_owned(), epoch, expires_at), Request::RenewLease).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.write((name.to_owned(), holder.to_owned()), Request::ReleaseLease).await
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        leases::get(&self.inner.pool, name).await
     }
 
     async fn put_schedule(&self, record: ScheduleRecord) -> Result<bool, StoreError> {

@@ -15,9 +15,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::StoreError;
 use crate::records::{
-    Checkpoint, Millis, NewHistoryEntry, NewRun, PutOutcome, ScheduleClaim, ScheduleRecord, StoredEvent, WorkflowRecord,
+    Checkpoint, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome, ScheduleClaim, ScheduleRecord,
+    StoredEvent, WorkflowRecord,
 };
-use crate::sqlite::{schedules, writes};
+use crate::sqlite::{leases, schedules, writes};
 
 /// One queued write and the caller waiting for it.
 pub(crate) enum Request {
@@ -28,6 +29,9 @@ pub(crate) enum Request {
     DeleteEventsBefore(Job<Millis, u64>),
     PutSchedule(Job<ScheduleRecord, bool>),
     ClaimSchedule(Job<ScheduleClaim, bool>),
+    AcquireLease(Job<LeaseRequest, Lease>),
+    RenewLease(Job<(String, String, i64, Millis), ()>),
+    ReleaseLease(Job<(String, String), ()>),
 }
 
 /// A write's input, its reply channel and, once applied, its result.
@@ -91,6 +95,20 @@ impl Request {
                 let result = schedules::claim_schedule(conn, &job.input).await;
                 job.record(result)
             }
+            Request::AcquireLease(job) => {
+                let result = leases::acquire(conn, &job.input).await;
+                job.record(result)
+            }
+            Request::RenewLease(job) => {
+                let (name, holder, epoch, expires_at) = &job.input;
+                let result = leases::renew(conn, name, holder, *epoch, *expires_at).await;
+                job.record(result)
+            }
+            Request::ReleaseLease(job) => {
+                let (name, holder) = &job.input;
+                let result = leases::release(conn, name, holder).await;
+                job.record(result)
+            }
         }
     }
 
@@ -105,6 +123,9 @@ impl Request {
             Request::DeleteEventsBefore(job) => job.result = Some(Err(err)),
             Request::PutSchedule(job) => job.result = Some(Err(err)),
             Request::ClaimSchedule(job) => job.result = Some(Err(err)),
+            Request::AcquireLease(job) => job.result = Some(Err(err)),
+            Request::RenewLease(job) => job.result = Some(Err(err)),
+            Request::ReleaseLease(job) => job.result = Some(Err(err)),
         }
     }
 
@@ -117,6 +138,9 @@ impl Request {
             Request::DeleteEventsBefore(job) => job.answer(),
             Request::PutSchedule(job) => job.answer(),
             Request::ClaimSchedule(job) => job.answer(),
+            Request::AcquireLease(job) => job.answer(),
+            Request::RenewLease(job) => job.answer(),
+            Request::ReleaseLease(job) => job.answer(),
         }
     }
 }

@@ -41,6 +41,7 @@ mod fixtures;
 mod idempotency;
 mod inbox;
 mod intake;
+mod leases;
 mod listing;
 mod postgres;
 mod runs;
