@@ -120,9 +120,7 @@ impl<S: Store + Clone> Actor<S> {
             StepInput::TimerFired { timer_id } => Some(timer_id.clone()),
             _ => None,
         };
-        let secrets = self.engine.inner.secrets.clone();
-        let context = StepContext { now: now_ms(), secrets: &secrets };
-        let before = self.state.clone();
+        let context = StepContext { now: now_ms(), secrets: &engine.inner.secrets };
         let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| {
             step(&self.deployed.workflow, &mut self.state, input, &context)
         }));
@@ -130,8 +128,13 @@ impl<S: Store + Clone> Actor<S> {
             Ok(output) => output,
             Err(_) => {
                 // A bug in the interpreter must not take the node down: fault this run only.
+                // The state may be half-changed: go back to the last committed one.
                 tracing::error!(run_id = %self.state.run_id, "interpreter panicked; faulting the run");
-                self.state = before;
+                let run_id = self.state.run_id.clone();
+                let record =
+                    engine.inner.store.get_run(&run_id).await?.ok_or(EngineError::RunNotFound(run_id.clone()))?;
+                self.state = serde_json::from_value(record.state)
+                    .map_err(|err| EngineError::CorruptRun { run_id, message: err.to_string() })?;
                 let error = WorkflowError::standard(StandardError::Runtime, "internal error in the interpreter");
                 self.state.status = baton_core::state::RunStatus::Faulted;
                 self.state.error = Some(error.clone());

@@ -318,24 +318,37 @@ impl<S: Store + Clone> Engine<S> {
     /// Hands an input to a run, starting its actor when it has none. Never blocks.
     pub fn deliver(&self, run_id: &str, input: StepInput) {
         let mut actors = self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(mailbox) = actors.get(run_id)
-            && mailbox.send(input.clone()).is_ok()
-        {
-            return;
-        }
-        let (mailbox, received) = mpsc::unbounded_channel();
-        let _ = mailbox.send(input);
-        actors.insert(run_id.to_owned(), mailbox);
-        tokio::spawn(actor::run_actor(self.clone(), run_id.to_owned(), received));
+        let input = match actors.get(run_id) {
+            Some(mailbox) => match mailbox.send(input) {
+                Ok(()) => return,
+                // The actor is gone (it stopped on an error): start another with this input.
+                Err(unsent) => unsent.0,
+            },
+            None => input,
+        };
+        self.spawn_actor(&mut actors, run_id, Some(input));
     }
 
     /// Starts an actor for a run that has none, so that it re-issues what it has in flight.
     fn ensure_actor(&self, run_id: &str) {
         let mut actors = self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if actors.contains_key(run_id) {
-            return;
+        if !actors.contains_key(run_id) {
+            self.spawn_actor(&mut actors, run_id, None);
         }
+    }
+
+    /// Starts the actor of `run_id` with `first` in its mailbox and registers the mailbox; the
+    /// caller holds the `actors` lock.
+    fn spawn_actor(
+        &self,
+        actors: &mut HashMap<String, mpsc::UnboundedSender<StepInput>>,
+        run_id: &str,
+        first: Option<StepInput>,
+    ) {
         let (mailbox, received) = mpsc::unbounded_channel();
+        if let Some(input) = first {
+            let _ = mailbox.send(input);
+        }
         actors.insert(run_id.to_owned(), mailbox);
         tokio::spawn(actor::run_actor(self.clone(), run_id.to_owned(), received));
     }
@@ -402,8 +415,7 @@ impl<S: Store + Clone> Engine<S> {
     /// A run of `deployed` ended: start the runs its slot admits.
     fn release(&self, deployed: &Deployed) {
         let Some(limit) = deployed.max_concurrency else { return };
-        let workflow = &deployed.workflow;
-        let key = (workflow.namespace().to_owned(), workflow.name().to_owned(), workflow.version().to_owned());
+        let key = registry::key_of(&deployed.workflow);
         for run_id in self.inner.admission.release(&key, limit) {
             self.deliver(&run_id, StepInput::Start);
         }

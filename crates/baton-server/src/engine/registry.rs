@@ -37,7 +37,7 @@ pub struct Registry {
 /// What `latest` meant for a namespace and name, and since when.
 type LatestEntry = (Arc<Deployed>, Instant);
 
-fn key_of(workflow: &CompiledWorkflow) -> WorkflowKey {
+pub(super) fn key_of(workflow: &CompiledWorkflow) -> WorkflowKey {
     (workflow.namespace().into(), workflow.name().into(), workflow.version().into())
 }
 
