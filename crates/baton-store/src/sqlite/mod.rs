@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, SqlitePool};
+use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -100,6 +100,34 @@ struct Inner {
 /// Capacity of the writer's queue; callers wait (back-pressure) when it is full.
 const QUEUE_CAPACITY: usize = 4096;
 
+/// Attempts at opening the write connection and migrating the schema.
+const OPEN_ATTEMPTS: u32 = 10;
+
+/// Opens the write connection and brings the schema up to date. Processes opening a new file at
+/// the same moment race to create its schema: the loser finds the file locked, or its migration
+/// fails and rolls back; it waits and tries again, and then finds the schema in place. A lasting
+/// failure is reported after [`OPEN_ATTEMPTS`] tries (about a second).
+async fn connect_and_migrate(connect: &SqliteConnectOptions) -> Result<SqliteConnection, StoreError> {
+    let mut attempt = 1;
+    loop {
+        match try_connect_and_migrate(connect).await {
+            Ok(conn) => return Ok(conn),
+            Err(err) if attempt < OPEN_ATTEMPTS => {
+                tracing::debug!(attempt, error = %err, "opening the database failed; trying again");
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+async fn try_connect_and_migrate(connect: &SqliteConnectOptions) -> Result<SqliteConnection, StoreError> {
+    let mut conn = connect.connect().await?;
+    MIGRATOR.run(&mut conn).await?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// Opens or creates the database file: WAL journal, the configured `synchronous` level,
     /// foreign keys on, busy timeout, migrations applied; then starts the writer task.
@@ -121,8 +149,7 @@ impl SqliteStore {
             .synchronous(synchronous)
             .foreign_keys(true)
             .busy_timeout(options.busy_timeout);
-        let mut write_conn = connect.connect().await?;
-        MIGRATOR.run(&mut write_conn).await?;
+        let write_conn = connect_and_migrate(&connect).await?;
         let pool =
             SqlitePoolOptions::new().max_connections(options.read_connections.max(1)).connect_with(connect).await?;
 

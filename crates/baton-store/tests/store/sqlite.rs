@@ -213,3 +213,26 @@ async fn subscriptions_go_with_their_run() {
     raw.close().await.unwrap();
     db.store.close().await;
 }
+
+/// Processes opening a new database file at the same moment race to create its schema; every
+/// one of them must open it (the loser retries and finds the schema in place).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_opening_a_new_file_together_all_open() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("baton.db");
+        let open = || SqliteStore::open(baton_store::SqliteOptions::new(path.clone()));
+        // Polled together on this task (sqlx runs SQLite work on its own threads, so the opens
+        // overlap); `SqliteStore::open` is not a `Send` future, so it cannot be spawned.
+        let opened = tokio::join!(open(), open(), open(), open(), open(), open());
+        let stores: Vec<SqliteStore> = [opened.0, opened.1, opened.2, opened.3, opened.4, opened.5]
+            .into_iter()
+            .map(|store| store.expect("every store opens"))
+            .collect();
+        stores[0].create_run(new_run("r1", 1), vec![]).await.unwrap();
+        assert!(stores[5].get_run("r1").await.unwrap().is_some(), "the stores share one schema");
+        for store in stores {
+            store.close().await;
+        }
+    }
+}
