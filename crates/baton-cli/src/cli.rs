@@ -291,4 +291,28 @@ pub struct ServeArgs {
     /// Allow sinks on loopback and private addresses (local development and tests).
     #[arg(long)]
     pub allow_private_sinks: bool,
+    /// PostgreSQL database shared by several nodes (`postgres://user@host:port/db`); overrides
+    /// `--db`, which also accepts such a URL.
+    #[arg(long, env = "BATON_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// PostgreSQL schema holding Baton's tables (created when missing; default: the
+    /// database's `search_path`).
+    #[arg(long, env = "BATON_DATABASE_SCHEMA", value_name = "NAME")]
+    pub db_schema: Option<String>,
+    /// PostgreSQL connections this node opens at most.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub db_connections: u32,
+    /// PostgreSQL: how long a node's lease lasts without a heartbeat, in seconds; other nodes
+    /// adopt the runs of a node whose lease expired (at once when its process is gone on the same
+    /// host). Heartbeats and orphan sweeps run every third of it.
+    #[arg(long, default_value_t = 15, value_name = "SECONDS")]
+    pub node_lease_ttl: u64,
+}
+
+impl ServeArgs {
+    /// The PostgreSQL URL to serve from, if any: `--database-url`, or `--db` when it is a URL.
+    pub fn database_url(&self) -> Option<String> {
+        let db = self.db.db.to_str().filter(|db| db.starts_with("postgres://") || db.starts_with("postgresql://"));
+        self.database_url.clone().or(db.map(str::to_owned))
+    }
 }

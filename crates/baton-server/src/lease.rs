@@ -37,6 +37,8 @@ pub enum LeaseError {
 
 /// A lease this process holds, renewed in the background.
 pub struct HeldLease {
+    /// The lease's name: [`ENGINE_LEASE`], or `node/<holder>` for a node of a cluster.
+    pub name: String,
     pub holder: String,
     pub epoch: i64,
     lost: watch::Receiver<bool>,
@@ -55,7 +57,7 @@ impl HeldLease {
     /// Stops renewing and gives the lease up.
     pub async fn release<S: Store>(self, store: &S) {
         self.heartbeat.abort();
-        if let Err(err) = store.release_lease(ENGINE_LEASE, &self.holder).await {
+        if let Err(err) = store.release_lease(&self.name, &self.holder).await {
             tracing::warn!(error = %err, "cannot release the database lease");
         }
     }
@@ -65,7 +67,7 @@ impl HeldLease {
 ///
 /// Errors: [`LeaseError::Held`] when another live process holds it.
 pub async fn acquire<S: Store + Clone>(store: &S) -> Result<HeldLease, LeaseError> {
-    let holder = format!("{}/{}/{}", hostname(), std::process::id(), uuid::Uuid::new_v4());
+    let holder = new_holder();
     let now = now_ms();
     let request = LeaseRequest {
         name: ENGINE_LEASE.into(),
@@ -88,21 +90,51 @@ pub async fn acquire<S: Store + Clone>(store: &S) -> Result<HeldLease, LeaseErro
         },
         Err(err) => return Err(err.into()),
     };
+    Ok(hold(store, ENGINE_LEASE.into(), holder, lease.epoch, LEASE_TTL_MS))
+}
+
+/// Joins the nodes sharing a database: takes this node's lease `node/<holder>` (the holder is
+/// new, `host/pid/uuid`, so it is always granted) for `ttl_ms` and keeps it renewed every third
+/// of that. The holder is the node id of [`crate::engine::ClusterConfig`]; other nodes adopt
+/// this node's runs once the lease expired (or at once when its process is gone, same host).
+pub async fn join_cluster<S: Store + Clone>(store: &S, ttl_ms: i64) -> Result<HeldLease, LeaseError> {
+    let holder = new_holder();
+    let name = format!("{}{holder}", baton_store::NODE_LEASE_PREFIX);
+    let now = now_ms();
+    let request = LeaseRequest {
+        name: name.clone(),
+        holder: holder.clone(),
+        now,
+        expires_at: now + ttl_ms,
+        take_over_from: None,
+    };
+    let lease = store.acquire_lease(request).await?;
+    Ok(hold(store, name, holder, lease.epoch, ttl_ms))
+}
+
+/// A holder name unique to this process: `host/pid/uuid`.
+fn new_holder() -> String {
+    format!("{}/{}/{}", hostname(), std::process::id(), uuid::Uuid::new_v4().simple())
+}
+
+/// Starts renewing a granted lease.
+fn hold<S: Store + Clone>(store: &S, name: String, holder: String, epoch: i64, ttl_ms: i64) -> HeldLease {
     let (lost_sender, lost) = watch::channel(false);
-    let heartbeat = tokio::spawn(renew(store.clone(), holder.clone(), lease.epoch, lost_sender));
-    Ok(HeldLease { holder, epoch: lease.epoch, lost, heartbeat })
+    let heartbeat = tokio::spawn(renew(store.clone(), name.clone(), holder.clone(), epoch, ttl_ms, lost_sender));
+    HeldLease { name, holder, epoch, lost, heartbeat }
 }
 
 /// Renews the lease every third of its time to live; reports when it was lost.
-async fn renew<S: Store>(store: S, holder: String, epoch: i64, lost: watch::Sender<bool>) {
-    let mut ticks = tokio::time::interval(Duration::from_millis((LEASE_TTL_MS / 3) as u64));
+async fn renew<S: Store>(store: S, name: String, holder: String, epoch: i64, ttl_ms: i64, lost: watch::Sender<bool>) {
+    let mut ticks = tokio::time::interval(Duration::from_millis((ttl_ms / 3).max(1) as u64));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        match store.renew_lease(ENGINE_LEASE, &holder, epoch, now_ms() + LEASE_TTL_MS).await {
+        match store.renew_lease(&name, &holder, epoch, now_ms() + ttl_ms).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
-                tracing::error!(holder = %holder, "the database lease was taken over by another process");
+                tracing::error!(lease = %name, holder = %holder, "the lease was taken over by another process");
                 let _ = lost.send(true);
                 return;
             }
@@ -121,7 +153,7 @@ fn hostname() -> String {
 
 /// Whether a holder `host/pid/…` ran on this host in a process that no longer exists (or is a
 /// zombie). Without `/proc` nothing is known to be dead: the lease must expire.
-fn holder_is_dead(holder: &str) -> bool {
+pub(crate) fn holder_is_dead(holder: &str) -> bool {
     let mut parts = holder.splitn(3, '/');
     let (Some(host), Some(pid)) = (parts.next(), parts.next().and_then(|pid| pid.parse::<u32>().ok())) else {
         return false;

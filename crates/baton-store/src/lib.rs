@@ -12,8 +12,10 @@
 //! [`Store::commit`] call, atomically and guarded by an optimistic version check
 //! (persist, then act). Timestamps are [`Millis`] (unix milliseconds), supplied by the caller.
 
+mod any;
 mod error;
 mod lease;
+mod ownership;
 mod postgres;
 mod records;
 mod rows;
@@ -22,12 +24,14 @@ mod sqlite;
 mod store;
 mod version;
 
+pub use crate::any::AnyStore;
 pub use crate::error::StoreError;
+pub use crate::ownership::NODE_LEASE_PREFIX;
 pub use crate::postgres::{PgOptions, PgStore};
 pub use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, ParentLink,
-    PutOutcome, RunFilter, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord,
-    TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
+    PutOutcome, RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent,
+    SubscriptionRecord, TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
 };
 pub use crate::sqlite::{CommitStats, SqliteOptions, SqliteStore, Synchronous};
 pub use crate::store::Store;

@@ -65,6 +65,9 @@ pub struct NewRun {
     /// Client-chosen key that makes creating this run idempotent: unique per workspace (a
     /// second run with the same key is a [`crate::StoreError::Conflict`]). `None`: no key.
     pub idempotency_key: Option<String>,
+    /// The node that runs it (its lease holder, see [`crate::Store::claim_run`]); `None` on a
+    /// single-process database, where the database lease decides.
+    pub owner: Option<String>,
     /// Creation time; also the first `updated_at`.
     pub created_at: Millis,
 }
@@ -90,6 +93,11 @@ pub struct RunRecord {
     /// Sequence number of the run's last history entry (0 when it has none).
     pub last_seq: i64,
     pub parent: Option<ParentLink>,
+    /// The node that runs it; `None`: unowned (single-process database, or never claimed).
+    pub owner: Option<String>,
+    /// Fencing token: 0 at creation, +1 each time the run changes owner
+    /// ([`crate::Store::claim_run`], [`crate::Store::claim_orphan_runs`]).
+    pub owner_epoch: i64,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -206,6 +214,9 @@ pub struct Checkpoint {
     pub run_id: String,
     /// The `state_version` the step started from; a different stored version is a conflict.
     pub expected_version: i64,
+    /// The run's `owner_epoch` when the committing node loaded or claimed it; a different stored
+    /// epoch (another node took the run over) is a conflict: the fencing check.
+    pub expected_epoch: i64,
     pub status: String,
     pub state: Value,
     pub output: Option<Value>,
@@ -227,7 +238,21 @@ pub struct Checkpoint {
     /// Events (`source`, `id`) this run consumed: [`crate::Store::retained_events`] no longer
     /// returns them to this run.
     pub events_consumed: Vec<(String, String)>,
+    /// Ids of the run's stored inputs ([`crate::Store::put_run_input`]) this step applied: they
+    /// are deleted. A terminal status deletes every stored input of the run.
+    pub inputs_consumed: Vec<i64>,
     pub updated_at: Millis,
+}
+
+/// An input stored for the node that owns its run ([`crate::Store::put_run_input`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInput {
+    /// Grows with every input stored (the order they are applied in).
+    pub id: i64,
+    pub run_id: String,
+    /// The engine's input document, opaque to the store.
+    pub input: Value,
+    pub created_at: Millis,
 }
 
 /// Which runs [`crate::Store::list_runs`] returns, newest first. `None` fields do not filter.

@@ -60,6 +60,8 @@ pub(crate) fn run(row: &impl RecordRow) -> Result<RunRecord, StoreError> {
         state_version: row.int("state_version")?,
         last_seq: row.int("last_seq")?,
         parent,
+        owner: row.optional_text("owner")?,
+        owner_epoch: row.int("owner_epoch")?,
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
     })

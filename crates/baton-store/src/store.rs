@@ -2,11 +2,13 @@
 
 use std::future::Future;
 
+use serde_json::Value;
+
 use crate::error::StoreError;
 use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome,
-    RunFilter, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord,
-    WorkflowRecord,
+    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord,
+    TimerRecord, WorkflowRecord,
 };
 
 /// Durable storage of workflows, runs, history, timers and events.
@@ -56,7 +58,9 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown run, [`StoreError::Conflict`] when the stored
-    /// `state_version` differs from `checkpoint.expected_version`; nothing is written then.
+    /// `state_version` differs from `checkpoint.expected_version` or the stored `owner_epoch`
+    /// from `checkpoint.expected_epoch` (the run changed owner: a stale node's write is
+    /// refused); nothing is written then.
     fn commit(&self, checkpoint: Checkpoint) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
     /// Loads a run.
@@ -200,4 +204,61 @@ pub trait Store: Send + Sync + 'static {
     /// `claim.expected_due_at`, atomically: of several nodes claiming one due time, exactly one
     /// gets `true`. `false`: already claimed, or no such schedule.
     fn claim_schedule(&self, claim: ScheduleClaim) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Leases whose name starts with `prefix`, by name, with their names.
+    fn leases_with_prefix(&self, prefix: &str)
+    -> impl Future<Output = Result<Vec<(String, Lease)>, StoreError>> + Send;
+
+    /// Makes `node` the owner of run `run_id` if the run is unfinished and unowned, already
+    /// `node`'s, or owned by a node whose lease (`node/<owner>`, see
+    /// [`crate::NODE_LEASE_PREFIX`]) is missing or expired at `now`. Returns the run's
+    /// `owner_epoch` then (grown by one when the owner changed); `None` when another live node
+    /// owns it, the run ended, or it does not exist.
+    fn claim_run(
+        &self,
+        run_id: &str,
+        node: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
+
+    /// The orphan sweep: makes `node` the owner of up to `limit` unfinished runs that are
+    /// unowned or whose owner's lease expired at `now`, oldest first, and returns their ids
+    /// (each run's `owner_epoch` grows by one). Concurrent sweeps of several nodes take
+    /// disjoint runs (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    fn claim_orphan_runs(
+        &self,
+        node: &str,
+        now: Millis,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Stores an input for run `run_id`, to be applied by its owner, and returns that owner
+    /// (`None`: unowned). PostgreSQL notifies channel `baton_inputs` with the owner as payload
+    /// when the write commits. The input stays until a checkpoint of the run lists it in
+    /// [`Checkpoint::inputs_consumed`] or ends the run.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown run.
+    fn put_run_input(
+        &self,
+        run_id: &str,
+        input: Value,
+        now: Millis,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Up to `limit` stored inputs of the runs `node` owns, oldest first.
+    fn inputs_for_node(&self, node: &str, limit: u32)
+    -> impl Future<Output = Result<Vec<RunInput>, StoreError>> + Send;
+
+    /// A stream of wake-ups: one item each time an input is stored for a run that `node` owns,
+    /// on any node (PostgreSQL `LISTEN baton_inputs`). `None`: the backend has no notifications
+    /// (SQLite, where one process drives the database).
+    fn input_notifications(
+        &self,
+        node: &str,
+    ) -> impl Future<Output = Result<Option<tokio::sync::mpsc::UnboundedReceiver<()>>, StoreError>> + Send;
+
+    /// Finishes the writes under way and closes the connections; later calls fail with
+    /// [`StoreError::Closed`].
+    fn close(&self) -> impl Future<Output = ()> + Send;
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use baton_core::compile::CompiledWorkflow;
 use baton_server::engine::{Engine, EngineError};
-use baton_store::{SqliteOptions, SqliteStore, StoreError};
+use baton_store::{SqliteOptions, SqliteStore, Store, StoreError};
 
 /// A usage error or an invalid definition: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +46,10 @@ pub fn print_data(line: &str) {
 /// Deploys every `.yaml`, `.yml` and `.json` file of `dir` (sorted by name) and returns the
 /// deployed workflows. Reports every invalid or conflicting file (stderr), then fails with a
 /// usage error if there was any.
-pub async fn deploy_folder(engine: &Engine<SqliteStore>, dir: &Path) -> anyhow::Result<Vec<Arc<CompiledWorkflow>>> {
+pub async fn deploy_folder<S: Store + Clone>(
+    engine: &Engine<S>,
+    dir: &Path,
+) -> anyhow::Result<Vec<Arc<CompiledWorkflow>>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|err| UsageError(format!("cannot read {}: {err}", dir.display())))?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))

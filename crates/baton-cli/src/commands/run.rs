@@ -30,6 +30,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         rewrites: Vec::new(),
         event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
         approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
+        cluster: None,
     };
     let engine = match crate::progress::observer() {
         Some(observer) => Engine::with_observer(store.clone(), config, observer),

@@ -1,7 +1,9 @@
-//! `baton serve`: the HTTP API (`docs/api.md`) on the embedded SQLite database.
+//! `baton serve`: the HTTP API (`docs/api.md`) on the embedded SQLite database, or on a
+//! PostgreSQL database shared with other nodes.
 //!
-//! Startup: open the database, deploy `--workflows` (every invalid definition is reported, then
-//! exit 2), recover unfinished runs, listen. Shutdown on Ctrl-C or SIGTERM: stop accepting
+//! Startup: open the database, take the database lease (SQLite: this process drives every run)
+//! or join the cluster (PostgreSQL: a node lease; the node adopts orphaned runs), deploy
+//! `--workflows` (every invalid definition is reported, then exit 2), recover, listen. Shutdown on Ctrl-C or SIGTERM: stop accepting
 //! connections, end the event streams, finish the requests in flight, then close the database
 //! so the commits under way complete.
 
@@ -13,18 +15,49 @@ use anyhow::Context as _;
 
 use baton_server::api::{Api, ApiConfig};
 use baton_server::egress::EgressPolicy;
-use baton_server::engine::{Engine, EngineConfig, now_ms};
+use baton_server::engine::{ClusterConfig, Engine, EngineConfig, now_ms};
+use baton_server::lease::HeldLease;
 use baton_server::sinks;
 use baton_server::standin::StandIn;
 
-use baton_store::{SqliteStore, Store};
+use baton_store::{AnyStore, PgOptions, PgStore, Store};
 
 use crate::cli::ServeArgs;
 use crate::commands::{UsageError, deploy_folder, open_store, parse_secrets, take_lease};
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(&args.db.db).await?;
-    let lease = take_lease(&store).await?;
+    match args.database_url() {
+        Some(url) => {
+            let options = PgOptions {
+                schema: args.db_schema.clone(),
+                max_connections: args.db_connections,
+                ..PgOptions::new(url.clone())
+            };
+            let store = PgStore::open(options).await.context("cannot open the PostgreSQL database")?;
+            let ttl_ms = (args.node_lease_ttl.max(1) as i64).saturating_mul(1000);
+            let lease = baton_server::lease::join_cluster(&store, ttl_ms).await.context("cannot join the cluster")?;
+            let cluster = ClusterConfig {
+                node_id: lease.holder.clone(),
+                orphan_sweep_ms: (ttl_ms / 3).max(100) as u64,
+                input_poll_ms: 1_000,
+            };
+            eprintln!("node {} joined the cluster on PostgreSQL", lease.holder);
+            serve_on(AnyStore::from(store), lease, Some(cluster), args).await
+        }
+        None => {
+            let store = open_store(&args.db.db).await?;
+            let lease = take_lease(&store).await?;
+            serve_on(AnyStore::from(store), lease, None, args).await
+        }
+    }
+}
+
+async fn serve_on(
+    store: AnyStore,
+    lease: HeldLease,
+    cluster: Option<ClusterConfig>,
+    args: ServeArgs,
+) -> anyhow::Result<ExitCode> {
     let secrets = parse_secrets(&args.secrets)?;
     let stand_in = match args.stand_ins {
         true => Some(StandIn::start().await.context("cannot start the stand-in services")?),
@@ -38,6 +71,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         rewrites: stand_in.as_ref().map(StandIn::rewrites).unwrap_or_default(),
         event_retention_ms: (args.event_retention as i64).saturating_mul(1000),
         approval_deadline_ms: (args.approval_deadline as i64).saturating_mul(1000),
+        cluster,
     };
     let engine = Engine::new(store.clone(), config);
     let sink_policy =
@@ -103,7 +137,7 @@ fn print_banner(addr: SocketAddr, example: Option<(&str, &str)>) {
 const SWEEP_BATCH: u32 = 500;
 
 /// Runs the stale-wait sweeper on a schedule (single-flight inside the engine).
-async fn sweep_periodically(engine: Engine<SqliteStore>, interval: Duration) {
+async fn sweep_periodically<S: Store + Clone>(engine: Engine<S>, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     loop {
         ticks.tick().await;
@@ -114,7 +148,7 @@ async fn sweep_periodically(engine: Engine<SqliteStore>, interval: Duration) {
 }
 
 /// Deletes events older than the retention window, hourly.
-async fn purge_old_events(engine: Engine<SqliteStore>, retention_secs: u64) {
+async fn purge_old_events<S: Store + Clone>(engine: Engine<S>, retention_secs: u64) {
     let mut ticks = tokio::time::interval(Duration::from_secs(3600));
     loop {
         ticks.tick().await;

@@ -2,8 +2,10 @@
 //! stand-in on 127.0.0.1.
 
 mod client;
+mod cluster;
 mod conformance;
 mod crash;
+mod outage;
 mod run;
 mod server_crash;
 mod support;

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, stream};
@@ -11,62 +10,12 @@ use serde_json::{Value, json};
 
 use baton_server::standin::StandIn;
 
-use crate::support::baton;
+use crate::support::{self, Served, get_json, log_text};
 
 const RUNS: usize = 200;
 
-/// A `baton serve` child, killed (`SIGKILL`) when dropped so a failing test leaves none behind.
-struct Served(Child);
-
-impl Served {
-    fn kill9(&mut self) {
-        self.0.kill().expect("kill -9");
-        self.0.wait().expect("reap");
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `baton serve` on a free port over `db`; returns it and its base URL once `/healthz`
-/// answers.
 async fn serve(db: &Path, log: &Path, http: &reqwest::Client) -> (Served, String) {
-    let port = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port();
-    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    let mut child = Command::new(baton())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--allow-private-network", "--db"])
-        .arg(db)
-        .env_remove("RUST_LOG")
-        .env_remove("BATON_DB")
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().unwrap())
-        .stderr(log_file)
-        .spawn()
-        .expect("spawn baton serve");
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return (Served(child), base);
-        }
-        let exited = child.try_wait().unwrap();
-        assert!(exited.is_none() && Instant::now() < deadline, "serve did not answer ({exited:?}):\n{}", log_text(log));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn log_text(log: &Path) -> String {
-    std::fs::read_to_string(log).unwrap_or_default()
-}
-
-async fn get_json(http: &reqwest::Client, url: String) -> Value {
-    let response = http.get(&url).send().await.unwrap_or_else(|err| panic!("GET {url}: {err}"));
-    assert!(response.status().is_success(), "GET {url}: {}", response.status());
-    response.json().await.unwrap()
+    support::serve(&["--db".as_ref(), db.as_os_str()], log, http).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

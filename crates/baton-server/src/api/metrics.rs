@@ -104,11 +104,12 @@ impl Metrics {
         self.queue_depth.set(saturating_i64(load.queued as u64));
         self.active_runs.set(saturating_i64(load.actors as u64));
         self.timers.set(saturating_i64(load.timers as u64));
-        let stats = engine.store().stats();
-        self.commits.inc_by(stats.commits.saturating_sub(self.commits.get()));
-        self.write_requests.inc_by(stats.requests.saturating_sub(self.write_requests.get()));
-        if stats.commits > 0 {
-            self.batch_size.set(stats.requests as f64 / stats.commits as f64);
+        if let Some(stats) = engine.store().commit_stats() {
+            self.commits.inc_by(stats.commits.saturating_sub(self.commits.get()));
+            self.write_requests.inc_by(stats.requests.saturating_sub(self.write_requests.get()));
+            if stats.commits > 0 {
+                self.batch_size.set(stats.requests as f64 / stats.commits as f64);
+            }
         }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)

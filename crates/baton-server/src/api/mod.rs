@@ -30,14 +30,14 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use baton_store::SqliteStore;
+use baton_store::AnyStore;
 
 use crate::engine::Engine;
 
 pub use crate::api::error::{ApiError, PROBLEM_JSON, Problem};
 
 /// The engine the API drives.
-pub type ApiEngine = Engine<SqliteStore>;
+pub type ApiEngine = Engine<AnyStore>;
 
 /// Default limit of a request body: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;

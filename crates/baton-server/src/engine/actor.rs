@@ -1,6 +1,11 @@
 //! The actor of one run: applies inputs in order with [`baton_core::step`], commits each step,
 //! then acts on its commands. It exists only while the run has work in flight: a run waiting
 //! on a timer, a child run or a signal has no actor; the next input starts one again.
+//!
+//! With several nodes (`cluster.rs`), an actor first makes sure its node owns the run: it
+//! claims a run whose owner is dead, and passes the inputs of a run another live node owns on
+//! to that node through the store. A checkpoint refused by the fencing check (another node took
+//! the run over) ends the actor the same way.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -14,11 +19,11 @@ use baton_core::error::WorkflowError;
 use baton_core::state::{Command, RunState, StepInput, StepOutput};
 use baton_core::{StepContext, in_flight, step};
 use baton_model::error_types::StandardError;
-use baton_store::{Checkpoint, NewHistoryEntry, ParentLink, Store};
+use baton_store::{Checkpoint, NewHistoryEntry, ParentLink, Store, StoreError, TERMINAL_STATUSES};
 
 use crate::engine::effects::{child_result, perform_call, start_subflow};
 use crate::engine::events::{stored_event, subscription_record};
-use crate::engine::{Deployed, Engine, EngineError, RunUpdate, now_ms};
+use crate::engine::{Delivery, Deployed, Engine, EngineError, RunUpdate, now_ms, retry_transient};
 
 /// A run loaded into memory, with the channel its inputs arrive on.
 struct Actor<S: Store + Clone> {
@@ -26,48 +31,108 @@ struct Actor<S: Store + Clone> {
     deployed: Arc<Deployed>,
     state: RunState,
     version: i64,
+    /// The run's `owner_epoch` this actor writes under (the fencing token).
+    epoch: i64,
     last_seq: i64,
     parent: Option<ParentLink>,
-    mailbox: mpsc::UnboundedReceiver<StepInput>,
+    mailbox: mpsc::UnboundedReceiver<Delivery>,
+}
+
+/// Where a run is driven.
+enum Loaded<S: Store + Clone> {
+    Here(Box<Actor<S>>),
+    /// Another live node owns the run: its inputs go there.
+    Elsewhere(mpsc::UnboundedReceiver<Delivery>),
 }
 
 /// Runs the actor of `run_id` until it has nothing in flight; logs instead of failing.
 pub(super) async fn run_actor<S: Store + Clone>(
     engine: Engine<S>,
     run_id: String,
-    mailbox: mpsc::UnboundedReceiver<StepInput>,
+    mailbox: mpsc::UnboundedReceiver<Delivery>,
 ) {
     match Actor::load(engine.clone(), &run_id, mailbox).await {
-        Ok(actor) => {
+        Ok(Loaded::Here(actor)) => {
             if let Err(err) = actor.run().await {
                 tracing::error!(run_id = %run_id, error = %err, "run actor stopped");
             }
         }
+        Ok(Loaded::Elsewhere(mut mailbox)) => pass_on(&engine, &run_id, &mut mailbox, None).await,
         Err(err) => tracing::error!(run_id = %run_id, error = %err, "cannot load run"),
     }
-    engine.retire_actor(&run_id, None);
+    engine.forget_stopped_actor(&run_id);
+}
+
+/// Sends the inputs of a run this node does not own (any more) to its owner through the store,
+/// then retires the mailbox. Inputs that came from the store stay there for the owner.
+async fn pass_on<S: Store + Clone>(
+    engine: &Engine<S>,
+    run_id: &str,
+    mailbox: &mut mpsc::UnboundedReceiver<Delivery>,
+    mut first: Option<StepInput>,
+) {
+    loop {
+        let delivery = match first.take() {
+            Some(input) => Delivery { input, stored_id: None },
+            None => match mailbox.try_recv() {
+                Ok(delivery) => delivery,
+                Err(_) => match engine.retire_actor(run_id, Some(mailbox)) {
+                    Some(delivery) => delivery,
+                    None => return,
+                },
+            },
+        };
+        if delivery.stored_id.is_some() {
+            continue;
+        }
+        if let Err(err) = engine.forward(run_id, &delivery.input).await {
+            tracing::error!(run_id, error = %err, "cannot pass an input on to the run's owner");
+        }
+    }
 }
 
 impl<S: Store + Clone> Actor<S> {
     async fn load(
         engine: Engine<S>,
         run_id: &str,
-        mailbox: mpsc::UnboundedReceiver<StepInput>,
-    ) -> Result<Actor<S>, EngineError> {
+        mailbox: mpsc::UnboundedReceiver<Delivery>,
+    ) -> Result<Loaded<S>, EngineError> {
         let store = &engine.inner.store;
-        let record = store.get_run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
+        let load =
+            || async { store.get_run(run_id).await?.ok_or_else(|| StoreError::NotFound(format!("run {run_id}"))) };
+        let mut record = match retry_transient("load a run", load).await {
+            Ok(record) => record,
+            Err(StoreError::NotFound(_)) => return Err(EngineError::RunNotFound(run_id.into())),
+            Err(err) => return Err(err.into()),
+        };
+        if let Some(node) = engine.node_id()
+            && record.owner.as_deref() != Some(node)
+            && !TERMINAL_STATUSES.contains(&record.status.as_str())
+        {
+            let claimed = retry_transient("claim a run", || store.claim_run(run_id, node, now_ms())).await?;
+            if claimed.is_none() {
+                return Ok(Loaded::Elsewhere(mailbox));
+            }
+            // Taken from a dead node: read what it committed last, take up its timers and the
+            // inputs stored for it.
+            record = retry_transient("load a run", load).await?;
+            engine.adopt_timers(run_id).await?;
+            engine.wake_input_intake();
+            tracing::info!(run_id, epoch = record.owner_epoch, "claimed a run from a node that is gone");
+        }
         let deployed = engine.inner.registry.get(store, &record.namespace, &record.name, &record.version).await?;
         let state: RunState = serde_json::from_value(record.state)
             .map_err(|err| EngineError::CorruptRun { run_id: run_id.into(), message: err.to_string() })?;
-        Ok(Actor {
+        Ok(Loaded::Here(Box::new(Actor {
             engine,
             deployed,
             state,
             version: record.state_version,
+            epoch: record.owner_epoch,
             last_seq: record.last_seq,
             parent: record.parent,
             mailbox,
-        })
+        })))
     }
 
     /// Whether nothing in flight needs this actor: calls have results to wait for, while timers
@@ -91,26 +156,40 @@ impl<S: Store + Clone> Actor<S> {
             }
         }
         loop {
-            let input = match self.mailbox.try_recv() {
-                Ok(input) => input,
+            let delivery = match self.mailbox.try_recv() {
+                Ok(delivery) => delivery,
                 Err(TryRecvError::Disconnected) => return Ok(()),
                 Err(TryRecvError::Empty) if self.idle() || self.state.status.is_terminal() => {
                     let run_id = self.state.run_id.clone();
                     match self.engine.retire_actor(&run_id, Some(&mut self.mailbox)) {
-                        Some(input) => input,
+                        Some(delivery) => delivery,
                         None => return Ok(()),
                     }
                 }
                 Err(TryRecvError::Empty) => match self.mailbox.recv().await {
-                    Some(input) => input,
+                    Some(delivery) => delivery,
                     None => return Ok(()),
                 },
             };
-            self.apply(input).await?;
+            // Inputs nothing else would bring again are kept, should the step be refused
+            // because another node took the run over: they go to that node then.
+            let clustered = self.engine.node_id().is_some();
+            let kept = (clustered && delivery.stored_id.is_none() && !recoverable(&delivery.input))
+                .then(|| delivery.input.clone());
+            match self.apply(delivery).await {
+                Err(EngineError::Store(StoreError::Conflict(message))) if clustered => {
+                    let run_id = self.state.run_id.clone();
+                    tracing::warn!(run_id = %run_id, %message, "another node took the run over; stopping here");
+                    pass_on(&self.engine, &run_id, &mut self.mailbox, kept).await;
+                    return Ok(());
+                }
+                applied => applied?,
+            }
         }
     }
 
-    async fn apply(&mut self, input: StepInput) -> Result<(), EngineError> {
+    async fn apply(&mut self, delivery: Delivery) -> Result<(), EngineError> {
+        let Delivery { input, stored_id } = delivery;
         if self.state.status.is_terminal() {
             return Ok(());
         }
@@ -141,7 +220,7 @@ impl<S: Store + Clone> Actor<S> {
                 StepOutput { commands: vec![Command::Fault { error }], history: Vec::new() }
             }
         };
-        self.commit(&output, fired).await?;
+        self.commit(&output, fired, stored_id).await?;
         self.act(output.commands).await;
         if self.state.status.is_terminal() {
             self.engine.release(&self.deployed);
@@ -155,8 +234,32 @@ impl<S: Store + Clone> Actor<S> {
     }
 
     /// Persists the step: state, history, timers and emitted events in one transaction, then
-    /// tells subscribers.
-    async fn commit(&mut self, output: &StepOutput, fired_timer: Option<String>) -> Result<(), EngineError> {
+    /// tells subscribers. While the database is unreachable it tries again, with backoff.
+    async fn commit(
+        &mut self,
+        output: &StepOutput,
+        fired_timer: Option<String>,
+        stored_input: Option<i64>,
+    ) -> Result<(), EngineError> {
+        let store = &self.engine.inner.store;
+        let attempt = || store.commit(self.checkpoint(output, fired_timer.clone(), stored_input));
+        self.version = retry_transient("commit a step", attempt).await?;
+        let first_seq = self.last_seq + 1;
+        self.last_seq += output.history.len() as i64;
+        let state = &self.state;
+        let update = RunUpdate {
+            run_id: state.run_id.clone(),
+            status: state.status,
+            history: (first_seq..).zip(output.history.iter().cloned()).collect(),
+            output: state.output.clone(),
+            error: state.error.clone(),
+        };
+        self.engine.publish(update);
+        Ok(())
+    }
+
+    /// The checkpoint of a step: the run's new state and everything the step's commands write.
+    fn checkpoint(&self, output: &StepOutput, fired_timer: Option<String>, stored_input: Option<i64>) -> Checkpoint {
         let now = now_ms();
         let mut timers_set = Vec::new();
         let mut timers_cleared: Vec<String> = fired_timer.into_iter().collect();
@@ -193,9 +296,10 @@ impl<S: Store + Clone> Actor<S> {
                 data: event.data.clone(),
             })
             .collect();
-        let checkpoint = Checkpoint {
+        Checkpoint {
             run_id: state.run_id.clone(),
             expected_version: self.version,
+            expected_epoch: self.epoch,
             status: state.status.as_str().into(),
             state: serde_json::to_value(state).unwrap_or(Value::Null),
             output: state.output.clone(),
@@ -207,20 +311,9 @@ impl<S: Store + Clone> Actor<S> {
             subscriptions_set,
             subscriptions_cleared,
             events_consumed,
+            inputs_consumed: stored_input.into_iter().collect(),
             updated_at: now,
-        };
-        self.version = self.engine.inner.store.commit(checkpoint).await?;
-        let first_seq = self.last_seq + 1;
-        self.last_seq += output.history.len() as i64;
-        let update = RunUpdate {
-            run_id: state.run_id.clone(),
-            status: state.status,
-            history: (first_seq..).zip(output.history.iter().cloned()).collect(),
-            output: state.output.clone(),
-            error: state.error.clone(),
-        };
-        self.engine.publish(update);
-        Ok(())
+        }
     }
 
     /// Performs committed commands; results come back through the mailbox.
@@ -264,4 +357,10 @@ impl<S: Store + Clone> Actor<S> {
             }
         }
     }
+}
+
+/// Whether an input comes back by itself after a crash or a takeover: a call's result (the new
+/// owner issues the call again) or a timer (the new owner takes up the run's timers).
+fn recoverable(input: &StepInput) -> bool {
+    matches!(input, StepInput::EffectCompleted { .. } | StepInput::TimerFired { .. } | StepInput::Start)
 }

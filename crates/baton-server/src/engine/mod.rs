@@ -8,6 +8,7 @@
 
 mod actor;
 mod admission;
+mod cluster;
 mod effects;
 mod events;
 mod registry;
@@ -17,6 +18,7 @@ mod timers;
 mod watchers;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::Value;
@@ -31,6 +33,7 @@ use baton_store::{ParentLink, PutOutcome, Store, StoreError};
 use crate::egress::EgressPolicy;
 use crate::http_client::HttpExecutor;
 
+pub use cluster::ClusterConfig;
 pub use registry::{Deployed, Registry, WorkflowKey};
 pub use sweeper::SweepReport;
 
@@ -58,6 +61,10 @@ pub struct EngineConfig {
     pub event_retention_ms: i64,
     /// Deadline of a human-input wait without a `timeout` of its own (ms); 0: none.
     pub approval_deadline_ms: i64,
+    /// Several nodes share the database (PostgreSQL): runs belong to the node that created or
+    /// claimed them. `None`: this process drives the whole database (it holds the database
+    /// lease, see `lease.rs`).
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// Default [`EngineConfig::event_retention_ms`]: 24 hours.
@@ -126,6 +133,14 @@ pub enum Signal {
     Resume,
 }
 
+/// An input on its way to a run's actor.
+struct Delivery {
+    input: StepInput,
+    /// The input's id in the store when it came from [`Store::put_run_input`] (another node
+    /// passed it on): the checkpoint that applies it deletes it.
+    stored_id: Option<i64>,
+}
+
 /// Receives a run's lifecycle events as they are committed (the CLI's progress display).
 pub type Observer = Arc<dyn Fn(&str, &HistoryEvent) + Send + Sync>;
 
@@ -149,7 +164,9 @@ struct Inner<S> {
     approval_deadline_ms: i64,
     observer: Option<Observer>,
     /// Mailboxes of the runs that have an actor.
-    actors: Mutex<HashMap<String, mpsc::UnboundedSender<StepInput>>>,
+    actors: Mutex<HashMap<String, mpsc::UnboundedSender<Delivery>>>,
+    /// This node's part in a cluster; `None` when it drives the database alone.
+    cluster: Option<cluster::ClusterState>,
     timers: timers::TimerService,
     admission: admission::Admission,
     watchers: watchers::Watchers,
@@ -188,6 +205,7 @@ impl<S: Store + Clone> Engine<S> {
                 approval_deadline_ms: config.approval_deadline_ms,
                 observer,
                 actors: Mutex::new(HashMap::new()),
+                cluster: config.cluster.map(cluster::ClusterState::new),
                 timers: timers::TimerService::default(),
                 admission: admission::Admission::default(),
                 watchers: watchers::Watchers::default(),
@@ -199,6 +217,11 @@ impl<S: Store + Clone> Engine<S> {
         };
         tokio::spawn(fire_timers(Arc::downgrade(&engine.inner)));
         engine
+    }
+
+    /// This node's id when several nodes share the database.
+    pub fn node_id(&self) -> Option<&str> {
+        self.inner.cluster.as_ref().map(|cluster| cluster.node_id.as_str())
     }
 
     pub fn store(&self) -> &S {
@@ -310,23 +333,30 @@ impl<S: Store + Clone> Engine<S> {
             state: serde_json::to_value(&state).unwrap_or(Value::Null),
             parent,
             idempotency_key,
+            owner: self.node_id().map(str::to_owned),
             created_at: now,
         };
         self.inner.store.create_run(record, Vec::new()).await
     }
 
-    /// Hands an input to a run, starting its actor when it has none. Never blocks.
+    /// Hands an input to a run, starting its actor when it has none. Never blocks. (With
+    /// several nodes, an actor that finds its run owned by another node passes the input on
+    /// through the store.)
     pub fn deliver(&self, run_id: &str, input: StepInput) {
+        self.hand_over(run_id, Delivery { input, stored_id: None });
+    }
+
+    fn hand_over(&self, run_id: &str, delivery: Delivery) {
         let mut actors = self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let input = match actors.get(run_id) {
-            Some(mailbox) => match mailbox.send(input) {
+        let delivery = match actors.get(run_id) {
+            Some(mailbox) => match mailbox.send(delivery) {
                 Ok(()) => return,
                 // The actor is gone (it stopped on an error): start another with this input.
                 Err(unsent) => unsent.0,
             },
-            None => input,
+            None => delivery,
         };
-        self.spawn_actor(&mut actors, run_id, Some(input));
+        self.spawn_actor(&mut actors, run_id, Some(delivery));
     }
 
     /// Starts an actor for a run that has none, so that it re-issues what it has in flight.
@@ -341,9 +371,9 @@ impl<S: Store + Clone> Engine<S> {
     /// caller holds the `actors` lock.
     fn spawn_actor(
         &self,
-        actors: &mut HashMap<String, mpsc::UnboundedSender<StepInput>>,
+        actors: &mut HashMap<String, mpsc::UnboundedSender<Delivery>>,
         run_id: &str,
-        first: Option<StepInput>,
+        first: Option<Delivery>,
     ) {
         let (mailbox, received) = mpsc::unbounded_channel();
         if let Some(input) = first {
@@ -357,11 +387,7 @@ impl<S: Store + Clone> Engine<S> {
     /// meanwhile: an input that raced the retirement is returned for the actor to apply. The
     /// check and the removal happen under the lock [`Engine::deliver`] sends under, so no input
     /// is lost.
-    fn retire_actor(
-        &self,
-        run_id: &str,
-        mailbox: Option<&mut mpsc::UnboundedReceiver<StepInput>>,
-    ) -> Option<StepInput> {
+    fn retire_actor(&self, run_id: &str, mailbox: Option<&mut mpsc::UnboundedReceiver<Delivery>>) -> Option<Delivery> {
         let mut actors = self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(mailbox) = mailbox
             && let Ok(input) = mailbox.try_recv()
@@ -370,6 +396,24 @@ impl<S: Store + Clone> Engine<S> {
         }
         actors.remove(run_id);
         None
+    }
+
+    /// After an actor stopped: drops its mailbox entry unless a newer actor replaced it (a
+    /// mailbox whose receiver is gone is closed).
+    fn forget_stopped_actor(&self, run_id: &str) {
+        let mut actors = self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if actors.get(run_id).is_some_and(mpsc::UnboundedSender::is_closed) {
+            actors.remove(run_id);
+        }
+    }
+
+    /// Adds a run's stored timers to this node's timer service (scheduling one twice is
+    /// harmless).
+    async fn adopt_timers(&self, run_id: &str) -> Result<(), EngineError> {
+        for timer in self.inner.store.timers_of_run(run_id).await? {
+            self.inner.timers.schedule(&timer.run_id, &timer.timer_id, timer.due_at);
+        }
+        Ok(())
     }
 
     fn publish(&self, update: RunUpdate) {
@@ -429,7 +473,21 @@ impl<S: Store + Clone> Engine<S> {
             return Ok(current);
         }
         loop {
-            if watch.receiver.changed().await.is_err() {
+            if self.inner.cluster.is_some() {
+                // The run may be driven by another node, whose commits this node does not
+                // see: look at the store now and then.
+                match tokio::time::timeout(cluster::REMOTE_WATCH_INTERVAL, watch.receiver.changed()).await {
+                    Err(_elapsed) => {
+                        let current = self.outcome(run_id).await?;
+                        if until(current.status) {
+                            return Ok(current);
+                        }
+                        continue;
+                    }
+                    Ok(Err(_closed)) => return self.outcome(run_id).await,
+                    Ok(Ok(())) => {}
+                }
+            } else if watch.receiver.changed().await.is_err() {
                 return self.outcome(run_id).await;
             }
             let latest = watch.receiver.borrow_and_update().clone();
@@ -455,7 +513,17 @@ impl<S: Store + Clone> Engine<S> {
     /// After a restart: gives every unfinished run an actor (re-issuing the calls it had in
     /// flight), starts runs that were created but never started (oldest first, within their
     /// workflows' limits) and loads every pending timer. Returns how many runs it took over.
+    ///
+    /// With several nodes, it takes only the orphaned runs (unowned, or of nodes whose lease
+    /// expired) and starts the node's background loops: the orphan sweep and the intake of
+    /// inputs other nodes stored for this node's runs.
     pub async fn recover(&self) -> Result<usize, EngineError> {
+        if self.inner.cluster.is_some() {
+            let adopted = self.sweep_orphans().await?;
+            self.start_cluster_loops();
+            self.start_scheduler();
+            return Ok(adopted);
+        }
         let store = &self.inner.store;
         for timer in store.due_timers(i64::MAX, MAX_TIMERS_LOADED).await? {
             self.inner.timers.schedule(&timer.run_id, &timer.timer_id, timer.due_at);
@@ -529,6 +597,27 @@ impl<S: Store + Clone> Engine<S> {
             actors: self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len(),
             timers: self.inner.timers.len(),
             queued: self.inner.admission.queued(),
+        }
+    }
+}
+
+/// Calls `operation` until it succeeds or fails for a reason other than an unreachable
+/// database ([`StoreError::is_transient`]), waiting 50 ms, then twice as long each time, up to
+/// 2 s: a database outage pauses the runs instead of failing them.
+async fn retry_transient<T, F, Fut>(what: &str, mut operation: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = std::time::Duration::from_millis(50);
+    loop {
+        match operation().await {
+            Err(err) if err.is_transient() => {
+                tracing::warn!(error = %err, delay_ms = delay.as_millis() as u64, "cannot {what}; trying again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+            }
+            result => return result,
         }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
 use baton_server::engine::{DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig};
-use baton_store::{SqliteOptions, SqliteStore, Store as _};
+use baton_store::{AnyStore, SqliteOptions, SqliteStore, Store as _};
 
 use crate::api_support::{Reply, TestApi, send};
 use crate::support::LOOPBACK;
@@ -173,8 +173,10 @@ async fn overdue_lists_the_items_past_their_deadline() {
         rewrites: Vec::new(),
         event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
         approval_deadline_ms: 1,
+        cluster: None,
     };
-    let api = Api::new(Engine::new(store, config), ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES });
+    let api =
+        Api::new(Engine::new(AnyStore::from(store), config), ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES });
     let call = |request: Request<Body>| send(api.router.clone(), request);
     let post = |uri: &str, body: String| Request::post(uri).body(Body::from(body)).unwrap();
     assert!(call(post("/api/v1/workflows", REFUND.to_owned())).await.status.is_success());

@@ -15,7 +15,7 @@ use tower::ServiceExt as _;
 
 use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
 use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig};
-use baton_store::{SqliteOptions, SqliteStore};
+use baton_store::{AnyStore, SqliteOptions, SqliteStore};
 
 use crate::support::LOOPBACK;
 
@@ -119,8 +119,9 @@ impl TestApi {
             rewrites: Vec::new(),
             event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
             approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
+            cluster: None,
         };
-        let engine = Engine::new(store.clone(), config);
+        let engine = Engine::new(AnyStore::from(store.clone()), config);
         let api = Api::new(engine, ApiConfig { max_body_bytes });
         TestApi { _dir: dir, store, api }
     }

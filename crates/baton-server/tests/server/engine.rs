@@ -27,6 +27,7 @@ async fn engine_with_deadline(path: &std::path::Path, approval_deadline_ms: i64)
             rewrites: Vec::new(),
             event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
             approval_deadline_ms,
+            cluster: None,
         },
     )
 }

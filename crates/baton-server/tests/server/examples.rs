@@ -14,7 +14,7 @@ use tempfile::TempDir;
 use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
 use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig};
 use baton_server::standin::StandIn;
-use baton_store::{SqliteOptions, SqliteStore};
+use baton_store::{AnyStore, SqliteOptions, SqliteStore};
 
 use crate::api_support::{Reply, send};
 use crate::support::LOOPBACK;
@@ -46,8 +46,10 @@ impl ExampleServer {
             rewrites: standin.rewrites(),
             event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
             approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
+            cluster: None,
         };
-        let api = Api::new(Engine::new(store, config), ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES });
+        let api =
+            Api::new(Engine::new(AnyStore::from(store), config), ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES });
         let server = ExampleServer { _dir: dir, api, standin };
         for file in ["support-triage.yaml", "order-payment.yaml", "daily-digest.yaml"] {
             let reply = server.post("/api/v1/workflows", "application/yaml", example(file)).await;

@@ -22,6 +22,7 @@ async fn engine_on(path: &std::path::Path) -> Engine<SqliteStore> {
             rewrites: Vec::new(),
             event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
             approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
+            cluster: None,
         },
     )
 }

@@ -7,22 +7,26 @@
 
 mod codec;
 mod leases;
+mod ownership;
 mod reads;
 mod schedules;
 mod writes;
 
 use std::fmt;
 use std::future::Future;
+use std::time::Duration;
 
+use serde_json::Value;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
+use tokio::sync::{mpsc, watch};
 
 use crate::error::StoreError;
 use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome,
-    RunFilter, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord,
-    WorkflowRecord,
+    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord,
+    TimerRecord, WorkflowRecord,
 };
 use crate::store::Store;
 
@@ -45,12 +49,15 @@ pub struct PgOptions {
     /// every connection; `None`: the database's default `search_path` (normally `public`).
     /// Lowercase ASCII letters, digits and `_`, not starting with a digit, at most 63 bytes.
     pub schema: Option<String>,
+    /// How long a call waits for a pooled connection before failing (default 5 s): while the
+    /// database is unreachable, calls fail within this time instead of hanging.
+    pub acquire_timeout: Duration,
 }
 
 impl PgOptions {
     /// Options for `url` with 10 connections and the default schema.
     pub fn new(url: impl Into<String>) -> PgOptions {
-        PgOptions { url: url.into(), max_connections: 10, schema: None }
+        PgOptions { url: url.into(), max_connections: 10, schema: None, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -60,6 +67,7 @@ impl fmt::Debug for PgOptions {
             .field("url", &redacted(&self.url))
             .field("max_connections", &self.max_connections)
             .field("schema", &self.schema)
+            .field("acquire_timeout", &self.acquire_timeout)
             .finish()
     }
 }
@@ -83,6 +91,8 @@ fn redacted(url: &str) -> String {
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Set by [`PgStore::close`]: notification listeners give their connections back.
+    closing: watch::Sender<bool>,
 }
 
 impl fmt::Debug for PgStore {
@@ -121,13 +131,18 @@ impl PgStore {
         let migrated = migrate(&setup, options.schema.as_deref()).await;
         setup.close().await;
         migrated?;
-        let pool = PgPoolOptions::new().max_connections(options.max_connections.max(1)).connect_with(connect).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
         tracing::debug!(schema = ?options.schema, "postgres store open");
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, closing: watch::Sender::new(false) })
     }
 
     /// Closes all connections; later calls fail with [`StoreError::Closed`]. Idempotent.
     pub async fn close(&self) {
+        self.closing.send_replace(true);
         self.pool.close().await;
     }
 
@@ -323,6 +338,34 @@ impl Store for PgStore {
 
     async fn claim_schedule(&self, claim: ScheduleClaim) -> Result<bool, StoreError> {
         self.call(schedules::claim_schedule(&self.pool, &claim)).await
+    }
+
+    async fn leases_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {
+        self.call(ownership::leases_with_prefix(&self.pool, prefix)).await
+    }
+
+    async fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<i64>, StoreError> {
+        self.call(ownership::claim_run(&self.pool, run_id, node, now)).await
+    }
+
+    async fn claim_orphan_runs(&self, node: &str, now: Millis, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.call(ownership::claim_orphan_runs(&self.pool, node, now, limit)).await
+    }
+
+    async fn put_run_input(&self, run_id: &str, input: Value, now: Millis) -> Result<Option<String>, StoreError> {
+        self.call(ownership::put_run_input(&self.pool, run_id, &input, now)).await
+    }
+
+    async fn inputs_for_node(&self, node: &str, limit: u32) -> Result<Vec<RunInput>, StoreError> {
+        self.call(ownership::inputs_for_node(&self.pool, node, limit)).await
+    }
+
+    async fn input_notifications(&self, node: &str) -> Result<Option<mpsc::UnboundedReceiver<()>>, StoreError> {
+        self.call(ownership::input_notifications(&self.pool, node, self.closing.subscribe())).await.map(Some)
+    }
+
+    async fn close(&self) {
+        PgStore::close(self).await
     }
 }
 

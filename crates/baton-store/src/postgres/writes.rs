@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use sqlx::PgPool;
 
 use crate::error::StoreError;
+use crate::ownership::fenced_message;
 use crate::postgres::codec::{encode_json, encode_optional_json};
 use crate::records::{
     Checkpoint, Millis, NewHistoryEntry, NewRun, PutOutcome, StoredEvent, SubscriptionRecord, WorkflowRecord,
@@ -86,9 +87,9 @@ pub(crate) async fn create_run(pool: &PgPool, run: &NewRun, history: &[NewHistor
         "WITH new_run AS ( \
            INSERT INTO runs (id, workspace, namespace, name, version, status, input, output, \
              error, state, state_version, last_seq, parent_run_id, parent_effect_id, created_at, \
-             updated_at, idempotency_key) \
+             updated_at, idempotency_key, owner) \
            VALUES ($1, $2, $3, $4, $5, $6, $7::json, NULL, NULL, $8::json, 1, \
-             cardinality($13::bigint[]), $9, $10, $11, $11, $12) \
+             cardinality($13::bigint[]), $9, $10, $11, $11, $12, $17) \
            ON CONFLICT DO NOTHING \
            RETURNING id \
          ), new_history AS ( \
@@ -115,6 +116,7 @@ pub(crate) async fn create_run(pool: &PgPool, run: &NewRun, history: &[NewHistor
     .bind(&entries.kind)
     .bind(&entries.task)
     .bind(&entries.data)
+    .bind(run.owner.as_deref())
     .fetch_one(pool)
     .await?;
     if inserted == 0 {
@@ -148,7 +150,7 @@ pub(crate) async fn commit(pool: &PgPool, checkpoint: &Checkpoint) -> Result<i64
            UPDATE runs SET status = $3, state = $4::json, output = $5::json, error = $6::json, \
              state_version = state_version + 1, updated_at = $7, \
              last_seq = last_seq + cardinality($8::bigint[]) \
-           WHERE id = $1 AND state_version = $2 \
+           WHERE id = $1 AND state_version = $2 AND owner_epoch = $34 \
            RETURNING state_version, last_seq - cardinality($8::bigint[]) AS seq_before, workspace \
          ), new_history AS ( \
            INSERT INTO history (run_id, seq, at, kind, task, data) \
@@ -201,6 +203,10 @@ pub(crate) async fn commit(pool: &PgPool, checkpoint: &Checkpoint) -> Result<i64
            SELECT consumed.source, consumed.id, $1 \
            FROM run, UNNEST($32::text[], $33::text[]) AS consumed (source, id) \
            ON CONFLICT DO NOTHING \
+         ), consumed_inputs AS ( \
+           DELETE FROM run_inputs \
+           WHERE run_id = $1 AND (id = ANY($35::bigint[]) OR $3 IN ('completed', 'faulted', 'cancelled')) \
+             AND EXISTS (SELECT FROM run) \
          ) \
          SELECT state_version FROM run",
     )
@@ -237,16 +243,23 @@ pub(crate) async fn commit(pool: &PgPool, checkpoint: &Checkpoint) -> Result<i64
     .bind(&subscriptions.type_kind)
     .bind(consumed.iter().map(|(source, _)| source.as_str()).collect::<Vec<_>>())
     .bind(consumed.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>())
+    .bind(checkpoint.expected_epoch)
+    .bind(&checkpoint.inputs_consumed)
     .fetch_optional(pool)
     .await?;
     if let Some(new_version) = new_version {
         return Ok(new_version);
     }
-    let stored: Option<i64> =
-        sqlx::query_scalar("SELECT state_version FROM runs WHERE id = $1").bind(run_id).fetch_optional(pool).await?;
+    let stored: Option<(i64, i64)> = sqlx::query_as("SELECT state_version, owner_epoch FROM runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await?;
     Err(match stored {
         None => StoreError::NotFound(format!("run {run_id}")),
-        Some(stored_version) => StoreError::Conflict(format!(
+        Some((_, stored_epoch)) if stored_epoch != checkpoint.expected_epoch => {
+            StoreError::Conflict(fenced_message(run_id, stored_epoch, checkpoint.expected_epoch))
+        }
+        Some((stored_version, _)) => StoreError::Conflict(format!(
             "run {run_id} is at state version {stored_version}, expected {}",
             checkpoint.expected_version
         )),

@@ -3,6 +3,7 @@
 
 mod codec;
 mod leases;
+mod ownership;
 mod reads;
 mod schedules;
 mod writer;
@@ -13,6 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use serde_json::Value;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
@@ -22,8 +24,8 @@ use tokio::task::JoinHandle;
 use crate::error::StoreError;
 use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome,
-    RunFilter, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord,
-    WorkflowRecord,
+    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord,
+    TimerRecord, WorkflowRecord,
 };
 use crate::sqlite::writer::{Counters, Job, Request};
 use crate::store::Store;
@@ -350,5 +352,33 @@ impl Store for SqliteStore {
 
     async fn claim_schedule(&self, claim: ScheduleClaim) -> Result<bool, StoreError> {
         self.write(claim, Request::ClaimSchedule).await
+    }
+
+    async fn leases_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {
+        ownership::leases_with_prefix(&self.inner.pool, prefix).await
+    }
+
+    async fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<i64>, StoreError> {
+        self.write((run_id.to_owned(), node.to_owned(), now), Request::ClaimRun).await
+    }
+
+    async fn claim_orphan_runs(&self, node: &str, now: Millis, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.write((node.to_owned(), now, limit), Request::ClaimOrphanRuns).await
+    }
+
+    async fn put_run_input(&self, run_id: &str, input: Value, now: Millis) -> Result<Option<String>, StoreError> {
+        self.write((run_id.to_owned(), input, now), Request::PutRunInput).await
+    }
+
+    async fn inputs_for_node(&self, node: &str, limit: u32) -> Result<Vec<RunInput>, StoreError> {
+        ownership::inputs_for_node(&self.inner.pool, node, limit).await
+    }
+
+    async fn input_notifications(&self, _node: &str) -> Result<Option<mpsc::UnboundedReceiver<()>>, StoreError> {
+        Ok(None)
+    }
+
+    async fn close(&self) {
+        SqliteStore::close(self).await
     }
 }

@@ -57,7 +57,8 @@ pub(crate) async fn list_workflows(pool: &SqlitePool, workspace: &str) -> Result
 pub(crate) async fn get_run(pool: &SqlitePool, id: &str) -> Result<Option<RunRecord>, StoreError> {
     let row = sqlx::query(
         "SELECT id, workspace, namespace, name, version, status, input, output, error, state, \
-         state_version, last_seq, parent_run_id, parent_effect_id, created_at, updated_at \
+         state_version, last_seq, parent_run_id, parent_effect_id, owner, owner_epoch, created_at, \
+         updated_at \
          FROM runs WHERE id = $1",
     )
     .bind(id)
@@ -73,7 +74,8 @@ pub(crate) async fn run_by_idempotency_key(
 ) -> Result<Option<RunRecord>, StoreError> {
     let row = sqlx::query(
         "SELECT id, workspace, namespace, name, version, status, input, output, error, state, \
-         state_version, last_seq, parent_run_id, parent_effect_id, created_at, updated_at \
+         state_version, last_seq, parent_run_id, parent_effect_id, owner, owner_epoch, created_at, \
+         updated_at \
          FROM runs WHERE workspace = $1 AND idempotency_key = $2",
     )
     .bind(workspace)

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use serde_json::Value;
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,7 +19,7 @@ use crate::records::{
     Checkpoint, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome, ScheduleClaim, ScheduleRecord,
     StoredEvent, WorkflowRecord,
 };
-use crate::sqlite::{leases, schedules, writes};
+use crate::sqlite::{leases, ownership, schedules, writes};
 
 /// One queued write and the caller waiting for it.
 pub(crate) enum Request {
@@ -32,6 +33,9 @@ pub(crate) enum Request {
     AcquireLease(Job<LeaseRequest, Lease>),
     RenewLease(Job<(String, String, i64, Millis), ()>),
     ReleaseLease(Job<(String, String), ()>),
+    ClaimRun(Job<(String, String, Millis), Option<i64>>),
+    ClaimOrphanRuns(Job<(String, Millis, u32), Vec<String>>),
+    PutRunInput(Job<(String, Value, Millis), Option<String>>),
 }
 
 /// A write's input, its reply channel and, once applied, its result.
@@ -109,6 +113,21 @@ impl Request {
                 let result = leases::release(conn, name, holder).await;
                 job.record(result)
             }
+            Request::ClaimRun(job) => {
+                let (run_id, node, now) = &job.input;
+                let result = ownership::claim_run(conn, run_id, node, *now).await;
+                job.record(result)
+            }
+            Request::ClaimOrphanRuns(job) => {
+                let (node, now, limit) = &job.input;
+                let result = ownership::claim_orphan_runs(conn, node, *now, *limit).await;
+                job.record(result)
+            }
+            Request::PutRunInput(job) => {
+                let (run_id, input, now) = &job.input;
+                let result = ownership::put_run_input(conn, run_id, input, *now).await;
+                job.record(result)
+            }
         }
     }
 
@@ -126,6 +145,9 @@ impl Request {
             Request::AcquireLease(job) => job.result = Some(Err(err)),
             Request::RenewLease(job) => job.result = Some(Err(err)),
             Request::ReleaseLease(job) => job.result = Some(Err(err)),
+            Request::ClaimRun(job) => job.result = Some(Err(err)),
+            Request::ClaimOrphanRuns(job) => job.result = Some(Err(err)),
+            Request::PutRunInput(job) => job.result = Some(Err(err)),
         }
     }
 
@@ -141,6 +163,9 @@ impl Request {
             Request::AcquireLease(job) => job.answer(),
             Request::RenewLease(job) => job.answer(),
             Request::ReleaseLease(job) => job.answer(),
+            Request::ClaimRun(job) => job.answer(),
+            Request::ClaimOrphanRuns(job) => job.answer(),
+            Request::PutRunInput(job) => job.answer(),
         }
     }
 }

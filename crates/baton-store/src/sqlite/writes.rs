@@ -4,8 +4,10 @@
 use sqlx::SqliteConnection;
 
 use crate::error::StoreError;
+use crate::ownership::fenced_message;
 use crate::records::{
-    Checkpoint, Millis, NewHistoryEntry, NewRun, PutOutcome, StoredEvent, SubscriptionRecord, WorkflowRecord,
+    Checkpoint, Millis, NewHistoryEntry, NewRun, PutOutcome, StoredEvent, SubscriptionRecord, TERMINAL_STATUSES,
+    WorkflowRecord,
 };
 use crate::rows::{check_subscriptions, type_keys, types_json};
 use crate::sqlite::codec::{encode_json, encode_optional_json};
@@ -62,8 +64,8 @@ pub(crate) async fn create_run(
     let inserted = sqlx::query(
         "INSERT INTO runs (id, workspace, namespace, name, version, status, input, output, \
          error, state, state_version, last_seq, parent_run_id, parent_effect_id, created_at, \
-         updated_at, idempotency_key) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, 1, $12, $9, $10, $11, $11, $13) \
+         updated_at, idempotency_key, owner) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, 1, $12, $9, $10, $11, $11, $13, $14) \
          ON CONFLICT DO NOTHING",
     )
     .bind(&run.id)
@@ -79,6 +81,7 @@ pub(crate) async fn create_run(
     .bind(run.created_at)
     .bind(history.len() as i64)
     .bind(run.idempotency_key.as_deref())
+    .bind(run.owner.as_deref())
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -95,14 +98,17 @@ pub(crate) async fn create_run(
 pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint) -> Result<i64, StoreError> {
     let run_id = &checkpoint.run_id;
     check_subscriptions(checkpoint)?;
-    let stored: Option<(i64, i64, String)> =
-        sqlx::query_as("SELECT state_version, last_seq, workspace FROM runs WHERE id = $1")
+    let stored: Option<(i64, i64, String, i64)> =
+        sqlx::query_as("SELECT state_version, last_seq, workspace, owner_epoch FROM runs WHERE id = $1")
             .bind(run_id)
             .fetch_optional(&mut *conn)
             .await?;
-    let Some((stored_version, last_seq, workspace)) = stored else {
+    let Some((stored_version, last_seq, workspace, stored_epoch)) = stored else {
         return Err(StoreError::NotFound(format!("run {run_id}")));
     };
+    if stored_epoch != checkpoint.expected_epoch {
+        return Err(StoreError::Conflict(fenced_message(run_id, stored_epoch, checkpoint.expected_epoch)));
+    }
     if stored_version != checkpoint.expected_version {
         return Err(StoreError::Conflict(format!(
             "run {run_id} is at state version {stored_version}, expected {}",
@@ -167,6 +173,17 @@ pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint)
         .bind(run_id)
         .execute(&mut *conn)
         .await?;
+    }
+    if TERMINAL_STATUSES.contains(&checkpoint.status.as_str()) {
+        sqlx::query("DELETE FROM run_inputs WHERE run_id = $1").bind(run_id).execute(&mut *conn).await?;
+    } else {
+        for input_id in &checkpoint.inputs_consumed {
+            sqlx::query("DELETE FROM run_inputs WHERE id = $1 AND run_id = $2")
+                .bind(input_id)
+                .bind(run_id)
+                .execute(&mut *conn)
+                .await?;
+        }
     }
     Ok(new_version)
 }

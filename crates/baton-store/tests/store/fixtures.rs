@@ -113,7 +113,7 @@ impl TempPg {
 /// Opens a store on `schema` (created when missing); panics with directions when PostgreSQL
 /// is not there: the PostgreSQL half of the suite must fail, not skip, without a server.
 pub async fn open_pg(schema: &str) -> PgStore {
-    let options = PgOptions { url: pg_url(), max_connections: 4, schema: Some(schema.to_owned()) };
+    let options = PgOptions { max_connections: 4, schema: Some(schema.to_owned()), ..PgOptions::new(pg_url()) };
     match PgStore::open(options).await {
         Ok(store) => store,
         Err(err) => panic!("{}", unreachable_pg(&err)),
@@ -220,6 +220,7 @@ pub fn new_run(id: &str, created_at: Millis) -> NewRun {
         state: json!({ "step": 0 }),
         parent: None,
         idempotency_key: None,
+        owner: None,
         created_at,
     }
 }
@@ -233,6 +234,7 @@ pub fn checkpoint(run_id: &str, expected_version: i64) -> Checkpoint {
     Checkpoint {
         run_id: run_id.into(),
         expected_version,
+        expected_epoch: 0,
         status: "running".into(),
         state: json!({ "step": expected_version }),
         output: None,
@@ -244,6 +246,7 @@ pub fn checkpoint(run_id: &str, expected_version: i64) -> Checkpoint {
         subscriptions_set: Vec::new(),
         subscriptions_cleared: Vec::new(),
         events_consumed: Vec::new(),
+        inputs_consumed: Vec::new(),
         updated_at: 2_000 + expected_version,
     }
 }

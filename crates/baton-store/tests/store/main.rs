@@ -43,6 +43,7 @@ mod inbox;
 mod intake;
 mod leases;
 mod listing;
+mod ownership;
 mod postgres;
 mod runs;
 mod schedules;

@@ -251,7 +251,7 @@ async fn calls_after_close_fail() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_names_needing_quotes_are_refused() {
     for schema in ["Baton", "a-b", "x\"; DROP SCHEMA public; --", "", "1abc"] {
-        let options = PgOptions { url: pg_url(), max_connections: 1, schema: Some(schema.to_owned()) };
+        let options = PgOptions { max_connections: 1, schema: Some(schema.to_owned()), ..PgOptions::new(pg_url()) };
         let res = PgStore::open(options).await;
         assert!(matches!(res, Err(StoreError::Database(sqlx::Error::Configuration(_)))), "{schema:?}: {res:?}");
     }
@@ -274,5 +274,27 @@ async fn subscriptions_go_with_their_run() {
             .unwrap();
         assert_eq!(n, 0, "{table}");
     }
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_stored_on_one_node_wakes_its_owner_on_another() {
+    let db = TempPg::open().await;
+    let other = db.another_node().await;
+    let mut owner_wakeups = db.store.input_notifications("owner").await.unwrap().expect("postgres notifies");
+    let mut bystander_wakeups = db.store.input_notifications("bystander").await.unwrap().expect("postgres notifies");
+    let run = baton_store::NewRun { owner: Some("owner".into()), ..new_run("r1", 1) };
+    db.store.create_run(run, Vec::new()).await.unwrap();
+    other.put_run_input("r1", serde_json::json!({"kind": "cancel"}), 5).await.unwrap();
+    let woken = tokio::time::timeout(std::time::Duration::from_secs(5), owner_wakeups.recv()).await;
+    assert_eq!(woken.ok().flatten(), Some(()), "the owner was not woken");
+    assert_eq!(
+        db.store.inputs_for_node("owner", 10).await.unwrap().len(),
+        1,
+        "the input is visible when the owner wakes"
+    );
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(300), bystander_wakeups.recv()).await;
+    assert!(quiet.is_err(), "another node is not woken for this owner's input");
+    other.close().await;
     db.close().await;
 }

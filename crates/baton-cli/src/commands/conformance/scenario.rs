@@ -93,6 +93,7 @@ impl Harness {
             rewrites: self.rewrites.clone(),
             event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
             approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
+            cluster: None,
         };
         let engine = Engine::new(store.clone(), config);
         let workflow = engine.deploy(definition).await.map_err(|err| match err {

@@ -1,0 +1,165 @@
+//! Several `baton serve` nodes on one PostgreSQL database (a schema of its own per test): a node
+//! killed with `kill -9` loses no run and runs none twice; a node paused past its lease cannot
+//! write the runs another node took over.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, stream};
+
+use baton_server::standin::StandIn;
+
+use crate::support::{self, PgSchema, Served, completions, deploy, history, log_text, start_run, wait_completed};
+
+/// Starts a node on `schema` with a node lease of `ttl_secs`.
+async fn node(schema: &PgSchema, ttl_secs: u64, log: &Path, http: &reqwest::Client) -> (Served, String) {
+    let mut args = schema.serve_args();
+    args.extend(["--node-lease-ttl".into(), OsString::from(ttl_secs.to_string())]);
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(OsString::as_os_str).collect();
+    support::serve(&args, log, http).await
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(60)).build().unwrap()
+}
+
+/// Every stub request per idempotency key at most twice (a call in flight at a crash or a
+/// takeover is sent again, with the same key); returns the distribution for the log.
+fn assert_keys_at_most_twice(standin: &StandIn, calls: usize) -> BTreeMap<u64, usize> {
+    let keys = standin.idempotency_counts();
+    let mut distribution: BTreeMap<u64, usize> = BTreeMap::new();
+    for count in keys.values() {
+        *distribution.entry(*count).or_default() += 1;
+    }
+    assert!(keys.len() >= calls, "{} idempotency keys for {calls} calls", keys.len());
+    assert!(keys.values().all(|&n| n <= 2), "requests per idempotency key: {distribution:?}");
+    distribution
+}
+
+const RUNS: usize = 1_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_nodes_lose_no_run_when_one_is_killed() {
+    let standin = StandIn::start().await.expect("stand-in");
+    let stub = standin.base_url();
+    let schema = PgSchema::new("cluster");
+    let dir = tempfile::tempdir().unwrap();
+    let logs: Vec<_> = (0..3).map(|n| dir.path().join(format!("node{n}.log"))).collect();
+    let http = client();
+    let mut nodes = Vec::new();
+    for log in &logs {
+        nodes.push(node(&schema, 3, log, &http).await);
+    }
+    let bases: Vec<String> = nodes.iter().map(|(_, base)| base.clone()).collect();
+    deploy(
+        &http,
+        &bases[0],
+        format!(
+            r#"
+document: {{dsl: '1.0.3', namespace: test, name: mixed, version: '1.0.0'}}
+do:
+  - slow:
+      call: http
+      with: {{method: get, endpoint: '{stub}/delay/1000'}}
+  - pause:
+      wait: {{seconds: 5}}
+  - record:
+      call: http
+      with: {{method: post, endpoint: '{stub}/echo', body: {{done: true}}}}
+"#
+        ),
+    )
+    .await;
+
+    // Runs are started round-robin through the three nodes (each node runs what it starts).
+    let ids: Vec<String> = stream::iter(0..RUNS)
+        .map(|n| {
+            let (http, base) = (http.clone(), bases[n % 3].clone());
+            async move { start_run(&http, &base, "mixed").await }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+
+    // Each run takes at least 6 s (a 1 s call, a 5 s wait): when the last one was started, most
+    // runs are still in their first call or their wait.
+    nodes[1].0.kill9();
+    let requests_at_kill = standin.request_count();
+    assert!(
+        requests_at_kill < (RUNS + RUNS / 2) as u64,
+        "{requests_at_kill} requests: most runs were past their wait at the kill"
+    );
+
+    wait_completed(&http, &bases[0], &ids, Duration::from_secs(240), &logs[0]).await;
+    for id in &ids {
+        let entries = history(&http, &bases[2], id).await;
+        assert_eq!(completions(&entries), 1, "run {id} completed {} times", completions(&entries));
+        let seqs: Vec<i64> = entries.iter().map(|entry| entry["seq"].as_i64().unwrap_or(-1)).collect();
+        assert!(seqs.windows(2).all(|pair| pair[1] == pair[0] + 1), "run {id}: history with gaps {seqs:?}");
+    }
+    let distribution = assert_keys_at_most_twice(&standin, 2 * RUNS);
+    let adopted: usize =
+        [&logs[0], &logs[2]].iter().map(|log| log_text(log).matches("adopted orphaned runs").count()).sum();
+    assert!(adopted > 0, "no node adopted the killed node's runs:\n{}", log_text(&logs[0]));
+    eprintln!("requests at the kill: {requests_at_kill}; requests per idempotency key: {distribution:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_paused_past_its_lease_cannot_write_a_run_taken_over() {
+    let standin = StandIn::start().await.expect("stand-in");
+    let stub = standin.base_url();
+    let schema = PgSchema::new("fencing");
+    let dir = tempfile::tempdir().unwrap();
+    let (paused_log, live_log) = (dir.path().join("paused.log"), dir.path().join("live.log"));
+    let http = client();
+    let (paused, paused_base) = node(&schema, 2, &paused_log, &http).await;
+    let (_live, live_base) = node(&schema, 2, &live_log, &http).await;
+    deploy(
+        &http,
+        &paused_base,
+        format!(
+            r#"
+document: {{dsl: '1.0.3', namespace: test, name: fenced, version: '1.0.0'}}
+do:
+  - slow:
+      call: http
+      with: {{method: get, endpoint: '{stub}/delay/1500'}}
+  - after:
+      set: {{done: true}}
+"#
+        ),
+    )
+    .await;
+    let run_id = start_run(&http, &paused_base, "fenced").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while standin.request_count() < 1 {
+        assert!(Instant::now() < deadline, "the run never called the stub:\n{}", log_text(&paused_log));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The owner stops while its call is in flight; its lease expires, the live node takes the
+    // run over, calls again (same idempotency key) and completes it.
+    paused.signal("STOP");
+    wait_completed(&http, &live_base, std::slice::from_ref(&run_id), Duration::from_secs(30), &live_log).await;
+    // The paused node wakes up with its call's answer and tries to commit the step it had.
+    paused.signal("CONT");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log_text(&paused_log).contains("stale write refused") {
+        assert!(Instant::now() < deadline, "the paused node never tried its stale write:\n{}", log_text(&paused_log));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let entries = history(&http, &live_base, &run_id).await;
+    assert_eq!(completions(&entries), 1);
+    let mut transitions: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for entry in &entries {
+        let kind = entry["type"].as_str().unwrap_or_default().to_owned();
+        let task = entry["task"].as_str().unwrap_or_default().to_owned();
+        *transitions.entry((kind, task)).or_default() += 1;
+    }
+    let repeated: Vec<_> = transitions.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "repeated transitions: {repeated:?}");
+    let run = support::get_json(&http, format!("{paused_base}/api/v1/runs/{run_id}")).await;
+    assert_eq!(run["output"], serde_json::json!({"done": true}), "{run}");
+    assert_keys_at_most_twice(&standin, 1);
+}

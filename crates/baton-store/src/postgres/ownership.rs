@@ -1,0 +1,127 @@
+//! Run ownership on PostgreSQL (see [`crate::Store::claim_run`]): one statement each; the
+//! orphan sweep skips rows another node's sweep has locked, and storing an input notifies the
+//! run's owner through `LISTEN`/`NOTIFY`.
+
+use serde_json::Value;
+use sqlx::postgres::PgListener;
+use sqlx::{PgPool, Row};
+use tokio::sync::{mpsc, watch};
+
+use crate::error::StoreError;
+use crate::ownership::{CLAIM_ORPHANS_PG, CLAIM_RUN, INPUTS_OF_NODE, LEASES_WITH_PREFIX};
+use crate::postgres::codec::encode_json;
+use crate::records::{Lease, Millis, RunInput};
+use crate::rows::RecordRow;
+
+/// The channel [`put_run_input`] notifies, with the run's owner as payload.
+const INPUTS_CHANNEL: &str = "baton_inputs";
+
+pub(crate) async fn claim_run(pool: &PgPool, run_id: &str, node: &str, now: Millis) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(CLAIM_RUN).bind(run_id).bind(node).bind(now).fetch_optional(pool).await?)
+}
+
+pub(crate) async fn claim_orphan_runs(
+    pool: &PgPool,
+    node: &str,
+    now: Millis,
+    limit: u32,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(CLAIM_ORPHANS_PG).bind(node).bind(now).bind(i64::from(limit)).fetch_all(pool).await?)
+}
+
+pub(crate) async fn put_run_input(
+    pool: &PgPool,
+    run_id: &str,
+    input: &Value,
+    now: Millis,
+) -> Result<Option<String>, StoreError> {
+    // The notification is delivered when the statement's transaction commits, so the owner
+    // never looks for an input that is not visible yet.
+    let row = sqlx::query(
+        "WITH run AS (SELECT id, owner FROM runs WHERE id = $1), \
+         input AS (INSERT INTO run_inputs (run_id, input, created_at) \
+           SELECT id, $2::json, $3 FROM run RETURNING id) \
+         SELECT run.owner, pg_notify($4, COALESCE(run.owner, '')) IS NULL AS notified FROM run, input",
+    )
+    .bind(run_id)
+    .bind(encode_json(input)?)
+    .bind(now)
+    .bind(INPUTS_CHANNEL)
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some(row) => row.optional_text("owner"),
+        None => Err(StoreError::NotFound(format!("run {run_id}"))),
+    }
+}
+
+pub(crate) async fn inputs_for_node(pool: &PgPool, node: &str, limit: u32) -> Result<Vec<RunInput>, StoreError> {
+    let rows = sqlx::query(INPUTS_OF_NODE).bind(node).bind(i64::from(limit)).fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(RunInput {
+                id: row.int("id")?,
+                run_id: row.text("run_id")?,
+                input: row.json("input")?,
+                created_at: row.int("created_at")?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn leases_with_prefix(pool: &PgPool, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {
+    let rows = sqlx::query(LEASES_WITH_PREFIX).bind(prefix).fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            let lease = Lease {
+                holder: row.try_get("holder")?,
+                epoch: row.try_get("epoch")?,
+                expires_at: row.try_get("expires_at")?,
+            };
+            Ok((row.try_get("name")?, lease))
+        })
+        .collect()
+}
+
+/// Listens on [`INPUTS_CHANNEL`] and sends `()` for each notification addressed to `node`.
+/// The listener reconnects by itself after a lost connection (notifications sent meanwhile
+/// are lost: the engine's safety-net poll finds those inputs); the task ends when the receiver
+/// is dropped or the store closes (`closing` turns true), which gives the listener's pooled
+/// connection back.
+pub(crate) async fn input_notifications(
+    pool: &PgPool,
+    node: &str,
+    mut closing: watch::Receiver<bool>,
+) -> Result<mpsc::UnboundedReceiver<()>, StoreError> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(INPUTS_CHANNEL).await?;
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let node = node.to_owned();
+    tokio::spawn(async move {
+        loop {
+            let received = tokio::select! {
+                received = listener.recv() => received,
+                _ = closing.wait_for(|closing| *closing) => return,
+                () = sender.closed() => return,
+            };
+            match received {
+                Ok(notification) if notification.payload() == node => {
+                    if sender.send(()).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    if sender.is_closed() {
+                        return;
+                    }
+                    tracing::warn!(error = %err, "lost the notification connection; reconnecting");
+                    // Wake the owner so it looks for inputs stored while it was not listening.
+                    let _ = sender.send(());
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
+    Ok(receiver)
+}

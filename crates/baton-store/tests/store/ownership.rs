@@ -1,0 +1,154 @@
+//! Run ownership for several nodes: claims, the orphan sweep, the fencing check on commits and
+//! the inputs stored for a run's owner.
+
+use serde_json::json;
+
+use baton_store::{LeaseRequest, NewRun, Store, StoreError};
+
+use crate::fixtures::{checkpoint, new_run};
+
+backend_tests!(
+    a_run_is_claimed_only_from_a_dead_or_absent_owner,
+    a_stale_owner_cannot_commit,
+    the_orphan_sweep_takes_the_runs_of_expired_nodes_only,
+    inputs_wait_for_their_owner_until_a_commit_consumes_them,
+    leases_are_listed_by_prefix,
+);
+
+/// Node `holder`'s lease, valid until `expires_at`.
+async fn node_lease(store: &impl Store, holder: &str, expires_at: i64) {
+    let request = LeaseRequest {
+        name: format!("{}{holder}", baton_store::NODE_LEASE_PREFIX),
+        holder: holder.into(),
+        now: 0,
+        expires_at,
+        take_over_from: None,
+    };
+    store.acquire_lease(request).await.unwrap();
+}
+
+fn owned_run(id: &str, created_at: i64, owner: &str) -> NewRun {
+    NewRun { owner: Some(owner.into()), ..new_run(id, created_at) }
+}
+
+async fn a_run_is_claimed_only_from_a_dead_or_absent_owner(store: &impl Store) {
+    node_lease(store, "a", 1_000).await;
+    node_lease(store, "b", 5_000).await;
+    store.create_run(owned_run("r1", 1, "a"), Vec::new()).await.unwrap();
+    let created = store.get_run("r1").await.unwrap().unwrap();
+    assert_eq!((created.owner.as_deref(), created.owner_epoch), (Some("a"), 0));
+    // The owner claims its own run without changing the epoch.
+    assert_eq!(store.claim_run("r1", "a", 500).await.unwrap(), Some(0));
+    // Another node is refused while the owner's lease is valid.
+    assert_eq!(store.claim_run("r1", "b", 500).await.unwrap(), None);
+    // After it expires, the run changes hands and the epoch grows.
+    assert_eq!(store.claim_run("r1", "b", 1_000).await.unwrap(), Some(1));
+    let claimed = store.get_run("r1").await.unwrap().unwrap();
+    assert_eq!((claimed.owner.as_deref(), claimed.owner_epoch), (Some("b"), 1));
+    // An unowned run goes to the first claimant; unknown and ended runs to nobody.
+    store.create_run(new_run("r2", 2), Vec::new()).await.unwrap();
+    assert_eq!(store.claim_run("r2", "b", 1_000).await.unwrap(), Some(1));
+    assert_eq!(store.claim_run("nope", "b", 1_000).await.unwrap(), None);
+    let mut end = checkpoint("r2", 1);
+    end.expected_epoch = 1;
+    end.status = "completed".into();
+    store.commit(end).await.unwrap();
+    node_lease(store, "b", 0).await;
+    assert_eq!(store.claim_run("r2", "c", 10_000).await.unwrap(), None, "an ended run is never claimed");
+}
+
+async fn a_stale_owner_cannot_commit(store: &impl Store) {
+    node_lease(store, "a", 1_000).await;
+    store.create_run(owned_run("r1", 1, "a"), Vec::new()).await.unwrap();
+    // Node a commits at epoch 0, then stalls past its lease; node b takes the run over.
+    store.commit(checkpoint("r1", 1)).await.unwrap();
+    assert_eq!(store.claim_run("r1", "b", 2_000).await.unwrap(), Some(1));
+    // a comes back and writes from what it had: refused, even though the state version matches.
+    let refused = store.commit(checkpoint("r1", 2)).await;
+    match refused {
+        Err(StoreError::Conflict(message)) => assert!(message.contains("stale write refused"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let run = store.get_run("r1").await.unwrap().unwrap();
+    assert_eq!(run.state_version, 2, "nothing of the stale write was applied");
+    // The new owner's commit at the new epoch goes through.
+    let mut current = checkpoint("r1", 2);
+    current.expected_epoch = 1;
+    assert_eq!(store.commit(current).await.unwrap(), 3);
+}
+
+async fn the_orphan_sweep_takes_the_runs_of_expired_nodes_only(store: &impl Store) {
+    node_lease(store, "dead", 1_000).await;
+    node_lease(store, "alive", 10_000).await;
+    node_lease(store, "me", 10_000).await;
+    for (id, created_at, owner) in
+        [("d1", 1, "dead"), ("d2", 2, "dead"), ("d3", 3, "dead"), ("l1", 4, "alive"), ("m1", 5, "me")]
+    {
+        store.create_run(owned_run(id, created_at, owner), Vec::new()).await.unwrap();
+    }
+    store.create_run(new_run("u1", 6), Vec::new()).await.unwrap();
+    // Before the dead node's lease expires, only the unowned run is an orphan.
+    assert_eq!(store.claim_orphan_runs("me", 500, 10).await.unwrap(), vec!["u1".to_owned()]);
+    // After: oldest first, in batches.
+    assert_eq!(store.claim_orphan_runs("me", 2_000, 2).await.unwrap(), vec!["d1".to_owned(), "d2".to_owned()]);
+    assert_eq!(store.claim_orphan_runs("other", 2_000, 10).await.unwrap(), vec!["d3".to_owned()]);
+    assert!(store.claim_orphan_runs("me", 2_000, 10).await.unwrap().is_empty());
+    for (id, owner, epoch) in [("d1", "me", 1), ("d3", "other", 1), ("l1", "alive", 0), ("m1", "me", 0)] {
+        let run = store.get_run(id).await.unwrap().unwrap();
+        assert_eq!((run.owner.as_deref(), run.owner_epoch), (Some(owner), epoch), "{id}");
+    }
+}
+
+async fn inputs_wait_for_their_owner_until_a_commit_consumes_them(store: &impl Store) {
+    node_lease(store, "a", 10_000).await;
+    store.create_run(owned_run("r1", 1, "a"), Vec::new()).await.unwrap();
+    store.create_run(owned_run("r2", 2, "a"), Vec::new()).await.unwrap();
+    let owner = store.put_run_input("r1", json!({"kind": "cancel"}), 10).await.unwrap();
+    assert_eq!(owner.as_deref(), Some("a"));
+    store.put_run_input("r1", json!({"kind": "suspend"}), 11).await.unwrap();
+    store.put_run_input("r2", json!({"kind": "resume"}), 12).await.unwrap();
+    let missing = store.put_run_input("nope", json!({}), 13).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert!(store.inputs_for_node("b", 10).await.unwrap().is_empty());
+    let inputs = store.inputs_for_node("a", 10).await.unwrap();
+    let kinds: Vec<_> = inputs.iter().map(|input| (input.run_id.as_str(), input.input["kind"].clone())).collect();
+    assert_eq!(kinds, vec![("r1", json!("cancel")), ("r1", json!("suspend")), ("r2", json!("resume"))]);
+    assert!(inputs[0].id < inputs[1].id && inputs[1].id < inputs[2].id);
+    // A commit removes the inputs it applied; a refused one removes nothing.
+    let mut stale = checkpoint("r1", 7);
+    stale.inputs_consumed = vec![inputs[0].id];
+    assert!(store.commit(stale).await.is_err());
+    assert_eq!(store.inputs_for_node("a", 10).await.unwrap().len(), 3);
+    let mut applied = checkpoint("r1", 1);
+    applied.inputs_consumed = vec![inputs[0].id, inputs[2].id];
+    store.commit(applied).await.unwrap();
+    let left: Vec<_> = store.inputs_for_node("a", 10).await.unwrap().into_iter().map(|input| input.id).collect();
+    assert_eq!(left, vec![inputs[1].id, inputs[2].id], "another run's input is not consumed by this one");
+    // Ending the run drops every input it had left.
+    let mut end = checkpoint("r1", 2);
+    end.status = "cancelled".into();
+    store.commit(end).await.unwrap();
+    let left: Vec<_> = store.inputs_for_node("a", 10).await.unwrap().into_iter().map(|input| input.run_id).collect();
+    assert_eq!(left, vec!["r2".to_owned()]);
+    // Inputs follow their run to a new owner.
+    node_lease(store, "a", 0).await;
+    store.claim_run("r2", "b", 20_000).await.unwrap();
+    assert!(store.inputs_for_node("a", 10).await.unwrap().is_empty());
+    assert_eq!(store.inputs_for_node("b", 10).await.unwrap().len(), 1);
+}
+
+async fn leases_are_listed_by_prefix(store: &impl Store) {
+    node_lease(store, "b", 100).await;
+    node_lease(store, "a", 200).await;
+    let engine =
+        LeaseRequest { name: "engine".into(), holder: "x".into(), now: 0, expires_at: 50, take_over_from: None };
+    store.acquire_lease(engine).await.unwrap();
+    let listed: Vec<_> = store
+        .leases_with_prefix(baton_store::NODE_LEASE_PREFIX)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(name, lease)| (name, lease.holder, lease.expires_at))
+        .collect();
+    assert_eq!(listed, vec![("node/a".to_owned(), "a".to_owned(), 200), ("node/b".to_owned(), "b".to_owned(), 100)]);
+}
