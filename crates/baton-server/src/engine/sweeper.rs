@@ -1,6 +1,8 @@
 //! The stale-wait sweeper: human-input waits past their deadline are expired, oldest first,
 //! in bounded batches, one pass at a time (DESIGN.md, "Human input").
 
+use std::sync::PoisonError;
+
 use baton_core::state::StepInput;
 use baton_store::Store;
 
@@ -11,19 +13,54 @@ use crate::engine::{Engine, EngineError, now_ms};
 pub struct SweepReport {
     /// Overdue waits found.
     pub checked: usize,
-    /// Waits expired: their `listen` raises the `timeout` error (detail `reason: approval_timeout`).
+    /// Waits expired: their `listen` raises the `timeout` error (detail `reason: approval_timeout`)
+    /// and their run's metadata gets `reason: "approval_timeout"`.
     pub timed_out: usize,
     /// Waits that could not be expired; they are tried again on the next pass.
     pub failed: usize,
+}
+
+/// The sweeper's passes since the engine started (exposed by `GET /metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepTotals {
+    /// Passes completed (a pass refused because another one runs is not counted).
+    pub passes: u64,
+    /// Overdue waits found, summed over the passes.
+    pub checked: u64,
+    /// Waits expired, summed over the passes.
+    pub timed_out: u64,
+    /// Waits that could not be expired, summed over the passes (one wait may count again on
+    /// each pass that retries it).
+    pub failed: u64,
+    /// The last completed pass; `None` before the first.
+    pub last: Option<SweepReport>,
+}
+
+impl SweepTotals {
+    fn add(&mut self, report: SweepReport) {
+        self.passes += 1;
+        self.checked += report.checked as u64;
+        self.timed_out += report.timed_out as u64;
+        self.failed += report.failed as u64;
+        self.last = Some(report);
+    }
+}
+
+/// The engine's sweeper state: the single-flight lock of a pass and the totals.
+#[derive(Debug, Default)]
+pub(super) struct Sweeping {
+    /// Held by the running pass.
+    pass: tokio::sync::Mutex<()>,
+    totals: std::sync::Mutex<SweepTotals>,
 }
 
 impl<S: Store + Clone> Engine<S> {
     /// Expires up to `batch` overdue human-input waits, oldest deadline first. Single-flight:
     /// returns `None` when another pass is running. A failure on one wait is counted and does
     /// not stop the pass; the runs' steps are applied by their actors, within the executor's
-    /// bound.
+    /// bound. The pass is logged and added to [`Engine::sweep_totals`].
     pub async fn sweep_overdue(&self, batch: u32) -> Result<Option<SweepReport>, EngineError> {
-        let Ok(_pass) = self.inner.sweeping.try_lock() else { return Ok(None) };
+        let Ok(_pass) = self.inner.sweeping.pass.try_lock() else { return Ok(None) };
         let mut report = SweepReport::default();
         for item in self.inner.store.overdue_inbox(now_ms(), batch).await? {
             report.checked += 1;
@@ -40,6 +77,12 @@ impl<S: Store + Clone> Engine<S> {
             }
         }
         tracing::info!(checked = report.checked, timed_out = report.timed_out, failed = report.failed, "sweep pass");
+        self.inner.sweeping.totals.lock().unwrap_or_else(PoisonError::into_inner).add(report);
         Ok(Some(report))
+    }
+
+    /// The sweeper's passes so far.
+    pub fn sweep_totals(&self) -> SweepTotals {
+        *self.inner.sweeping.totals.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -121,7 +121,7 @@ impl TestApi {
             approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
         };
         let engine = Engine::new(store.clone(), config);
-        let api = Api::new(engine, ApiConfig { max_body_bytes });
+        let api = Api::new(engine, ApiConfig { max_body_bytes, sink_stats: Vec::new() });
         TestApi { _dir: dir, store, api }
     }
 

@@ -47,7 +47,10 @@ impl ExampleServer {
             event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
             approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
         };
-        let api = Api::new(Engine::new(store, config), ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES });
+        let api = Api::new(
+            Engine::new(store, config),
+            ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES, sink_stats: Vec::new() },
+        );
         let server = ExampleServer { _dir: dir, api, standin };
         for file in ["support-triage.yaml", "order-payment.yaml", "daily-digest.yaml"] {
             let reply = server.post("/api/v1/workflows", "application/yaml", example(file)).await;
