@@ -16,4 +16,5 @@ mod http;
 mod openapi;
 mod schedules;
 mod sinks;
+mod spec_examples;
 mod support;
