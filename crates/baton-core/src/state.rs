@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::effects::{Effect, EffectResult};
 use crate::error::WorkflowError;
@@ -95,6 +95,12 @@ pub struct RunState {
     pub output: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<WorkflowError>,
+    /// The run's metadata: an object set when the run is created (`POST /api/v1/runs`,
+    /// `metadata`), to which the interpreter adds keys and never removes any (an expired
+    /// human-input wait adds `reason: "approval_timeout"`). Absent in states stored before it
+    /// existed, which load with `{}`.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
 }
 
 /// One task being executed.

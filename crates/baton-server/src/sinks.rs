@@ -140,6 +140,11 @@ pub struct Sinks {
 }
 
 impl Sinks {
+    /// The counters of each sink, in `--sink` order (sink `#N` is at index N-1).
+    pub fn stats(&self) -> Vec<Arc<SinkStats>> {
+        self.sinks.iter().map(|sink| sink.stats.clone()).collect()
+    }
+
     /// Stops delivery now; queued events are dropped.
     pub fn abort(&self) {
         for sink in &self.sinks {

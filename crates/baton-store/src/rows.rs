@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use crate::error::StoreError;
 use crate::records::{
-    Checkpoint, HistoryEntry, InboxItem, ParentLink, RunRecord, RunSummary, StoredEvent, SubscriptionRecord,
-    TimerRecord, WorkflowRecord,
+    Checkpoint, HistoryEntry, InboxItem, Lease, ParentLink, RunInput, RunRecord, RunSummary, StoredEvent,
+    SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
 
 /// Typed access to the columns of one result row. A missing column, a value of the wrong type
@@ -65,6 +65,22 @@ pub(crate) fn run(row: &impl RecordRow) -> Result<RunRecord, StoreError> {
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
     })
+}
+
+/// Columns: id, run_id, input, created_at.
+pub(crate) fn run_input(row: &impl RecordRow) -> Result<RunInput, StoreError> {
+    Ok(RunInput {
+        id: row.int("id")?,
+        run_id: row.text("run_id")?,
+        input: row.json("input")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+/// Columns: name, holder, epoch, expires_at.
+pub(crate) fn named_lease(row: &impl RecordRow) -> Result<(String, Lease), StoreError> {
+    let lease = Lease { holder: row.text("holder")?, epoch: row.int("epoch")?, expires_at: row.int("expires_at")? };
+    Ok((row.text("name")?, lease))
 }
 
 /// Columns: id, workspace, namespace, name, version, status, created_at, updated_at.

@@ -151,7 +151,7 @@ fn timestamp(millis: i64) -> String {
     jiff::Timestamp::from_millisecond(millis).map(|t| t.to_string()).unwrap_or_default()
 }
 
-/// The run as JSON on stdout: identity, status, input, output or error, and its history
+/// The run as JSON on stdout: identity, status, input, metadata, output or error, and its history
 /// (`--json` is the only format; the flag exists for symmetry with `runs list`).
 pub async fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let shown = match source(&args.source)? {
@@ -199,6 +199,7 @@ async fn show_local(db: &std::path::Path, id: &str) -> anyhow::Result<Value> {
         "workflow": {"namespace": run.namespace, "name": run.name, "version": run.version},
         "status": run.status,
         "input": run.input,
+        "metadata": run.state.get("metadata").cloned().unwrap_or_else(|| json!({})),
         "output": run.output,
         "error": run.error,
         "createdAt": timestamp(run.created_at),

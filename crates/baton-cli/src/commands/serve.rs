@@ -77,7 +77,7 @@ async fn serve_on(
     let sink_policy =
         EgressPolicy { allow_loopback: args.allow_private_sinks, allow_private: args.allow_private_sinks };
     // Started before recovery so that the recovered runs' events are delivered too.
-    let _sinks = sinks::start(&engine, &args.sinks, sinks::SinkOptions::new(sink_policy))
+    let event_sinks = sinks::start(&engine, &args.sinks, sinks::SinkOptions::new(sink_policy))
         .await
         .map_err(|err| UsageError(format!("cannot start the event sinks: {err}")))?;
     let deployed = match &args.workflows {
@@ -95,7 +95,7 @@ async fn serve_on(
     let addr = listener.local_addr().unwrap_or(args.listen);
     tokio::spawn(sweep_periodically(engine.clone(), Duration::from_secs(args.sweep_interval.max(1))));
     tokio::spawn(purge_old_events(engine.clone(), args.event_retention));
-    let api = Api::new(engine, ApiConfig { max_body_bytes: args.max_body_bytes });
+    let api = Api::new(engine, ApiConfig { max_body_bytes: args.max_body_bytes, sink_stats: event_sinks.stats() });
     print_banner(addr, deployed.first().map(|workflow| (workflow.namespace(), workflow.name())));
     if let Some(stand_in) = &stand_in {
         eprintln!(

@@ -11,7 +11,10 @@ use futures_util::{StreamExt, stream};
 
 use baton_server::standin::StandIn;
 
-use crate::support::{self, PgSchema, Served, completions, deploy, history, log_text, start_run, wait_completed};
+use crate::support::{
+    self, PgSchema, Served, assert_keys_at_most_twice, completions, deploy, history, log_text, start_run,
+    wait_completed, wait_status,
+};
 
 /// Starts a node on `schema` with a node lease of `ttl_secs`.
 async fn node(schema: &PgSchema, ttl_secs: u64, log: &Path, http: &reqwest::Client) -> (Served, String) {
@@ -23,19 +26,6 @@ async fn node(schema: &PgSchema, ttl_secs: u64, log: &Path, http: &reqwest::Clie
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(60)).build().unwrap()
-}
-
-/// Every stub request per idempotency key at most twice (a call in flight at a crash or a
-/// takeover is sent again, with the same key); returns the distribution for the log.
-fn assert_keys_at_most_twice(standin: &StandIn, calls: usize) -> BTreeMap<u64, usize> {
-    let keys = standin.idempotency_counts();
-    let mut distribution: BTreeMap<u64, usize> = BTreeMap::new();
-    for count in keys.values() {
-        *distribution.entry(*count).or_default() += 1;
-    }
-    assert!(keys.len() >= calls, "{} idempotency keys for {calls} calls", keys.len());
-    assert!(keys.values().all(|&n| n <= 2), "requests per idempotency key: {distribution:?}");
-    distribution
 }
 
 const RUNS: usize = 1_000;
@@ -162,4 +152,52 @@ do:
     let run = support::get_json(&http, format!("{paused_base}/api/v1/runs/{run_id}")).await;
     assert_eq!(run["output"], serde_json::json!({"done": true}), "{run}");
     assert_keys_at_most_twice(&standin, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_and_signals_sent_to_any_node_reach_the_run() {
+    let schema = PgSchema::new("inputs");
+    let dir = tempfile::tempdir().unwrap();
+    let (owner_log, other_log) = (dir.path().join("owner.log"), dir.path().join("other.log"));
+    let http = client();
+    let (_owner, owner_base) = node(&schema, 15, &owner_log, &http).await;
+    let (_other, other_base) = node(&schema, 15, &other_log, &http).await;
+    deploy(
+        &http,
+        &owner_base,
+        r#"
+document: {dsl: '1.0.3', namespace: test, name: approval, version: '1.0.0'}
+do:
+  - waitForApproval:
+      listen:
+        to:
+          one:
+            with: {type: com.example.approved}
+  - done:
+      set: {approved: '${ .[0].ok }'}
+"#
+        .to_owned(),
+    )
+    .await;
+    let answered = start_run(&http, &owner_base, "approval").await;
+    let cancelled = start_run(&http, &owner_base, "approval").await;
+    for id in [&answered, &cancelled] {
+        wait_status(&http, &owner_base, id, "waiting", Duration::from_secs(20)).await;
+    }
+    // Both sent to the node that does not own the runs (the cancel first, so that the event
+    // finds only one run waiting).
+    let cancel = http.post(format!("{other_base}/api/v1/runs/{cancelled}/cancel")).send().await.unwrap();
+    assert!(cancel.status().is_success(), "cancel: {}", cancel.status());
+    wait_status(&http, &owner_base, &cancelled, "cancelled", Duration::from_secs(20)).await;
+    let event = serde_json::json!({
+        "specversion": "1.0", "id": "approval-1", "source": "/test", "type": "com.example.approved",
+        "data": {"ok": true}
+    });
+    let posted = http.post(format!("{other_base}/api/v1/events")).json(&event).send().await.unwrap();
+    assert!(posted.status().is_success(), "post event: {}", posted.status());
+    wait_completed(&http, &owner_base, std::slice::from_ref(&answered), Duration::from_secs(20), &owner_log).await;
+    let run = support::get_json(&http, format!("{other_base}/api/v1/runs/{answered}")).await;
+    assert_eq!(run["output"], serde_json::json!({"approved": true}), "{run}");
+    // The other node passed both inputs on; it did not take the runs.
+    assert!(!log_text(&other_log).contains("claimed a run"), "{}", log_text(&other_log));
 }

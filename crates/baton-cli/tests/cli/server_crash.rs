@@ -1,16 +1,16 @@
 //! `kill -9` of `baton serve` with 200 runs in flight: restarted on the same database, the server
 //! completes every run exactly once and repeats at most the call each run had in flight.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, stream};
-use serde_json::{Value, json};
 
 use baton_server::standin::StandIn;
 
-use crate::support::{self, Served, get_json, log_text};
+use crate::support::{
+    self, Served, assert_keys_at_most_twice, completions, deploy, history, log_text, start_run, wait_completed,
+};
 
 const RUNS: usize = 200;
 
@@ -41,29 +41,12 @@ do:
       with: {{method: post, endpoint: '{stub}/echo', body: {{done: true}}}}
 "#
     );
-    let deployed = http
-        .post(format!("{base}/api/v1/workflows"))
-        .header("content-type", "application/yaml")
-        .body(definition)
-        .send()
-        .await
-        .unwrap();
-    assert!(deployed.status().is_success(), "deploy: {}", deployed.text().await.unwrap());
+    deploy(&http, &base, definition).await;
 
     let ids: Vec<String> = stream::iter(0..RUNS)
         .map(|_| {
             let (http, base) = (http.clone(), base.clone());
-            async move {
-                let response = http
-                    .post(format!("{base}/api/v1/runs?mode=background"))
-                    .json(&json!({"workflow": {"namespace": "test", "name": "crash"}}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), 202);
-                let body: Value = response.json().await.unwrap();
-                body["id"].as_str().expect("run id").to_owned()
-            }
+            async move { start_run(&http, &base, "crash").await }
         })
         .buffer_unordered(16)
         .collect()
@@ -79,41 +62,11 @@ do:
     assert!(requests_at_kill < 2 * RUNS as u64, "every run had finished before the kill");
 
     let (_server, base) = serve(&db, &log, &http).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut pending = ids.clone();
-    while !pending.is_empty() {
-        assert!(Instant::now() < deadline, "{} runs unfinished 60 s after restart:\n{}", pending.len(), log_text(&log));
-        let mut still = Vec::new();
-        for id in pending {
-            let run = get_json(&http, format!("{base}/api/v1/runs/{id}")).await;
-            match run["status"].as_str() {
-                Some("completed") => {}
-                Some("pending" | "running" | "waiting") => still.push(id),
-                _ => panic!("run {id} ended otherwise: {run}"),
-            }
-        }
-        pending = still;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
+    wait_completed(&http, &base, &ids, Duration::from_secs(60), &log).await;
     for id in &ids {
-        let history = get_json(&http, format!("{base}/api/v1/runs/{id}/history?limit=1000")).await;
-        assert!(history.get("nextCursor").is_none_or(Value::is_null), "history of {id} longer than a page");
-        let completed = history["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .filter(|entry| entry["type"] == "io.serverlessworkflow.workflow.completed.v1")
-            .count();
-        assert_eq!(completed, 1, "run {id}: {completed} workflow.completed entries");
+        let entries = history(&http, &base, id).await;
+        assert_eq!(completions(&entries), 1, "run {id}: {} workflow.completed entries", completions(&entries));
     }
-
-    let keys = standin.idempotency_counts();
-    let mut distribution: BTreeMap<u64, usize> = BTreeMap::new();
-    for count in keys.values() {
-        *distribution.entry(*count).or_default() += 1;
-    }
+    let distribution = assert_keys_at_most_twice(&standin, 2 * RUNS);
     eprintln!("stand-in requests at the kill: {requests_at_kill}; requests per idempotency key: {distribution:?}");
-    assert!(keys.len() >= 2 * RUNS, "{} keys for {RUNS} runs of 2 calls", keys.len());
-    assert!(keys.values().all(|&n| n <= 2), "requests per idempotency key: {distribution:?}");
 }

@@ -190,3 +190,32 @@ impl Drop for PgSchema {
             .output();
     }
 }
+
+/// Every stub request per idempotency key at most twice (a call in flight at a crash or a
+/// takeover is sent again, with the same key); returns the distribution for the log.
+pub fn assert_keys_at_most_twice(
+    standin: &baton_server::standin::StandIn,
+    calls: usize,
+) -> std::collections::BTreeMap<u64, usize> {
+    let keys = standin.idempotency_counts();
+    let mut distribution = std::collections::BTreeMap::new();
+    for count in keys.values() {
+        *distribution.entry(*count).or_default() += 1;
+    }
+    assert!(keys.len() >= calls, "{} idempotency keys for {calls} calls", keys.len());
+    assert!(keys.values().all(|&n| n <= 2), "requests per idempotency key: {distribution:?}");
+    distribution
+}
+
+/// Polls `base` until run `id` has `status`; panics after `timeout`.
+pub async fn wait_status(http: &reqwest::Client, base: &str, id: &str, status: &str, timeout: std::time::Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let run = get_json(http, format!("{base}/api/v1/runs/{id}")).await;
+        if run["status"] == status {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "run {id} never became {status}: {run}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

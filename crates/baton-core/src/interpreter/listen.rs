@@ -12,6 +12,9 @@ use crate::interpreter::lifecycle::iso8601;
 use crate::interpreter::{Machine, Work, data};
 use crate::state::{ActiveSubscription, Command, Cursor, Exec, Iteration};
 
+/// The `reason` an expired human-input wait records in the run's metadata and error detail.
+const APPROVAL_TIMEOUT: &str = "approval_timeout";
+
 /// What a consumed event becomes in the output (`listen.read`).
 fn read_event(mode: ReadMode, event: &Value) -> Value {
     let data = event.get("data").filter(|data| !data.is_null());
@@ -123,12 +126,14 @@ impl Machine<'_> {
     }
 
     /// Applies [`crate::state::StepInput::Expire`]: the wait's deadline passed. Ignored when the
-    /// subscription has already ended.
+    /// subscription has already ended. Adds `reason: "approval_timeout"` to the run's metadata
+    /// (its other keys stay) and raises the `timeout` error (detail `reason: approval_timeout`).
     pub(super) fn expire(&mut self, subscription_id: &str) {
         let Some(frame_id) = self.state.subscriptions.get(subscription_id).map(|active| active.frame) else { return };
         let Some(reference) = self.frame(frame_id).map(|frame| frame.reference.clone()) else { return };
+        self.state.metadata.insert("reason".to_owned(), Value::String(APPROVAL_TIMEOUT.to_owned()));
         let error = crate::interpreter::lifecycle::timeout_error("the approval deadline passed", &reference)
-            .with_detail("reason: approval_timeout");
+            .with_detail(format!("reason: {APPROVAL_TIMEOUT}"));
         self.agenda.push_back(Work::Fail { frame: frame_id, error });
     }
 

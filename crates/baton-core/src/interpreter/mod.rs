@@ -15,7 +15,7 @@ mod retry;
 
 use std::collections::VecDeque;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use baton_model::FlowDirective;
 
@@ -55,6 +55,7 @@ pub fn new_run(run_id: impl Into<String>, input: Value, now: Millis) -> RunState
         deferred: Vec::new(),
         output: None,
         error: None,
+        metadata: Map::new(),
     }
 }
 

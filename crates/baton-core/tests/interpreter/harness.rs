@@ -9,6 +9,9 @@
 //! `subscription: <id>`, to that id unchecked; an event no subscription matches is dropped. A
 //! `signal` (`cancel`, `suspend`, `resume`, or `expire`: every open subscription passed its
 //! deadline) is applied instead.
+//!
+//! `metadata:` is the run's metadata when it is created; `expect.metadata` the whole metadata
+//! object the run must end with.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
@@ -38,6 +41,9 @@ struct Case {
     input: Value,
     #[serde(default)]
     secrets: Value,
+    /// The run's metadata when it is created.
+    #[serde(default)]
+    metadata: serde_json::Map<String, Value>,
     /// Results for effects, consumed in the order the effects are issued.
     #[serde(default)]
     effects: Vec<ScriptedResult>,
@@ -94,6 +100,9 @@ struct Expectation {
     /// Fields the run's error must have (a partial match).
     #[serde(default)]
     error: Option<serde_json::Map<String, Value>>,
+    /// The run's metadata at the end (the whole object).
+    #[serde(default)]
+    metadata: Option<serde_json::Map<String, Value>>,
 }
 
 fn script_result(result: ScriptedResult) -> EffectResult {
@@ -220,6 +229,7 @@ fn run_case(case: Case) -> Result<(String, RunState), String> {
     let text = serde_json::to_string(&case.workflow).map_err(|err| err.to_string())?;
     let workflow = load_definition(&text).map_err(|err| format!("definition refused: {:?}", err.diagnostics()))?;
     let mut state = new_run("run-1", case.input, START_MS);
+    state.metadata = case.metadata;
     let mut scripted: VecDeque<ScriptedResult> = case.effects.into();
     let mut effects: VecDeque<(String, Effect)> = VecDeque::new();
     let mut timers: BTreeMap<String, i64> = BTreeMap::new();
@@ -320,6 +330,9 @@ fn run_case(case: Case) -> Result<(String, RunState), String> {
     if let Some(error) = &state.error {
         writeln!(trace, "error: {}", error.to_value()).unwrap();
     }
+    if !state.metadata.is_empty() {
+        writeln!(trace, "metadata: {}", json!(state.metadata)).unwrap();
+    }
     Ok((trace, state))
 }
 
@@ -342,6 +355,11 @@ fn check_expectation(expect: &Expectation, state: &RunState) -> Result<(), Strin
             }
         }
     }
+    if let Some(metadata) = &expect.metadata
+        && &state.metadata != metadata
+    {
+        problems.push(format!("metadata: expected {}, got {}", json!(metadata), json!(state.metadata)));
+    }
     if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
 }
 
@@ -355,6 +373,7 @@ pub fn check_case(path: &Path) -> Result<(), String> {
         status: case.expect.status.clone(),
         output: case.expect.output.clone(),
         error: case.expect.error.clone(),
+        metadata: case.expect.metadata.clone(),
     };
     let (trace, state) = run_case(case).map_err(fail)?;
     let trace_path = path.with_extension("trace");

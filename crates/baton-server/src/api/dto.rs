@@ -86,6 +86,12 @@ pub struct StartRunRequest {
     /// The workflow input; defaults to `{}`.
     #[serde(default = "empty_object")]
     pub input: Value,
+    /// The run's metadata: a JSON object (default `{}`), shown with the run; the engine adds
+    /// keys to it (`reason: "approval_timeout"` when a human-input wait expires) and keeps the
+    /// others. Anything but an object is refused (`400` `/problems/invalid-request`).
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub metadata: Value,
 }
 
 fn empty_object() -> Value {
@@ -206,6 +212,9 @@ pub struct RunDetail {
     pub workflow: WorkflowId,
     pub status: String,
     pub input: Value,
+    /// The run's metadata (an object; `{}` when none was given).
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]

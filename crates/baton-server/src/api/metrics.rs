@@ -1,11 +1,14 @@
 //! Prometheus metrics (OpenMetrics text through `prometheus-client`).
 //!
 //! Gauges that mirror state (runs by status, queue depth, actors, timers, the store's commit
-//! counters) are refreshed when `/metrics` is scraped. Task latency is observed by a background
+//! counters, the stale-wait sweeper's passes, the lifecycle-event sinks' deliveries) are
+//! refreshed when `/metrics` is scraped. Task latency is observed by a background
 //! task following the engine's committed steps: `task.started` → `task.completed` of the same
 //! run and task reference.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -23,6 +26,7 @@ use baton_store::Store;
 use crate::api::ApiEngine;
 use crate::api::error::ApiError;
 use crate::engine::RunUpdate;
+use crate::sinks::SinkStats;
 
 const TASK_STARTED: &str = "io.serverlessworkflow.task.started.v1";
 const TASK_COMPLETED: &str = "io.serverlessworkflow.task.completed.v1";
@@ -36,6 +40,120 @@ struct StatusLabel {
     status: String,
 }
 
+/// A lifecycle-event sink by its position in `--sink` order (`"1"`, `"2"`, ...): sink URLs can
+/// carry secrets, so they are never labels.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SinkLabel {
+    sink: String,
+}
+
+/// The stale-wait sweeper's counters and its last pass.
+struct SweeperMetrics {
+    passes: Counter,
+    checked: Counter,
+    timed_out: Counter,
+    failed: Counter,
+    last_checked: Gauge,
+    last_timed_out: Gauge,
+    last_failed: Gauge,
+}
+
+impl SweeperMetrics {
+    fn register(registry: &mut Registry) -> SweeperMetrics {
+        let metrics = SweeperMetrics {
+            passes: Counter::default(),
+            checked: Counter::default(),
+            timed_out: Counter::default(),
+            failed: Counter::default(),
+            last_checked: Gauge::default(),
+            last_timed_out: Gauge::default(),
+            last_failed: Gauge::default(),
+        };
+        registry.register("baton_sweeper_passes", "Stale-wait sweeper passes completed", metrics.passes.clone());
+        registry.register("baton_sweeper_checked", "Overdue human-input waits found", metrics.checked.clone());
+        registry.register("baton_sweeper_timed_out", "Overdue waits expired", metrics.timed_out.clone());
+        registry.register("baton_sweeper_failed", "Overdue waits that could not be expired", metrics.failed.clone());
+        registry.register(
+            "baton_sweeper_last_checked",
+            "Overdue waits found by the last pass",
+            metrics.last_checked.clone(),
+        );
+        registry.register(
+            "baton_sweeper_last_timed_out",
+            "Waits expired by the last pass",
+            metrics.last_timed_out.clone(),
+        );
+        registry.register(
+            "baton_sweeper_last_failed",
+            "Waits the last pass could not expire",
+            metrics.last_failed.clone(),
+        );
+        metrics
+    }
+}
+
+/// The lifecycle-event sinks' counters, by [`SinkLabel`].
+struct SinkMetrics {
+    stats: Vec<Arc<SinkStats>>,
+    delivered: Family<SinkLabel, Counter>,
+    retries: Family<SinkLabel, Counter>,
+    failed: Family<SinkLabel, Counter>,
+    dropped: Family<SinkLabel, Counter>,
+    lagged: Family<SinkLabel, Counter>,
+}
+
+impl SinkMetrics {
+    fn register(registry: &mut Registry, stats: Vec<Arc<SinkStats>>) -> SinkMetrics {
+        let metrics = SinkMetrics {
+            stats,
+            delivered: Family::default(),
+            retries: Family::default(),
+            failed: Family::default(),
+            dropped: Family::default(),
+            lagged: Family::default(),
+        };
+        registry.register("baton_sink_delivered", "Lifecycle events a sink acknowledged", metrics.delivered.clone());
+        registry.register("baton_sink_retries", "Delivery attempts retried", metrics.retries.clone());
+        registry.register(
+            "baton_sink_failed",
+            "Lifecycle events given up on (retries spent, or not retried)",
+            metrics.failed.clone(),
+        );
+        registry.register(
+            "baton_sink_dropped",
+            "Lifecycle events dropped on a full sink queue",
+            metrics.dropped.clone(),
+        );
+        registry.register(
+            "baton_sink_lagged",
+            "Engine updates a sink missed because it fell behind",
+            metrics.lagged.clone(),
+        );
+        metrics
+    }
+
+    /// Advances each counter to its sink's figure.
+    fn refresh(&self) {
+        for (position, stats) in self.stats.iter().enumerate() {
+            let label = SinkLabel { sink: (position + 1).to_string() };
+            for (family, figure) in [
+                (&self.delivered, &stats.delivered),
+                (&self.retries, &stats.retries),
+                (&self.failed, &stats.failed),
+                (&self.dropped, &stats.dropped),
+                (&self.lagged, &stats.lagged),
+            ] {
+                advance(&family.get_or_create(&label), figure.load(Ordering::Relaxed));
+            }
+        }
+    }
+}
+
+/// Moves a counter that mirrors a monotonic figure up to `figure`.
+fn advance(counter: &Counter, figure: u64) {
+    counter.inc_by(figure.saturating_sub(counter.get()));
+}
+
 pub(crate) struct Metrics {
     registry: Registry,
     runs: Family<StatusLabel, Gauge>,
@@ -46,12 +164,15 @@ pub(crate) struct Metrics {
     commits: Counter,
     write_requests: Counter,
     batch_size: Gauge<f64, AtomicU64>,
+    sweeper: SweeperMetrics,
+    sinks: SinkMetrics,
     /// Serializes scrapes so the counters advance by exact deltas.
     scrape: Mutex<()>,
 }
 
 impl Metrics {
-    pub(crate) fn new() -> Metrics {
+    /// The metrics, with a counter family over `sinks` (the sinks' counters in `--sink` order).
+    pub(crate) fn new(sinks: Vec<Arc<SinkStats>>) -> Metrics {
         let mut registry = Registry::default();
         let runs = Family::<StatusLabel, Gauge>::default();
         registry.register("baton_runs", "Runs by status", runs.clone());
@@ -78,6 +199,8 @@ impl Metrics {
             "Average write requests per committed transaction (group commit)",
             batch_size.clone(),
         );
+        let sweeper = SweeperMetrics::register(&mut registry);
+        let sinks = SinkMetrics::register(&mut registry, sinks);
         Metrics {
             registry,
             runs,
@@ -88,6 +211,8 @@ impl Metrics {
             commits,
             write_requests,
             batch_size,
+            sweeper,
+            sinks,
             scrape: Mutex::new(()),
         }
     }
@@ -105,12 +230,22 @@ impl Metrics {
         self.active_runs.set(saturating_i64(load.actors as u64));
         self.timers.set(saturating_i64(load.timers as u64));
         if let Some(stats) = engine.store().commit_stats() {
-            self.commits.inc_by(stats.commits.saturating_sub(self.commits.get()));
-            self.write_requests.inc_by(stats.requests.saturating_sub(self.write_requests.get()));
+            advance(&self.commits, stats.commits);
+            advance(&self.write_requests, stats.requests);
             if stats.commits > 0 {
                 self.batch_size.set(stats.requests as f64 / stats.commits as f64);
             }
         }
+        let sweeps = engine.sweep_totals();
+        advance(&self.sweeper.passes, sweeps.passes);
+        advance(&self.sweeper.checked, sweeps.checked);
+        advance(&self.sweeper.timed_out, sweeps.timed_out);
+        advance(&self.sweeper.failed, sweeps.failed);
+        let last = sweeps.last.unwrap_or_default();
+        self.sweeper.last_checked.set(saturating_i64(last.checked as u64));
+        self.sweeper.last_timed_out.set(saturating_i64(last.timed_out as u64));
+        self.sweeper.last_failed.set(saturating_i64(last.failed as u64));
+        self.sinks.refresh();
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .map_err(|err| ApiError::Internal(format!("cannot encode metrics: {err}")))?;
@@ -125,7 +260,7 @@ fn saturating_i64(n: u64) -> i64 {
 /// Observes task latencies from the engine's committed steps until `shutdown`.
 pub(crate) async fn collect_task_latencies(
     mut updates: broadcast::Receiver<RunUpdate>,
-    metrics: std::sync::Arc<Metrics>,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
     // Run id → task reference → start time (ms).

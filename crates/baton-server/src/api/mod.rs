@@ -50,6 +50,9 @@ pub const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub struct ApiConfig {
     /// Largest accepted request body; larger ones get `413 /problems/payload-too-large`.
     pub max_body_bytes: usize,
+    /// The lifecycle-event sinks' counters in `--sink` order ([`crate::sinks::Sinks::stats`]),
+    /// exposed by `/metrics` labelled `sink="1"`, `sink="2"`, ...; empty without sinks.
+    pub sink_stats: Vec<Arc<crate::sinks::SinkStats>>,
 }
 
 /// What every handler sees.
@@ -92,7 +95,7 @@ impl Api {
     /// Builds the router on `engine` and starts the metrics collector (needs a tokio runtime).
     pub fn new(engine: ApiEngine, config: ApiConfig) -> Api {
         let shutdown = CancellationToken::new();
-        let metrics = Arc::new(metrics::Metrics::new());
+        let metrics = Arc::new(metrics::Metrics::new(config.sink_stats));
         tokio::spawn(metrics::collect_task_latencies(engine.subscribe(), metrics.clone(), shutdown.clone()));
         let state = AppState { engine, metrics, shutdown: shutdown.clone(), openapi: Arc::new(OnceLock::new()) };
         let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -87,6 +87,9 @@ pub(crate) async fn start_run(
             return Err(ApiError::InvalidRequest(format!("workflow.{field} must not be empty")));
         }
     }
+    let Value::Object(metadata) = request.metadata else {
+        return Err(ApiError::InvalidRequest("metadata must be a JSON object".into()));
+    };
     let deployed = state.engine.workflow(&reference.namespace, &reference.name, &reference.version).await?;
     let include_tasks = parse_include_tasks(query.include_tasks.as_deref());
     let unknown: Vec<String> = include_tasks
@@ -105,8 +108,8 @@ pub(crate) async fn start_run(
     let input = request.input;
     let created = tokio::spawn(async move {
         let (run_id, created) = match idempotency_key {
-            Some(key) => engine.create_run_idempotent(&workflow, input, &key).await?,
-            None => (engine.create_run(&workflow, input, None).await?, true),
+            Some(key) => engine.create_run_idempotent(&workflow, input, metadata, &key).await?,
+            None => (engine.create_run_with_metadata(&workflow, input, metadata).await?, true),
         };
         if created {
             engine.start(&run_id).await?;
@@ -291,12 +294,19 @@ pub(crate) async fn get_run(
 ) -> Result<Json<RunDetail>, ApiError> {
     record_run_id(&run_id);
     let record = load_run(&state.engine, &run_id).await?;
-    let current_task = current_task(&record);
+    let (current_task, metadata) = match RunState::deserialize(&record.state) {
+        Ok(run_state) => (current_task(&run_state), run_state.metadata),
+        Err(err) => {
+            tracing::warn!(run_id = %record.id, error = %err, "stored run state is unreadable");
+            (None, Map::new())
+        }
+    };
     Ok(Json(RunDetail {
         id: record.id,
         workflow: WorkflowId { namespace: record.namespace, name: record.name, version: record.version },
         status: record.status,
         input: record.input,
+        metadata,
         output: record.output,
         error: record.error,
         current_task,
@@ -309,14 +319,7 @@ pub(crate) async fn get_run(
 /// The most recently started active task: frames are numbered in creation order and a child
 /// frame is always newer than its parent, so the highest-numbered frame with a reference is the
 /// deepest, most recent one.
-fn current_task(record: &RunRecord) -> Option<String> {
-    let state = match RunState::deserialize(&record.state) {
-        Ok(state) => state,
-        Err(err) => {
-            tracing::warn!(run_id = %record.id, error = %err, "stored run state is unreadable");
-            return None;
-        }
-    };
+fn current_task(state: &RunState) -> Option<String> {
     state.frames.values().rev().find(|frame| !frame.reference.is_empty()).map(|frame| frame.reference.clone())
 }
 

@@ -35,7 +35,7 @@ use crate::http_client::HttpExecutor;
 
 pub use cluster::ClusterConfig;
 pub use registry::{Deployed, Registry, WorkflowKey};
-pub use sweeper::SweepReport;
+pub use sweeper::{SweepReport, SweepTotals};
 
 /// Workspace used until authentication arrives.
 pub const DEFAULT_WORKSPACE: &str = "default";
@@ -172,8 +172,8 @@ struct Inner<S> {
     watchers: watchers::Watchers,
     updates: broadcast::Sender<RunUpdate>,
     executor: Semaphore,
-    /// Held by the sweeper's running pass (single-flight).
-    sweeping: tokio::sync::Mutex<()>,
+    /// The sweeper's single-flight lock and its totals.
+    sweeping: sweeper::Sweeping,
     schedules: schedules::Scheduler,
 }
 
@@ -211,7 +211,7 @@ impl<S: Store + Clone> Engine<S> {
                 watchers: watchers::Watchers::default(),
                 updates,
                 executor: Semaphore::new(DEFAULT_MAX_ACTIVE_STEPS),
-                sweeping: tokio::sync::Mutex::new(()),
+                sweeping: sweeper::Sweeping::default(),
                 schedules: schedules::Scheduler::default(),
             }),
         };
@@ -275,13 +275,28 @@ impl<S: Store + Clone> Engine<S> {
         Ok(run_id)
     }
 
-    /// Creates a run (status `pending`, not started) unless a run with `idempotency_key` exists
-    /// in the workspace. Returns the run's id and whether this call created it. Concurrent calls
-    /// with one key create one run: the store's unique index decides, the others find it.
+    /// Like [`Engine::create_run`] with a new id, the run's metadata set to `metadata`
+    /// ([`baton_core::state::RunState::metadata`]).
+    pub async fn create_run_with_metadata(
+        &self,
+        workflow: &CompiledWorkflow,
+        input: Value,
+        metadata: serde_json::Map<String, Value>,
+    ) -> Result<String, EngineError> {
+        let run_id = uuid::Uuid::now_v7().to_string();
+        self.insert_run(workflow, input, metadata, run_id.clone(), None, None).await?;
+        Ok(run_id)
+    }
+
+    /// Creates a run (status `pending`, not started, with `metadata`) unless a run with
+    /// `idempotency_key` exists in the workspace. Returns the run's id and whether this call
+    /// created it. Concurrent calls with one key create one run: the store's unique index
+    /// decides, the others find it.
     pub async fn create_run_idempotent(
         &self,
         workflow: &CompiledWorkflow,
         input: Value,
+        metadata: serde_json::Map<String, Value>,
         idempotency_key: &str,
     ) -> Result<(String, bool), EngineError> {
         let store = &self.inner.store;
@@ -289,7 +304,8 @@ impl<S: Store + Clone> Engine<S> {
             return Ok((existing.id, false));
         }
         let run_id = uuid::Uuid::now_v7().to_string();
-        let created = self.insert_run(workflow, input, run_id.clone(), None, Some(idempotency_key.to_owned())).await;
+        let key = Some(idempotency_key.to_owned());
+        let created = self.insert_run(workflow, input, metadata, run_id.clone(), None, key).await;
         match created {
             Ok(()) => Ok((run_id, true)),
             Err(StoreError::Conflict(message)) => {
@@ -309,19 +325,21 @@ impl<S: Store + Clone> Engine<S> {
         run_id: String,
         parent: Option<ParentLink>,
     ) -> Result<(), EngineError> {
-        Ok(self.insert_run(workflow, input, run_id, parent, None).await?)
+        Ok(self.insert_run(workflow, input, serde_json::Map::new(), run_id, parent, None).await?)
     }
 
     async fn insert_run(
         &self,
         workflow: &CompiledWorkflow,
         input: Value,
+        metadata: serde_json::Map<String, Value>,
         run_id: String,
         parent: Option<ParentLink>,
         idempotency_key: Option<String>,
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let state = baton_core::new_run(run_id.clone(), input.clone(), now);
+        let mut state = baton_core::new_run(run_id.clone(), input.clone(), now);
+        state.metadata = metadata;
         let record = baton_store::NewRun {
             id: run_id,
             workspace: DEFAULT_WORKSPACE.into(),

@@ -175,8 +175,10 @@ async fn overdue_lists_the_items_past_their_deadline() {
         approval_deadline_ms: 1,
         cluster: None,
     };
-    let api =
-        Api::new(Engine::new(AnyStore::from(store), config), ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES });
+    let api = Api::new(
+        Engine::new(AnyStore::from(store), config),
+        ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES, sink_stats: Vec::new() },
+    );
     let call = |request: Request<Body>| send(api.router.clone(), request);
     let post = |uri: &str, body: String| Request::post(uri).body(Body::from(body)).unwrap();
     assert!(call(post("/api/v1/workflows", REFUND.to_owned())).await.status.is_success());

@@ -122,7 +122,7 @@ impl TestApi {
             cluster: None,
         };
         let engine = Engine::new(AnyStore::from(store.clone()), config);
-        let api = Api::new(engine, ApiConfig { max_body_bytes });
+        let api = Api::new(engine, ApiConfig { max_body_bytes, sink_stats: Vec::new() });
         TestApi { _dir: dir, store, api }
     }
 

@@ -48,8 +48,10 @@ impl ExampleServer {
             approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
             cluster: None,
         };
-        let api =
-            Api::new(Engine::new(AnyStore::from(store), config), ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES });
+        let api = Api::new(
+            Engine::new(AnyStore::from(store), config),
+            ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES, sink_stats: Vec::new() },
+        );
         let server = ExampleServer { _dir: dir, api, standin };
         for file in ["support-triage.yaml", "order-payment.yaml", "daily-digest.yaml"] {
             let reply = server.post("/api/v1/workflows", "application/yaml", example(file)).await;

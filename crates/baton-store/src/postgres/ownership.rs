@@ -3,15 +3,15 @@
 //! run's owner through `LISTEN`/`NOTIFY`.
 
 use serde_json::Value;
+use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use sqlx::{PgPool, Row};
 use tokio::sync::{mpsc, watch};
 
 use crate::error::StoreError;
 use crate::ownership::{CLAIM_ORPHANS_PG, CLAIM_RUN, INPUTS_OF_NODE, LEASES_WITH_PREFIX};
 use crate::postgres::codec::encode_json;
 use crate::records::{Lease, Millis, RunInput};
-use crate::rows::RecordRow;
+use crate::rows::{self as record, RecordRow};
 
 /// The channel [`put_run_input`] notifies, with the run's owner as payload.
 const INPUTS_CHANNEL: &str = "baton_inputs";
@@ -57,30 +57,12 @@ pub(crate) async fn put_run_input(
 
 pub(crate) async fn inputs_for_node(pool: &PgPool, node: &str, limit: u32) -> Result<Vec<RunInput>, StoreError> {
     let rows = sqlx::query(INPUTS_OF_NODE).bind(node).bind(i64::from(limit)).fetch_all(pool).await?;
-    rows.iter()
-        .map(|row| {
-            Ok(RunInput {
-                id: row.int("id")?,
-                run_id: row.text("run_id")?,
-                input: row.json("input")?,
-                created_at: row.int("created_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(record::run_input).collect()
 }
 
 pub(crate) async fn leases_with_prefix(pool: &PgPool, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {
     let rows = sqlx::query(LEASES_WITH_PREFIX).bind(prefix).fetch_all(pool).await?;
-    rows.iter()
-        .map(|row| {
-            let lease = Lease {
-                holder: row.try_get("holder")?,
-                epoch: row.try_get("epoch")?,
-                expires_at: row.try_get("expires_at")?,
-            };
-            Ok((row.try_get("name")?, lease))
-        })
-        .collect()
+    rows.iter().map(record::named_lease).collect()
 }
 
 /// Listens on [`INPUTS_CHANNEL`] and sends `()` for each notification addressed to `node`.

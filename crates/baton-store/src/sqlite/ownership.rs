@@ -3,12 +3,12 @@
 //! databases moved between processes; the writer task serializes them.
 
 use serde_json::Value;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::error::StoreError;
 use crate::ownership::{CLAIM_ORPHANS_SQLITE, CLAIM_RUN, INPUTS_OF_NODE, LEASES_WITH_PREFIX};
 use crate::records::{Lease, Millis, RunInput};
-use crate::rows::RecordRow;
+use crate::rows as record;
 use crate::sqlite::codec::encode_json;
 
 pub(crate) async fn claim_run(
@@ -54,28 +54,10 @@ pub(crate) async fn put_run_input(
 
 pub(crate) async fn inputs_for_node(pool: &SqlitePool, node: &str, limit: u32) -> Result<Vec<RunInput>, StoreError> {
     let rows = sqlx::query(INPUTS_OF_NODE).bind(node).bind(i64::from(limit)).fetch_all(pool).await?;
-    rows.iter()
-        .map(|row| {
-            Ok(RunInput {
-                id: row.int("id")?,
-                run_id: row.text("run_id")?,
-                input: row.json("input")?,
-                created_at: row.int("created_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(record::run_input).collect()
 }
 
 pub(crate) async fn leases_with_prefix(pool: &SqlitePool, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {
     let rows = sqlx::query(LEASES_WITH_PREFIX).bind(prefix).fetch_all(pool).await?;
-    rows.iter()
-        .map(|row| {
-            let lease = Lease {
-                holder: row.try_get("holder")?,
-                epoch: row.try_get("epoch")?,
-                expires_at: row.try_get("expires_at")?,
-            };
-            Ok((row.try_get("name")?, lease))
-        })
-        .collect()
+    rows.iter().map(record::named_lease).collect()
 }
