@@ -207,7 +207,7 @@ pub fn baton_definition(workload: Workload, stub: &str, delay_ms: u64) -> String
                \x20 - b: {set: {n: '${ .n + 1 }'}}\n\
                \x20 - c: {set: {n: '${ .n + 1 }'}}\n"
         }
-        Workload::W2 => {
+        Workload::W2 | Workload::W2pg => {
             let call =
                 |task: &str| format!("  - {task}: {{call: http, with: {{method: get, endpoint: '{stub}/echo'}}}}\n");
             header("w2") + "do:\n" + &call("a") + &call("b") + &call("c")
@@ -235,7 +235,7 @@ impl Target {
             Kind::Baton => {
                 let name = match workload {
                     Workload::W1 => "w1",
-                    Workload::W2 => "w2",
+                    Workload::W2 | Workload::W2pg => "w2",
                     Workload::W4 => "w4",
                 };
                 self.http
@@ -246,7 +246,7 @@ impl Target {
                 let path = match workload {
                     Workload::W1 => "w1",
                     Workload::W2 => "w2",
-                    Workload::W4 => bail!("W4 has no synchronous form"),
+                    Workload::W4 | Workload::W2pg => bail!("{workload:?} does not run on DBOS synchronously"),
                 };
                 self.http.post(format!("{}/{path}", self.base))
             }

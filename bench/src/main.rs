@@ -5,6 +5,7 @@
 //! The method is in bench/README.md.
 
 mod engine;
+mod postgres;
 mod report;
 mod stats;
 mod stub;
@@ -28,6 +29,8 @@ pub enum Workload {
     W2,
     /// `kill -9` with runs in flight, restart: time to all completed, lost, twice, requests per key.
     W4,
+    /// W2 on PostgreSQL with one and with two nodes (Baton only): runs/s, p99, database CPU.
+    W2pg,
 }
 
 /// Baton's performance budget against DBOS 3.4, measured in the same run.
@@ -38,7 +41,7 @@ pub struct Args {
     #[arg(long, default_value_t = 5)]
     pub repeats: usize,
     /// Workloads to run.
-    #[arg(long, value_delimiter = ',', default_value = "w1,w2,w4")]
+    #[arg(long, value_delimiter = ',', default_value = "w1,w2,w4,w2pg")]
     pub only: Vec<Workload>,
     /// Measure Baton alone.
     #[arg(long)]
@@ -67,6 +70,12 @@ pub struct Args {
     /// W2: warm-up seconds per trial, not measured.
     #[arg(long, default_value_t = 2)]
     pub w2_warmup_seconds: u64,
+    /// W2 on PostgreSQL: the server (each trial uses a schema of its own, dropped afterwards).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test", value_name = "URL")]
+    pub pg_url: String,
+    /// W2 on PostgreSQL: connections per node (`baton serve --db-connections`).
+    #[arg(long, default_value_t = 16)]
+    pub pg_connections: u32,
     /// W4: runs started before the kill.
     #[arg(long, default_value_t = 1000)]
     pub w4_runs: usize,
@@ -131,12 +140,16 @@ async fn main() -> anyhow::Result<()> {
         }
         for &workload in &workloads {
             for &kind in &order {
+                if workload == Workload::W2pg && kind != Kind::Baton {
+                    continue;
+                }
                 let dir = tempfile::tempdir()?;
                 eprintln!("repeat {}/{}: {workload:?} on {kind}", repeat + 1, args.repeats);
                 let trial = match workload {
                     Workload::W1 => workloads::w1(kind, &programs, dir.path(), &stub, &http, &args).await,
                     Workload::W2 => workloads::w2(kind, &programs, dir.path(), &stub, &http, &args).await,
                     Workload::W4 => workloads::w4(kind, &programs, dir.path(), &http, &args).await,
+                    Workload::W2pg => postgres::w2_postgres(&programs, dir.path(), &stub, &http, &args).await,
                 };
                 match trial {
                     Ok(trial) => report.record(kind, trial),

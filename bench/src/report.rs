@@ -148,6 +148,15 @@ impl Report {
             "- Baton: {}, release build; SQLite WAL, `synchronous=FULL` (baton-store default), one writer with group commit.",
             self.baton_version
         );
+        if args.only.contains(&crate::Workload::W2pg) {
+            let _ = writeln!(
+                out,
+                "- Baton on PostgreSQL (W2 PostgreSQL rows): {}; the server shares the machine's cores; \
+                 `--db-connections {}` per node.",
+                crate::postgres::durability(&args.pg_url),
+                args.pg_connections
+            );
+        }
         match (&self.dbos_info, engines.contains(&Kind::Dbos)) {
             (Some(info), _) => {
                 let field = |name: &str| info[name].as_str().unwrap_or("?").to_owned();

@@ -59,18 +59,18 @@ pub async fn w1(
 }
 
 /// Closed loop: `clients` tasks each start a synchronous run as soon as their last one returned,
-/// until `duration` has passed. Returns the sorted latencies, the error count and the wall time
+/// until `duration` has passed; client `i` talks to `targets[i % targets.len()]`. Returns the sorted latencies, the error count and the wall time
 /// until the last client finished.
-async fn closed_loop(
-    target: &Target,
+pub async fn closed_loop(
+    targets: &[Target],
     clients: usize,
     duration: Duration,
 ) -> (Vec<Duration>, usize, Duration, Option<String>) {
     let started = Instant::now();
     let deadline = started + duration;
     let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let target = target.clone();
+        .map(|client| {
+            let target = targets[client % targets.len()].clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0;
@@ -114,9 +114,10 @@ pub async fn w2(
 ) -> anyhow::Result<Trial> {
     let server = Server::start(kind, programs, dir, &stub.base_url(), http).await?;
     server.deploy(Workload::W2, 0).await?;
-    closed_loop(&server.target, args.w2_clients, Duration::from_secs(args.w2_warmup_seconds)).await;
+    closed_loop(std::slice::from_ref(&server.target), args.w2_clients, Duration::from_secs(args.w2_warmup_seconds))
+        .await;
     let (latencies, errors, elapsed, first_error) =
-        closed_loop(&server.target, args.w2_clients, Duration::from_secs(args.w2_seconds)).await;
+        closed_loop(std::slice::from_ref(&server.target), args.w2_clients, Duration::from_secs(args.w2_seconds)).await;
     if latencies.is_empty() {
         bail!("W2: no run completed ({errors} errors; first: {})", first_error.unwrap_or_default());
     }
