@@ -25,8 +25,16 @@ use baton_store::{SqliteOptions, SqliteStore, Store, StoreError};
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Opens (creating when missing) the SQLite database at `path`.
+/// Opens (creating when missing) the SQLite database at `path`. A PostgreSQL URL is a usage
+/// error here: only `baton serve` drives a PostgreSQL database.
 pub async fn open_store(path: &Path) -> anyhow::Result<SqliteStore> {
+    if path.to_str().is_some_and(|db| db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+        return Err(UsageError(
+            "this command reads a SQLite file; for PostgreSQL start `baton serve --db URL` and use --server URL"
+                .into(),
+        )
+        .into());
+    }
     SqliteStore::open(SqliteOptions::new(path))
         .await
         .with_context(|| format!("cannot open database {}", path.display()))

@@ -142,3 +142,15 @@ fn a_second_process_on_the_same_database_is_refused_until_the_first_is_gone() {
     let after = run(&[example.to_str().unwrap(), "--input", r#"{"name": "Ada"}"#], &db);
     assert!(after.status.success(), "{}", String::from_utf8_lossy(&after.stderr));
 }
+
+#[test]
+fn a_postgres_url_is_refused_where_only_sqlite_is_read() {
+    let out = std::process::Command::new(crate::support::baton())
+        .args(["runs", "list", "--db", "postgres://postgres@127.0.0.1:5432/test"])
+        .env_remove("BATON_SERVER")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("baton serve --db URL"), "{stderr}");
+}

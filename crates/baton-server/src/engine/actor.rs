@@ -141,20 +141,44 @@ impl<S: Store + Clone> Actor<S> {
         self.state.effects.values().all(|pending| matches!(pending.effect, Effect::Subflow { .. }))
     }
 
-    async fn run(mut self) -> Result<(), EngineError> {
-        // A fresh actor owns whatever the store says is in flight: calls started by a process
-        // that died are issued again (same idempotency keys), timers are registered again.
-        if !self.state.status.is_terminal() {
-            self.act(in_flight(&self.state)).await;
-            // Events may have arrived while no node held this run (a crash between storing an
-            // event and delivering it): offer the retained ones again.
-            for (subscription_id, active) in self.state.subscriptions.clone() {
-                let run_id = self.state.run_id.clone();
-                if let Err(err) = self.engine.offer_retained(&run_id, &subscription_id, &active.subscription).await {
-                    tracing::error!(run_id = %run_id, error = %err, "cannot offer retained events");
-                }
+    /// What a fresh actor does first: it owns whatever the store says is in flight, so calls
+    /// started by a process that died are issued again (same idempotency keys) and timers are
+    /// registered again; events may have arrived while no node held the run (a crash between
+    /// storing an event and delivering it), so the retained ones are offered again.
+    async fn take_up(&mut self) {
+        if self.state.status.is_terminal() {
+            return;
+        }
+        self.act(in_flight(&self.state)).await;
+        for (subscription_id, active) in self.state.subscriptions.clone() {
+            let run_id = self.state.run_id.clone();
+            if let Err(err) = self.engine.offer_retained(&run_id, &subscription_id, &active.subscription).await {
+                tracing::error!(run_id = %run_id, error = %err, "cannot offer retained events");
             }
         }
+    }
+
+    /// Reads the run again after a fenced commit, when this node owns it again (it lost the run
+    /// while paused and claimed it back): the actor goes on from the stored state.
+    async fn reload_if_owned(&mut self) -> Result<bool, EngineError> {
+        let store = &self.engine.inner.store;
+        let run_id = self.state.run_id.clone();
+        let Some(record) = retry_transient("load a run", || store.get_run(&run_id)).await? else { return Ok(false) };
+        if record.owner.as_deref() != self.engine.node_id() {
+            return Ok(false);
+        }
+        self.engine.adopt_timers(&run_id).await?;
+        self.state = serde_json::from_value(record.state)
+            .map_err(|err| EngineError::CorruptRun { run_id: run_id.clone(), message: err.to_string() })?;
+        self.version = record.state_version;
+        self.epoch = record.owner_epoch;
+        self.last_seq = record.last_seq;
+        self.take_up().await;
+        Ok(true)
+    }
+
+    async fn run(mut self) -> Result<(), EngineError> {
+        self.take_up().await;
         loop {
             let delivery = match self.mailbox.try_recv() {
                 Ok(delivery) => delivery,
@@ -179,6 +203,13 @@ impl<S: Store + Clone> Actor<S> {
             match self.apply(delivery).await {
                 Err(EngineError::Store(StoreError::Conflict(message))) if clustered => {
                     let run_id = self.state.run_id.clone();
+                    if self.reload_if_owned().await? {
+                        tracing::warn!(run_id = %run_id, %message, "the run changed owner and came back; going on");
+                        if let Some(input) = kept {
+                            self.apply(Delivery { input, stored_id: None }).await?;
+                        }
+                        continue;
+                    }
                     tracing::warn!(run_id = %run_id, %message, "another node took the run over; stopping here");
                     pass_on(&self.engine, &run_id, &mut self.mailbox, kept).await;
                     return Ok(());
@@ -243,7 +274,20 @@ impl<S: Store + Clone> Actor<S> {
     ) -> Result<(), EngineError> {
         let store = &self.engine.inner.store;
         let attempt = || store.commit(self.checkpoint(output, fired_timer.clone(), stored_input));
-        self.version = retry_transient("commit a step", attempt).await?;
+        self.version = match retry_transient("commit a step", attempt).await {
+            Ok(version) => version,
+            // A commit that was applied but whose answer was lost (the connection broke)
+            // comes back as a conflict when tried again: under this actor's epoch nobody else
+            // writes the run, so one version more is this very commit.
+            Err(StoreError::Conflict(message)) => match store.get_run(&self.state.run_id).await? {
+                Some(run) if run.owner_epoch == self.epoch && run.state_version == self.version + 1 => {
+                    tracing::debug!(run_id = %self.state.run_id, "a retried commit had been applied");
+                    run.state_version
+                }
+                _ => return Err(StoreError::Conflict(message).into()),
+            },
+            Err(err) => return Err(err.into()),
+        };
         let first_seq = self.last_seq + 1;
         self.last_seq += output.history.len() as i64;
         let state = &self.state;

@@ -18,7 +18,7 @@ use baton_core::state::{RunStatus, StepInput};
 use baton_store::{NODE_LEASE_PREFIX, Store};
 use tokio::sync::Notify;
 
-use crate::engine::{Delivery, Engine, EngineError, Inner, now_ms};
+use crate::engine::{Delivery, Engine, EngineError, Inner, now_ms, retry_transient};
 
 /// How often a node waiting for a run that another node drives looks at the store.
 pub(super) const REMOTE_WATCH_INTERVAL: Duration = Duration::from_millis(250);
@@ -146,7 +146,8 @@ impl<S: Store + Clone> Engine<S> {
     pub(super) async fn forward(&self, run_id: &str, input: &StepInput) -> Result<(), EngineError> {
         let document = serde_json::to_value(input)
             .map_err(|err| EngineError::CorruptRun { run_id: run_id.into(), message: err.to_string() })?;
-        let owner = self.inner.store.put_run_input(run_id, document, now_ms()).await?;
+        let store = &self.inner.store;
+        let owner = retry_transient("pass an input on", || store.put_run_input(run_id, document.clone(), now_ms())).await?;
         tracing::debug!(run_id, owner = ?owner, "input passed on to the run's owner");
         Ok(())
     }

@@ -428,7 +428,8 @@ impl<S: Store + Clone> Engine<S> {
     /// Adds a run's stored timers to this node's timer service (scheduling one twice is
     /// harmless).
     async fn adopt_timers(&self, run_id: &str) -> Result<(), EngineError> {
-        for timer in self.inner.store.timers_of_run(run_id).await? {
+        let store = &self.inner.store;
+        for timer in retry_transient("load a run's timers", || store.timers_of_run(run_id)).await? {
             self.inner.timers.schedule(&timer.run_id, &timer.timer_id, timer.due_at);
         }
         Ok(())
