@@ -565,7 +565,7 @@ mod tests {
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
         let rss = status_bytes(&status, "VmRSS").unwrap();
         let peak = status_bytes(&status, "VmHWM").unwrap();
-        assert!(rss > 0 && rss % 1024 == 0 && peak >= rss, "{rss} {peak}");
+        assert!(rss > 0 && rss.is_multiple_of(1024) && peak >= rss, "{rss} {peak}");
         assert_eq!(status_bytes(&status, "NoSuchField"), None);
         // `VmRS` is a prefix of `VmRSS`, not a field.
         assert_eq!(status_bytes(&status, "VmRS"), None);
