@@ -185,9 +185,12 @@ impl Report {
                     args.w2_clients, args.w2_seconds, args.w2_warmup_seconds
                 ),
                 Workload::W3 => format!(
-                    "W3: {n} runs parked then answered one at a time; then {n} more parked, `kill -9`, restart, answered one at a time \
-                     (Baton: respond, then the run's history stream until `workflow.completed`; DBOS: `DBOS.send`, then `get_result` polling every 5 ms).",
-                    n = args.w3_runs
+                    "W3: {n} runs parked then answered one at a time, each after an untimed pause spread uniformly below {pause} ms; \
+                     then {n} more parked, `kill -9`, restart, answered the same way (Baton: respond, then `GET /api/v1/runs/{{id}}` back to back until `completed`; \
+                     the history-stream rows: {stream} more runs seen on their SSE history stream instead; DBOS: `DBOS.send`, then `get_result` polling every 5 ms).",
+                    n = args.w3_runs,
+                    pause = args.w3_pause_ms,
+                    stream = args.w3_stream_runs,
                 ),
                 Workload::W4 => format!(
                     "W4: {} runs × 3 stub calls of {} ms, `kill -9` once all {} wait in their second call (behind the stub's closed gate).",
