@@ -8,6 +8,16 @@ uvicorn worker, DBOS's SQLite system database in FILE. Endpoints:
 - `POST /w4/{id}?delay_ms=N`: starts (does not wait for) a workflow with that id whose 3 steps
   GET `{stub}/delay/N`, `{stub}/gate/N` and `{stub}/delay/N`; `202` once DBOS has recorded the
   workflow.
+- `POST /wait/{id}`: starts (does not wait for) a workflow with that id that blocks in
+  `DBOS.recv("decision", 7200)` and then returns the message (W3, W6); `202` once recorded.
+- `POST /wait/{id}/respond`: `DBOS.send(id, {"approved": true}, "decision")`, then waits for
+  the workflow's result (`get_result`, polling its status every 5 ms) and returns it (W3).
+- `GET /waiting`: `{"waiting": n}`, the number of `recv` calls of this process now registered
+  with DBOS's notification listener (read from DBOS's internal `notifications_map`: DBOS has no
+  public count of blocked `recv` calls; a workflow recovered after a restart counts once it
+  blocks in `recv` again).
+- `GET /inbox`: the first page of waiting workflows, the peer of Baton's `GET /api/v1/inbox`:
+  `DBOS.list_workflows` of status PENDING, oldest first, 50, without inputs and outputs (W6).
 - `GET /runs/{id}`: `{"status": ...}` of a workflow (DBOS statuses: PENDING, SUCCESS, ERROR, ...).
 - `GET /info`: versions and the SQLite settings of the system database file.
 - `GET /healthz`.
@@ -31,6 +41,7 @@ import uvicorn
 from fastapi import FastAPI, Response
 
 from dbos import DBOS, DBOSConfig, SetWorkflowID
+from dbos._dbos import _get_dbos_instance
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
@@ -84,6 +95,13 @@ def w4(delay_ms: int) -> dict:
     return call_stub(f"/delay/{delay_ms}")
 
 
+@DBOS.workflow()
+def wait_decision() -> dict:
+    # Blocks its executor thread until the message arrives (or 2 hours pass).
+    decision = DBOS.recv("decision", timeout_seconds=7200)
+    return {"approved": bool(decision and decision.get("approved"))}
+
+
 app = FastAPI()
 
 
@@ -107,6 +125,33 @@ def start_w4(workflow_id: str, delay_ms: int = 200) -> dict:
     with SetWorkflowID(workflow_id):
         handle = DBOS.start_workflow(w4, delay_ms)
     return {"id": handle.get_workflow_id()}
+
+
+@app.post("/wait/{workflow_id}", status_code=202)
+def start_wait(workflow_id: str) -> dict:
+    with SetWorkflowID(workflow_id):
+        handle = DBOS.start_workflow(wait_decision)
+    return {"id": handle.get_workflow_id()}
+
+
+@app.post("/wait/{workflow_id}/respond")
+def respond(workflow_id: str) -> dict:
+    DBOS.send(workflow_id, {"approved": True}, "decision")
+    output = DBOS.retrieve_workflow(workflow_id).get_result(polling_interval_sec=0.005)
+    return {"status": "SUCCESS", "output": output}
+
+
+@app.get("/waiting")
+async def waiting() -> dict:
+    return {"waiting": len(_get_dbos_instance()._sys_db.notifications_map.snapshot())}
+
+
+@app.get("/inbox")
+async def inbox() -> dict:
+    workflows = await DBOS.list_workflows_async(
+        status="PENDING", limit=50, sort_desc=False, load_input=False, load_output=False
+    )
+    return {"items": [{"id": w.workflow_id, "name": w.name, "createdAt": w.created_at} for w in workflows]}
 
 
 @app.get("/runs/{workflow_id}")

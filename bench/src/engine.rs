@@ -1,6 +1,7 @@
 //! The two engines under test as processes on 127.0.0.1, and the HTTP calls the workloads make
 //! to each: `baton serve` (the API of docs/api.md) and the DBOS peer (bench/dbos/app.py).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -35,6 +36,29 @@ pub struct Programs {
     pub python: PathBuf,
     pub dbos_app: PathBuf,
 }
+
+/// A run started to park in the inbox (W3, W6).
+#[derive(Debug, Clone)]
+pub struct Parked {
+    /// Baton run id, DBOS workflow id.
+    pub id: String,
+    /// Baton, started with `mode=sync`: the run's `historyCursor` once it waits, so a history
+    /// stream opened later replays nothing older.
+    pub cursor: Option<String>,
+}
+
+/// How the harness sees a Baton run complete after answering it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observe {
+    /// `GET /api/v1/runs/{id}` again and again, back to back, until `completed`.
+    Poll,
+    /// The run's history stream (`Accept: text/event-stream`, after its cursor), opened before
+    /// the answer is sent, until the `workflow.completed` entry arrives.
+    Stream,
+}
+
+/// The history entry type of a completed Baton run.
+const COMPLETED: &str = "io.serverlessworkflow.workflow.completed.v1";
 
 /// Where a run stands, as the workloads need it.
 #[derive(Debug, PartialEq, Eq)]
@@ -108,6 +132,14 @@ impl Server {
         self.child = child;
         self.target.base = base;
         self.wait_ready().await
+    }
+
+    /// A figure of the engine process from /proc/PID/status, e.g. `VmRSS` (resident set size) or
+    /// `VmHWM` (its peak), in bytes.
+    pub fn memory_bytes(&self, field: &str) -> anyhow::Result<u64> {
+        let pid = self.child.id().context("the engine process has exited")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        status_bytes(&status, field).with_context(|| format!("no {field} in /proc/{pid}/status"))
     }
 
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
@@ -218,6 +250,20 @@ pub fn baton_definition(workload: Workload, stub: &str, delay_ms: u64) -> String
             };
             header("w4") + "do:\n" + &call("a", "delay") + &call("b", "gate") + &call("c", "delay")
         }
+        // W3 and W6: an inbox item with a form (the run waits up to 2 hours), then a `set`.
+        Workload::W3 | Workload::W6 => {
+            header("approval")
+                + "do:\n\
+               \x20 - approve:\n\
+               \x20     timeout: {after: PT2H}\n\
+               \x20     metadata:\n\
+               \x20       inbox:\n\
+               \x20         title: Approve\n\
+               \x20         assignees: [bench]\n\
+               \x20         form: {type: object, required: [approved], properties: {approved: {type: boolean}}}\n\
+               \x20     listen: {to: {one: {with: {type: bench.decision}}}}\n\
+               \x20 - done: {set: {approved: '${ .[0].approved }'}}\n"
+        }
     }
 }
 
@@ -236,7 +282,7 @@ impl Target {
                 let name = match workload {
                     Workload::W1 => "w1",
                     Workload::W2 | Workload::W2pg => "w2",
-                    Workload::W4 => "w4",
+                    Workload::W3 | Workload::W4 | Workload::W6 => bail!("{workload:?} has no synchronous form"),
                 };
                 self.http
                     .post(format!("{}/api/v1/runs?mode=sync", self.base))
@@ -246,7 +292,9 @@ impl Target {
                 let path = match workload {
                     Workload::W1 => "w1",
                     Workload::W2 => "w2",
-                    Workload::W4 | Workload::W2pg => bail!("{workload:?} does not run on DBOS synchronously"),
+                    Workload::W3 | Workload::W4 | Workload::W6 | Workload::W2pg => {
+                        bail!("{workload:?} has no synchronous form on DBOS")
+                    }
                 };
                 self.http.post(format!("{}/{path}", self.base))
             }
@@ -292,7 +340,9 @@ impl Target {
         let state = body["status"].as_str().unwrap_or_default();
         Ok(match (self.kind, state) {
             (Kind::Baton, "completed") | (Kind::Dbos, "SUCCESS") => RunState::Completed,
-            (Kind::Baton, "pending" | "running") | (Kind::Dbos, "PENDING" | "ENQUEUED") => RunState::InFlight,
+            (Kind::Baton, "pending" | "running" | "waiting") | (Kind::Dbos, "PENDING" | "ENQUEUED") => {
+                RunState::InFlight
+            }
             _ => RunState::Failed(state.to_owned()),
         })
     }
@@ -325,10 +375,173 @@ impl Target {
         }
     }
 
+    /// Starts a run that parks in the inbox (Baton: the `approval` workflow, with `key` as
+    /// `Idempotency-Key`, `mode=sync` when `sync`, which answers once the run waits, else
+    /// `mode=background`; DBOS: `POST /wait/{key}`, which answers once the workflow is recorded).
+    pub async fn start_parked(&self, key: &str, sync: bool) -> anyhow::Result<Parked> {
+        let request = match self.kind {
+            Kind::Baton => self
+                .http
+                .post(format!("{}/api/v1/runs?mode={}", self.base, if sync { "sync" } else { "background" }))
+                .header("idempotency-key", key)
+                .json(&json!({"workflow": {"namespace": "bench", "name": "approval"}, "input": {}})),
+            Kind::Dbos => self.http.post(format!("{}/wait/{key}", self.base)),
+        };
+        let (status, body) = json_of(request.send().await?).await?;
+        let waiting = self.kind == Kind::Dbos || !sync || body["status"] == "waiting";
+        match body["id"].as_str() {
+            Some(id) if status.is_success() && waiting => Ok(Parked {
+                id: id.to_owned(),
+                cursor: match &body["historyCursor"] {
+                    Value::String(cursor) => Some(cursor.clone()),
+                    Value::Number(cursor) => Some(cursor.to_string()),
+                    _ => None,
+                },
+            }),
+            _ => bail!("start: {status}: {body}"),
+        }
+    }
+
+    /// How many runs wait now: Baton `baton_runs{status="waiting"}` of `GET /metrics`; DBOS the
+    /// `recv` calls registered with its notification listener (`GET /waiting`).
+    pub async fn parked(&self) -> anyhow::Result<u64> {
+        match self.kind {
+            Kind::Baton => {
+                let response = self.http.get(format!("{}/metrics", self.base)).send().await?;
+                waiting_runs(&response.error_for_status()?.text().await?)
+            }
+            Kind::Dbos => {
+                let (status, body) = json_of(self.http.get(format!("{}/waiting", self.base)).send().await?).await?;
+                match body["waiting"].as_u64() {
+                    Some(waiting) if status.is_success() => Ok(waiting),
+                    _ => bail!("waiting: {status}: {body}"),
+                }
+            }
+        }
+    }
+
+    /// Baton: the open inbox items by run id (every page of `GET /api/v1/inbox`, 500 a page).
+    /// DBOS has no items (a message is sent to the workflow id): empty.
+    pub async fn inbox_items(&self) -> anyhow::Result<HashMap<String, String>> {
+        let mut items = HashMap::new();
+        if self.kind == Kind::Dbos {
+            return Ok(items);
+        }
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut url = format!("{}/api/v1/inbox?limit=500", self.base);
+            if let Some(cursor) = &cursor {
+                url.push_str(&format!("&cursor={cursor}"));
+            }
+            let (status, page) = json_of(self.http.get(url).send().await?).await?;
+            if !status.is_success() {
+                bail!("inbox: {status}: {page}");
+            }
+            for item in page["items"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                if let (Some(id), Some(run)) = (item["id"].as_str(), item["runId"].as_str()) {
+                    items.insert(run.to_owned(), id.to_owned());
+                }
+            }
+            match page["nextCursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// Answers a parked run and returns the time from sending the answer until the run was seen
+    /// completed. Baton: `POST /api/v1/inbox/{item}/respond` (`202`), then `observe`. DBOS:
+    /// `POST /wait/{id}/respond`, which sends the message and returns the workflow's result
+    /// (`observe` does not apply).
+    pub async fn respond(&self, run: &Parked, item: Option<&str>, observe: Observe) -> anyhow::Result<Duration> {
+        if self.kind == Kind::Dbos {
+            let started = Instant::now();
+            let response = self.http.post(format!("{}/wait/{}/respond", self.base, run.id)).send().await?;
+            let (status, body) = json_of(response).await?;
+            if !status.is_success() || body["status"] != "SUCCESS" {
+                bail!("respond {}: {status}: {body}", run.id);
+            }
+            return Ok(started.elapsed());
+        }
+        let item = item.with_context(|| format!("run {} has no inbox item", run.id))?;
+        // The stream is opened before the clock starts.
+        let mut stream = match observe {
+            Observe::Poll => None,
+            Observe::Stream => {
+                let mut url = format!("{}/api/v1/runs/{}/history", self.base, run.id);
+                if let Some(cursor) = &run.cursor {
+                    url.push_str(&format!("?after={cursor}"));
+                }
+                Some(self.http.get(url).header("accept", "text/event-stream").send().await?.error_for_status()?)
+            }
+        };
+        let started = Instant::now();
+        let response = self
+            .http
+            .post(format!("{}/api/v1/inbox/{item}/respond", self.base))
+            .json(&json!({"data": {"approved": true}}))
+            .send()
+            .await?;
+        if response.status() != StatusCode::ACCEPTED {
+            let status = response.status();
+            bail!("respond {item}: {status}: {}", response.text().await.unwrap_or_default());
+        }
+        match &mut stream {
+            None => loop {
+                match self.run_state(&run.id).await? {
+                    RunState::Completed => return Ok(started.elapsed()),
+                    RunState::InFlight => {}
+                    RunState::Failed(status) => bail!("run {} ended {status}", run.id),
+                }
+            },
+            Some(stream) => {
+                let mut seen = String::new();
+                while let Some(chunk) = stream.chunk().await? {
+                    seen.push_str(&String::from_utf8_lossy(&chunk));
+                    if seen.contains(&format!("event: {COMPLETED}")) {
+                        return Ok(started.elapsed());
+                    }
+                }
+                bail!("the history stream of {} ended without {COMPLETED}: {seen}", run.id)
+            }
+        }
+    }
+
+    /// Requests the first page of waiting items (Baton `GET /api/v1/inbox`, default page of 50;
+    /// DBOS `GET /inbox`, 50 pending workflows oldest first); returns how many items it held.
+    pub async fn inbox_page(&self) -> anyhow::Result<usize> {
+        let url = match self.kind {
+            Kind::Baton => format!("{}/api/v1/inbox", self.base),
+            Kind::Dbos => format!("{}/inbox", self.base),
+        };
+        let (status, page) = json_of(self.http.get(url).send().await?).await?;
+        match page["items"].as_array() {
+            Some(items) if status.is_success() => Ok(items.len()),
+            _ => bail!("inbox page: {status}: {page}"),
+        }
+    }
+
     /// The DBOS peer's versions and SQLite settings (`GET /info`).
     pub async fn dbos_info(&self) -> anyhow::Result<Value> {
         Ok(json_of(self.http.get(format!("{}/info", self.base)).send().await?).await?.1)
     }
+}
+
+/// A `Field:   N kB` line of a /proc/PID/status text, in bytes.
+fn status_bytes(status: &str, field: &str) -> Option<u64> {
+    let value = status.lines().find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))?;
+    let kib: u64 = value.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The `baton_runs{status="waiting"}` gauge of a `/metrics` text; 0 when absent (no run has
+/// waited yet).
+fn waiting_runs(metrics: &str) -> anyhow::Result<u64> {
+    let value = metrics
+        .lines()
+        .find(|line| line.starts_with("baton_runs{") && line.contains("status=\"waiting\""))
+        .and_then(|line| line.split_whitespace().last());
+    Ok(value.map(str::parse::<u64>).transpose()?.unwrap_or(0))
 }
 
 /// The journal mode recorded in a SQLite file's header (bytes 18-19: 1 = rollback journal,
@@ -342,5 +555,30 @@ pub fn sqlite_journal(db: &Path) -> String {
         },
         Ok(_) => "not a SQLite file".to_owned(),
         Err(err) => format!("unreadable: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_resident_set_of_this_process() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let rss = status_bytes(&status, "VmRSS").unwrap();
+        let peak = status_bytes(&status, "VmHWM").unwrap();
+        assert!(rss > 0 && rss.is_multiple_of(1024) && peak >= rss, "{rss} {peak}");
+        assert_eq!(status_bytes(&status, "NoSuchField"), None);
+        // `VmRS` is a prefix of `VmRSS`, not a field.
+        assert_eq!(status_bytes(&status, "VmRS"), None);
+    }
+
+    #[test]
+    fn reads_the_waiting_runs_of_the_metrics_text() {
+        let text = "# HELP baton_runs Runs by status.\n# TYPE baton_runs gauge\n\
+                    baton_runs{status=\"completed\"} 7\nbaton_runs{status=\"waiting\"} 100000\n# EOF\n";
+        assert_eq!(waiting_runs(text).unwrap(), 100_000);
+        assert_eq!(waiting_runs("baton_runs{status=\"completed\"} 7\n# EOF\n").unwrap(), 0);
+        assert!(waiting_runs("baton_runs{status=\"waiting\"} many\n").is_err());
     }
 }

@@ -5,6 +5,7 @@
 //! The method is in bench/README.md.
 
 mod engine;
+mod inbox;
 mod postgres;
 mod report;
 mod stats;
@@ -27,8 +28,12 @@ pub enum Workload {
     W1,
     /// 3 `call: http` tasks to the stub, concurrent clients: runs/s, p99.
     W2,
+    /// Human input: respond → run completed, warm and after a restart while parked: p50/p99.
+    W3,
     /// `kill -9` with runs in flight, restart: time to all completed, lost, twice, requests per key.
     W4,
+    /// Many runs parked in the inbox: server RSS, database bytes per run, first inbox page.
+    W6,
     /// W2 on PostgreSQL with one and with two nodes (Baton only): runs/s, p99, database CPU.
     W2pg,
 }
@@ -41,7 +46,7 @@ pub struct Args {
     #[arg(long, default_value_t = 5)]
     pub repeats: usize,
     /// Workloads to run.
-    #[arg(long, value_delimiter = ',', default_value = "w1,w2,w4,w2pg")]
+    #[arg(long, value_delimiter = ',', default_value = "w1,w2,w3,w4,w6,w2pg")]
     pub only: Vec<Workload>,
     /// Measure Baton alone.
     #[arg(long)]
@@ -76,6 +81,16 @@ pub struct Args {
     /// W2 on PostgreSQL: connections per node (`baton serve --db-connections`).
     #[arg(long, default_value_t = 16)]
     pub pg_connections: u32,
+    /// W3: runs answered per phase (warm, then after a restart), one at a time.
+    #[arg(long, default_value_t = 200)]
+    pub w3_runs: usize,
+    /// W3: the longest pause before each answer (each pause is spread uniformly below it, and
+    /// not timed), so answers do not arrive in step with DBOS's 1 s notification polling.
+    #[arg(long, default_value_t = 1000)]
+    pub w3_pause_ms: u64,
+    /// W3, Baton: runs whose completion is also seen on their history stream (SSE).
+    #[arg(long, default_value_t = 20)]
+    pub w3_stream_runs: usize,
     /// W4: runs started before the kill.
     #[arg(long, default_value_t = 1000)]
     pub w4_runs: usize,
@@ -86,6 +101,25 @@ pub struct Args {
     /// count as lost.
     #[arg(long, default_value_t = 180)]
     pub w4_timeout_seconds: u64,
+    /// W6: runs parked in the inbox on Baton.
+    #[arg(long, default_value_t = 100_000)]
+    pub w6_runs: usize,
+    /// W6: workflows blocked in `recv` on DBOS (each holds a Python thread).
+    #[arg(long, default_value_t = 1000)]
+    pub w6_dbos_runs: usize,
+    /// W6: concurrent clients starting the runs.
+    #[arg(long, default_value_t = 64)]
+    pub w6_clients: usize,
+    /// W6: repeats (at most `--repeats`; W6 runs in the first ones only, as it is long).
+    #[arg(long, default_value_t = 1)]
+    pub w6_repeats: usize,
+    /// W6: requests of the first inbox page, one at a time, for its p50/p99.
+    #[arg(long, default_value_t = 20)]
+    pub w6_page_requests: usize,
+    /// W3 and W6: how long runs may take to start and park, and to park again after a
+    /// restart, before the trial fails.
+    #[arg(long, default_value_t = 900)]
+    pub park_timeout_seconds: u64,
 }
 
 fn programs(args: &Args) -> anyhow::Result<Programs> {
@@ -111,6 +145,9 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.repeats == 0 {
         bail!("--repeats must be at least 1");
+    }
+    if args.w3_runs < 2 || args.w6_runs == 0 || args.w6_dbos_runs == 0 || args.w6_page_requests == 0 {
+        bail!("--w3-runs must be at least 2; --w6-runs, --w6-dbos-runs and --w6-page-requests at least 1");
     }
     let programs = programs(&args)?;
     let mut engines = vec![Kind::Baton];
@@ -139,6 +176,9 @@ async fn main() -> anyhow::Result<()> {
             order.reverse();
         }
         for &workload in &workloads {
+            if workload == Workload::W6 && repeat >= args.w6_repeats {
+                continue;
+            }
             for &kind in &order {
                 if workload == Workload::W2pg && kind != Kind::Baton {
                     continue;
@@ -148,8 +188,10 @@ async fn main() -> anyhow::Result<()> {
                 let trial = match workload {
                     Workload::W1 => workloads::w1(kind, &programs, dir.path(), &stub, &http, &args).await,
                     Workload::W2 => workloads::w2(kind, &programs, dir.path(), &stub, &http, &args).await,
+                    Workload::W3 => inbox::w3(kind, &programs, dir.path(), &http, &args).await,
                     Workload::W4 => workloads::w4(kind, &programs, dir.path(), &http, &args).await,
                     Workload::W2pg => postgres::w2_postgres(&programs, dir.path(), &stub, &http, &args).await,
+                    Workload::W6 => inbox::w6(kind, &programs, dir.path(), &http, &args).await,
                 };
                 match trial {
                     Ok(trial) => report.record(kind, trial),

@@ -7,10 +7,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::Args;
 use crate::engine::{Kind, Programs, Server};
 use crate::stats::median;
 use crate::workloads::Trial;
+use crate::{Args, Workload};
 
 struct Row {
     label: &'static str,
@@ -163,7 +163,7 @@ impl Report {
                 let _ = writeln!(
                     out,
                     "- DBOS: dbos {} on Python {} (FastAPI {}, uvicorn {} with 1 worker, httpx {}), SQLite {}: `journal_mode={}`, `synchronous={}` \
-                     (DBOS sets neither pragma; it sets `isolation_level=IMMEDIATE`, `busy_timeout=30000`, `foreign_keys=ON` in dbos/_sys_db_sqlite.py); synchronous workflows and steps; DBOS defaults otherwise.",
+                     (DBOS sets neither pragma; it sets `isolation_level=IMMEDIATE`, `busy_timeout=30000`, `foreign_keys=ON` in dbos/_sys_db_sqlite.py); synchronous workflows and steps; DBOS defaults otherwise: on SQLite a `recv` is woken by the notification listener thread, which sleeps `notification_listener_polling_interval_sec` (1 s) and then queries once per waiting `recv`.",
                     field("dbos"),
                     field("python"),
                     field("fastapi"),
@@ -183,19 +183,52 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "- Load generator, HTTP stub (W2: baton-server's StandIn `/echo`; W4: the harness's gate stub) and the engine share the machine; all on 127.0.0.1; closed loop.\n\
-             - W1: {} sequential requests after {} warm-up. W2: {} clients, {} s measured after {} s warm-up. \
-             W4: {} runs × 3 stub calls of {} ms, `kill -9` once all {} wait in their second call (behind the stub's closed gate).\n\
+            "- Load generator, HTTP stub (W2: baton-server's StandIn `/echo`; W4: the harness's gate stub) and the engine share the machine; all on 127.0.0.1; closed loop."
+        );
+        let mut sizes = Vec::new();
+        for workload in &args.only {
+            sizes.push(match workload {
+                Workload::W1 => format!("W1: {} sequential requests after {} warm-up.", args.w1_requests, args.w1_warmup),
+                Workload::W2 => format!(
+                    "W2: {} clients, {} s measured after {} s warm-up.",
+                    args.w2_clients, args.w2_seconds, args.w2_warmup_seconds
+                ),
+                Workload::W3 => format!(
+                    "W3: {n} runs parked then answered one at a time, each after an untimed pause spread uniformly below {pause} ms; \
+                     then {n} more parked, `kill -9`, restart, answered the same way (Baton: respond, then `GET /api/v1/runs/{{id}}` back to back until `completed`; \
+                     the history-stream rows: {stream} more runs seen on their SSE history stream instead; DBOS: `DBOS.send`, then `get_result` polling every 5 ms).",
+                    n = args.w3_runs,
+                    pause = args.w3_pause_ms,
+                    stream = args.w3_stream_runs,
+                ),
+                Workload::W2pg => format!(
+                    "W2 PostgreSQL: W2's workflow, {} clients split evenly over 1 then 2 `baton serve` nodes on one PostgreSQL \
+                     database (a fresh schema per trial), {} s measured after {} s warm-up; DB CPU = CPU time of the machine's \
+                     `postgres` processes over the measured window / its length.",
+                    args.w2_clients, args.w2_seconds, args.w2_warmup_seconds
+                ),
+                Workload::W4 => format!(
+                    "W4: {} runs × 3 stub calls of {} ms, `kill -9` once all {} wait in their second call (behind the stub's closed gate).",
+                    args.w4_runs, args.w4_delay_ms, args.w4_runs
+                ),
+                Workload::W6 => format!(
+                    "W6: Baton {} runs, DBOS {} workflows, started in background by {} clients and left waiting; first inbox page requested {} times; \
+                     {} repeat(s), the first ones.",
+                    args.w6_runs,
+                    args.w6_dbos_runs,
+                    args.w6_clients,
+                    args.w6_page_requests,
+                    args.w6_repeats.min(args.repeats)
+                ),
+            });
+        }
+        sizes.dedup();
+        let _ = writeln!(
+            out,
+            "- {}\n\
              - {} repeats per workload and engine, the engine that goes first alternating per repeat; each figure is the median over the repeats; \
              ratio = Baton median / DBOS median (below 1 is better for latencies and times, above 1 for throughput).\n",
-            args.w1_requests,
-            args.w1_warmup,
-            args.w2_clients,
-            args.w2_seconds,
-            args.w2_warmup_seconds,
-            args.w4_runs,
-            args.w4_delay_ms,
-            args.w4_runs,
+            sizes.join(" "),
             args.repeats,
         );
         let _ = writeln!(out, "| Figure | Baton | DBOS | Baton/DBOS |\n|---|---:|---:|---:|");

@@ -30,8 +30,7 @@ pub struct UsageError(pub String);
 pub async fn open_store(path: &Path) -> anyhow::Result<SqliteStore> {
     if path.to_str().is_some_and(|db| db.starts_with("postgres://") || db.starts_with("postgresql://")) {
         return Err(UsageError(
-            "this command reads a SQLite file; for PostgreSQL start `baton serve --db URL` and use --server URL"
-                .into(),
+            "this command reads a SQLite file; for PostgreSQL start `baton serve --db URL` and use --server URL".into(),
         )
         .into());
     }

@@ -147,7 +147,8 @@ impl<S: Store + Clone> Engine<S> {
         let document = serde_json::to_value(input)
             .map_err(|err| EngineError::CorruptRun { run_id: run_id.into(), message: err.to_string() })?;
         let store = &self.inner.store;
-        let owner = retry_transient("pass an input on", || store.put_run_input(run_id, document.clone(), now_ms())).await?;
+        let owner =
+            retry_transient("pass an input on", || store.put_run_input(run_id, document.clone(), now_ms())).await?;
         tracing::debug!(run_id, owner = ?owner, "input passed on to the run's owner");
         Ok(())
     }
