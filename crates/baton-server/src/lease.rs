@@ -144,11 +144,17 @@ async fn renew<S: Store>(store: S, name: String, holder: String, epoch: i64, ttl
     }
 }
 
-/// This host's name (Linux), or `unknown`.
+/// This host's name (Linux), or `unknown`, with the PID namespace when there is one
+/// (`vm~pid:[4026531836]`): two containers sharing a host name but not their process ids must
+/// not judge each other's processes.
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|name| name.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".into())
+        .unwrap_or_else(|_| "unknown".into());
+    match std::fs::read_link("/proc/self/ns/pid") {
+        Ok(namespace) => format!("{name}~{}", namespace.display()),
+        Err(_) => name,
+    }
 }
 
 /// Whether a holder `host/pid/…` ran on this host in a process that no longer exists (or is a

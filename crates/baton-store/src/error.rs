@@ -29,12 +29,13 @@ pub enum StoreError {
 
 impl StoreError {
     /// Whether trying again later may succeed: the database was unreachable or went away
-    /// (I/O, pool timeout, a server shutting down or refusing connections), as opposed to an
+    /// (I/O, pool timeout, a connection cut mid-message, a server shutting down or refusing
+    /// connections), as opposed to an
     /// answer about the request itself (conflict, not found, constraint, encoding).
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Database(err) => match err {
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => true,
                 // SQLSTATE class 08 (connection exception), 57P01-57P03 (admin shutdown, crash
                 // shutdown, cannot connect now), and SQLite's busy/locked.
                 sqlx::Error::Database(db) => db.code().is_some_and(|code| {

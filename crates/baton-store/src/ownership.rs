@@ -38,10 +38,12 @@ pub(crate) const CLAIM_ORPHANS_SQLITE: &str = claim_orphans_sql!("");
 /// [`claim_orphans_sql`] on PostgreSQL: concurrent sweeps of several nodes skip each other's rows.
 pub(crate) const CLAIM_ORPHANS_PG: &str = claim_orphans_sql!("FOR UPDATE SKIP LOCKED");
 
-/// Stored inputs of the runs node `$1` owns, oldest first, at most `$2`.
+/// Stored inputs of the unfinished runs node `$1` owns, oldest first, at most `$2` (an input
+/// stored while its run was ending is left out; the run's deletion takes it).
 pub(crate) const INPUTS_OF_NODE: &str = "SELECT run_inputs.id, run_inputs.run_id, run_inputs.input, \
      run_inputs.created_at FROM run_inputs JOIN runs ON runs.id = run_inputs.run_id \
-     WHERE runs.owner = $1 ORDER BY run_inputs.id LIMIT $2";
+     WHERE runs.owner = $1 AND runs.status NOT IN ('completed', 'faulted', 'cancelled') \
+     ORDER BY run_inputs.id LIMIT $2";
 
 /// Leases whose name starts with `$1`, by name.
 pub(crate) const LEASES_WITH_PREFIX: &str = "SELECT name, holder, epoch, expires_at FROM leases \

@@ -233,7 +233,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// Stores an input for run `run_id`, to be applied by its owner, and returns that owner
-    /// (`None`: unowned). PostgreSQL notifies channel `baton_inputs` with the owner as payload
+    /// (`None`: unowned, or the run ended, and then nothing is stored). PostgreSQL notifies channel `baton_inputs` with the owner as payload
     /// when the write commits. The input stays until a checkpoint of the run lists it in
     /// [`Checkpoint::inputs_consumed`] or ends the run.
     ///

@@ -40,6 +40,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 node_id: lease.holder.clone(),
                 orphan_sweep_ms: (ttl_ms / 3).max(100) as u64,
                 input_poll_ms: 1_000,
+                lease_ttl_ms: ttl_ms as u64,
             };
             eprintln!("node {} joined the cluster on PostgreSQL", lease.holder);
             serve_on(AnyStore::from(store), lease, Some(cluster), args).await

@@ -119,6 +119,10 @@ impl<S: Store + Clone> Actor<S> {
             engine.adopt_timers(run_id).await?;
             engine.wake_input_intake();
             tracing::info!(run_id, epoch = record.owner_epoch, "claimed a run from a node that is gone");
+            if record.status == baton_core::state::RunStatus::Pending.as_str() {
+                // Its node never started it: start it here (within the workflow's limit).
+                engine.start(run_id).await?;
+            }
         }
         let deployed = engine.inner.registry.get(store, &record.namespace, &record.name, &record.version).await?;
         let state: RunState = serde_json::from_value(record.state)

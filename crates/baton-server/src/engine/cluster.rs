@@ -29,9 +29,9 @@ const ORPHAN_BATCH: u32 = 200;
 /// Most stored inputs taken by one look at the store.
 const INPUT_BATCH: u32 = 1_000;
 
-/// A stored input handed to an actor is not handed over again for this long (its checkpoint
-/// normally deletes it well before).
-const REDELIVER_AFTER: Duration = Duration::from_secs(10);
+/// How long a stored input handed to an actor is remembered: while its run has an actor, the
+/// input is in that actor's mailbox (or applied) and is not handed over again.
+const REMEMBER_HANDED: Duration = Duration::from_secs(60);
 
 /// How a node takes part in a cluster.
 #[derive(Debug, Clone)]
@@ -44,6 +44,10 @@ pub struct ClusterConfig {
     /// How often the node looks for stored inputs it was not notified of (ms): the safety net
     /// under `LISTEN`/`NOTIFY`.
     pub input_poll_ms: u64,
+    /// The node leases' time to live (ms). After the database was unreachable, the orphan sweep
+    /// claims nothing for this long: every node's lease may have lapsed during the outage, and
+    /// the live ones get the time to renew theirs.
+    pub lease_ttl_ms: u64,
 }
 
 /// A node's cluster state inside the engine.
@@ -51,10 +55,14 @@ pub(super) struct ClusterState {
     pub(super) node_id: String,
     orphan_sweep: Duration,
     input_poll: Duration,
+    lease_ttl: Duration,
     /// Wakes the input intake (a notification, or runs just adopted).
     wake: Notify,
     /// Stored inputs handed to actors, and when.
     handed: Mutex<HashMap<i64, Instant>>,
+    /// The orphan sweep's view of the database: `Err(())` while its calls fail, `Ok(since)`
+    /// when they succeed again (`None`: no outage seen).
+    reachable: Mutex<Result<Option<Instant>, ()>>,
 }
 
 impl ClusterState {
@@ -63,21 +71,40 @@ impl ClusterState {
             node_id: config.node_id,
             orphan_sweep: Duration::from_millis(config.orphan_sweep_ms.max(10)),
             input_poll: Duration::from_millis(config.input_poll_ms.max(10)),
+            lease_ttl: Duration::from_millis(config.lease_ttl_ms),
             wake: Notify::new(),
             handed: Mutex::new(HashMap::new()),
+            reachable: Mutex::new(Ok(None)),
         }
     }
 
-    /// Whether a stored input should go to an actor now (not handed over recently).
-    fn take_for_delivery(&self, input_id: i64) -> bool {
+    /// Whether a stored input should go to an actor now: not when it was handed over before
+    /// and its run still has an actor (which holds it, in order); again when that actor is
+    /// gone without applying it.
+    fn take_for_delivery(&self, input_id: i64, run_has_actor: bool) -> bool {
         let mut handed = self.handed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Instant::now();
-        handed.retain(|_, at| now.duration_since(*at) < REDELIVER_AFTER);
-        if handed.contains_key(&input_id) {
+        handed.retain(|_, at| now.duration_since(*at) < REMEMBER_HANDED);
+        if handed.contains_key(&input_id) && run_has_actor {
             return false;
         }
         handed.insert(input_id, now);
         true
+    }
+
+    /// Records how a sweep's database call went; returns whether claiming is allowed now.
+    fn database_answered(&self, answered: bool) -> bool {
+        let mut reachable = self.reachable.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *reachable = match (*reachable, answered) {
+            (_, false) => Err(()),
+            (Err(()), true) => Ok(Some(Instant::now())),
+            (Ok(since), true) => Ok(since),
+        };
+        match *reachable {
+            Ok(Some(since)) => since.elapsed() >= self.lease_ttl,
+            Ok(None) => true,
+            Err(()) => false,
+        }
     }
 }
 
@@ -102,7 +129,13 @@ impl<S: Store + Clone> Engine<S> {
         let Some(cluster) = self.cluster() else { return Ok(0) };
         let store = &self.inner.store;
         let now = now_ms();
-        for (name, lease) in store.leases_with_prefix(NODE_LEASE_PREFIX).await? {
+        let leases = store.leases_with_prefix(NODE_LEASE_PREFIX).await;
+        if !cluster.database_answered(leases.is_ok()) {
+            leases?;
+            tracing::debug!("the database was unreachable a moment ago: claiming nothing until the leases are renewed");
+            return Ok(0);
+        }
+        for (name, lease) in leases? {
             if lease.holder != cluster.node_id && lease.expires_at > now && crate::lease::holder_is_dead(&lease.holder)
             {
                 tracing::info!(node = %lease.holder, "a node's process is gone: expiring its lease");
@@ -135,11 +168,14 @@ impl<S: Store + Clone> Engine<S> {
         self.adopt_timers(run_id).await?;
         let Some(record) = self.inner.store.get_run(run_id).await? else { return Ok(()) };
         if record.status == RunStatus::Pending.as_str() {
-            self.start(run_id).await
-        } else {
-            self.ensure_actor(run_id);
-            Ok(())
+            return self.start(run_id).await;
         }
+        let deployed = self.workflow(&record.namespace, &record.name, &record.version).await?;
+        if deployed.max_concurrency.is_some() {
+            self.inner.admission.occupy(&(record.namespace, record.name, record.version));
+        }
+        self.ensure_actor(run_id);
+        Ok(())
     }
 
     /// A run another node owns: its inputs go to the store for the owner.
@@ -157,7 +193,7 @@ impl<S: Store + Clone> Engine<S> {
     async fn take_stored_inputs(&self) -> Result<(), EngineError> {
         let Some(cluster) = self.cluster() else { return Ok(()) };
         for stored in self.inner.store.inputs_for_node(&cluster.node_id, INPUT_BATCH).await? {
-            if !cluster.take_for_delivery(stored.id) {
+            if !cluster.take_for_delivery(stored.id, self.has_actor(&stored.run_id)) {
                 continue;
             }
             match serde_json::from_value::<StepInput>(stored.input) {
@@ -213,7 +249,13 @@ async fn take_inputs<S: Store + Clone>(inner: Weak<Inner<S>>) {
             }
         };
         let listening = tokio::select! {
-            alive = woken => alive,
+            alive = woken => {
+                // One look at the store serves every notification received so far.
+                if let Some(receiver) = notifications.as_mut() {
+                    while receiver.try_recv().is_ok() {}
+                }
+                alive
+            }
             () = cluster.wake.notified() => true,
             () = tokio::time::sleep(cluster.input_poll) => true,
         };

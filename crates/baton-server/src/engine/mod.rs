@@ -416,6 +416,11 @@ impl<S: Store + Clone> Engine<S> {
         None
     }
 
+    /// Whether the run has an actor on this node now.
+    fn has_actor(&self, run_id: &str) -> bool {
+        self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).contains_key(run_id)
+    }
+
     /// After an actor stopped: drops its mailbox entry unless a newer actor replaced it (a
     /// mailbox whose receiver is gone is closed).
     fn forget_stopped_actor(&self, run_id: &str) {
@@ -497,9 +502,12 @@ impl<S: Store + Clone> Engine<S> {
                 // see: look at the store now and then.
                 match tokio::time::timeout(cluster::REMOTE_WATCH_INTERVAL, watch.receiver.changed()).await {
                     Err(_elapsed) => {
-                        let current = self.outcome(run_id).await?;
-                        if until(current.status) {
-                            return Ok(current);
+                        match self.outcome(run_id).await {
+                            Ok(current) if until(current.status) => return Ok(current),
+                            Ok(_) => {}
+                            // The database is away: the run is paused, not failed.
+                            Err(EngineError::Store(err)) if err.is_transient() => {}
+                            Err(err) => return Err(err),
                         }
                         continue;
                     }

@@ -3,8 +3,8 @@
 //! run's owner through `LISTEN`/`NOTIFY`.
 
 use serde_json::Value;
-use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use sqlx::{PgPool, Row};
 use tokio::sync::{mpsc, watch};
 
 use crate::error::StoreError;
@@ -38,10 +38,12 @@ pub(crate) async fn put_run_input(
     // The notification is delivered when the statement's transaction commits, so the owner
     // never looks for an input that is not visible yet.
     let row = sqlx::query(
-        "WITH run AS (SELECT id, owner FROM runs WHERE id = $1), \
+        "WITH run AS (SELECT id, owner, status IN ('completed', 'faulted', 'cancelled') AS ended \
+           FROM runs WHERE id = $1), \
          input AS (INSERT INTO run_inputs (run_id, input, created_at) \
-           SELECT id, $2::json, $3 FROM run RETURNING id) \
-         SELECT run.owner, pg_notify($4, COALESCE(run.owner, '')) IS NULL AS notified FROM run, input",
+           SELECT id, $2::json, $3 FROM run WHERE NOT ended RETURNING id) \
+         SELECT run.owner, run.ended, (SELECT pg_notify($4, COALESCE(run.owner, '')) FROM input) IS NULL AS notified \
+         FROM run",
     )
     .bind(run_id)
     .bind(encode_json(input)?)
@@ -50,6 +52,7 @@ pub(crate) async fn put_run_input(
     .fetch_optional(pool)
     .await?;
     match row {
+        Some(row) if row.try_get::<bool, _>("ended")? => Ok(None),
         Some(row) => row.optional_text("owner"),
         None => Err(StoreError::NotFound(format!("run {run_id}"))),
     }

@@ -7,7 +7,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::error::StoreError;
 use crate::ownership::{CLAIM_ORPHANS_SQLITE, CLAIM_RUN, INPUTS_OF_NODE, LEASES_WITH_PREFIX};
-use crate::records::{Lease, Millis, RunInput};
+use crate::records::{Lease, Millis, RunInput, TERMINAL_STATUSES};
 use crate::rows as record;
 use crate::sqlite::codec::encode_json;
 
@@ -40,9 +40,12 @@ pub(crate) async fn put_run_input(
     input: &Value,
     now: Millis,
 ) -> Result<Option<String>, StoreError> {
-    let owner: Option<Option<String>> =
-        sqlx::query_scalar("SELECT owner FROM runs WHERE id = $1").bind(run_id).fetch_optional(&mut *conn).await?;
-    let Some(owner) = owner else { return Err(StoreError::NotFound(format!("run {run_id}"))) };
+    let run: Option<(Option<String>, String)> =
+        sqlx::query_as("SELECT owner, status FROM runs WHERE id = $1").bind(run_id).fetch_optional(&mut *conn).await?;
+    let Some((owner, status)) = run else { return Err(StoreError::NotFound(format!("run {run_id}"))) };
+    if TERMINAL_STATUSES.contains(&status.as_str()) {
+        return Ok(None);
+    }
     sqlx::query("INSERT INTO run_inputs (run_id, input, created_at) VALUES ($1, $2, $3)")
         .bind(run_id)
         .bind(encode_json(input)?)

@@ -130,6 +130,9 @@ async fn inputs_wait_for_their_owner_until_a_commit_consumes_them(store: &impl S
     store.commit(end).await.unwrap();
     let left: Vec<_> = store.inputs_for_node("a", 10).await.unwrap().into_iter().map(|input| input.run_id).collect();
     assert_eq!(left, vec!["r2".to_owned()]);
+    // An input for an ended run is not stored.
+    assert_eq!(store.put_run_input("r1", json!({"kind": "resume"}), 14).await.unwrap(), None);
+    assert_eq!(store.inputs_for_node("a", 10).await.unwrap().len(), 1);
     // Inputs follow their run to a new owner.
     node_lease(store, "a", 0).await;
     store.claim_run("r2", "b", 20_000).await.unwrap();
