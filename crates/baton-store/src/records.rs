@@ -241,6 +241,10 @@ pub struct Checkpoint {
     /// Ids of the run's stored inputs ([`crate::Store::put_run_input`]) this step applied: they
     /// are deleted. A terminal status deletes every stored input of the run.
     pub inputs_consumed: Vec<i64>,
+    /// Inputs for other runs, stored with the step as by [`crate::Store::put_run_input`]
+    /// (PostgreSQL notifies their owners): (run id, input document). An unknown or ended run
+    /// gets none. A child run's end reaches its parent this way, atomically with the end.
+    pub inputs_sent: Vec<(String, Value)>,
     pub updated_at: Millis,
 }
 

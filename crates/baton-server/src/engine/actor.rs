@@ -259,10 +259,12 @@ impl<S: Store + Clone> Actor<S> {
         self.act(output.commands).await;
         if self.state.status.is_terminal() {
             self.engine.release(&self.deployed);
-            if let Some(parent) = &self.parent {
-                let result = child_result(self.state.status, self.state.output.clone(), self.state.error.clone());
-                let effect_id = parent.effect_id.clone();
-                self.engine.deliver(&parent.run_id, StepInput::EffectCompleted { effect_id, result });
+            // With several nodes the parent's input went to the store with the step (it reaches
+            // the parent's owner, wherever it runs, even if this node dies now).
+            if let Some((parent_id, input)) = self.report_to_parent()
+                && self.engine.node_id().is_none()
+            {
+                self.engine.deliver(&parent_id, input);
             }
         }
         Ok(())
@@ -360,8 +362,21 @@ impl<S: Store + Clone> Actor<S> {
             subscriptions_cleared,
             events_consumed,
             inputs_consumed: stored_input.into_iter().collect(),
+            inputs_sent: self
+                .report_to_parent()
+                .filter(|_| self.engine.node_id().is_some())
+                .and_then(|(parent_id, input)| Some((parent_id, serde_json::to_value(input).ok()?)))
+                .into_iter()
+                .collect(),
             updated_at: now,
         }
+    }
+
+    /// A child run that ended: the parent's input that reports it.
+    fn report_to_parent(&self) -> Option<(String, StepInput)> {
+        let parent = self.parent.as_ref().filter(|_| self.state.status.is_terminal())?;
+        let result = child_result(self.state.status, self.state.output.clone(), self.state.error.clone());
+        Some((parent.run_id.clone(), StepInput::EffectCompleted { effect_id: parent.effect_id.clone(), result }))
     }
 
     /// Performs committed commands; results come back through the mailbox.

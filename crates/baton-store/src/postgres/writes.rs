@@ -207,8 +207,18 @@ pub(crate) async fn commit(pool: &PgPool, checkpoint: &Checkpoint) -> Result<i64
            DELETE FROM run_inputs \
            WHERE run_id = $1 AND (id = ANY($35::bigint[]) OR $3 IN ('completed', 'faulted', 'cancelled')) \
              AND EXISTS (SELECT FROM run) \
+         ), sent_inputs AS ( \
+           INSERT INTO run_inputs (run_id, input, created_at) \
+           SELECT target.id, sent.input::json, $7 \
+           FROM run, UNNEST($36::text[], $37::text[]) AS sent (run_id, input) \
+             JOIN runs AS target ON target.id = sent.run_id \
+           WHERE target.status NOT IN ('completed', 'faulted', 'cancelled') \
+           RETURNING run_id \
+         ), notified AS ( \
+           SELECT pg_notify('baton_inputs', COALESCE(target.owner, '')) \
+           FROM sent_inputs JOIN runs AS target ON target.id = sent_inputs.run_id \
          ) \
-         SELECT state_version FROM run",
+         SELECT state_version FROM run WHERE (SELECT count(*) FROM notified) >= 0",
     )
     .bind(run_id)
     .bind(checkpoint.expected_version)
@@ -245,6 +255,8 @@ pub(crate) async fn commit(pool: &PgPool, checkpoint: &Checkpoint) -> Result<i64
     .bind(consumed.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>())
     .bind(checkpoint.expected_epoch)
     .bind(&checkpoint.inputs_consumed)
+    .bind(checkpoint.inputs_sent.iter().map(|(target, _)| target.as_str()).collect::<Vec<_>>())
+    .bind(checkpoint.inputs_sent.iter().map(|(_, input)| encode_json(input)).collect::<Result<Vec<_>, _>>()?)
     .fetch_optional(pool)
     .await?;
     if let Some(new_version) = new_version {

@@ -174,6 +174,17 @@ pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint)
         .execute(&mut *conn)
         .await?;
     }
+    for (target, input) in &checkpoint.inputs_sent {
+        sqlx::query(
+            "INSERT INTO run_inputs (run_id, input, created_at) SELECT id, $2, $3 FROM runs \
+             WHERE id = $1 AND status NOT IN ('completed', 'faulted', 'cancelled')",
+        )
+        .bind(target)
+        .bind(encode_json(input)?)
+        .bind(checkpoint.updated_at)
+        .execute(&mut *conn)
+        .await?;
+    }
     if TERMINAL_STATUSES.contains(&checkpoint.status.as_str()) {
         sqlx::query("DELETE FROM run_inputs WHERE run_id = $1").bind(run_id).execute(&mut *conn).await?;
     } else {

@@ -247,6 +247,7 @@ pub fn checkpoint(run_id: &str, expected_version: i64) -> Checkpoint {
         subscriptions_cleared: Vec::new(),
         events_consumed: Vec::new(),
         inputs_consumed: Vec::new(),
+        inputs_sent: Vec::new(),
         updated_at: 2_000 + expected_version,
     }
 }

@@ -13,6 +13,7 @@ backend_tests!(
     the_orphan_sweep_takes_the_runs_of_expired_nodes_only,
     inputs_wait_for_their_owner_until_a_commit_consumes_them,
     leases_are_listed_by_prefix,
+    a_commit_sends_inputs_to_other_runs_with_the_step,
 );
 
 /// Node `holder`'s lease, valid until `expires_at`.
@@ -154,4 +155,28 @@ async fn leases_are_listed_by_prefix(store: &impl Store) {
         .map(|(name, lease)| (name, lease.holder, lease.expires_at))
         .collect();
     assert_eq!(listed, vec![("node/a".to_owned(), "a".to_owned(), 200), ("node/b".to_owned(), "b".to_owned(), 100)]);
+}
+
+async fn a_commit_sends_inputs_to_other_runs_with_the_step(store: &impl Store) {
+    node_lease(store, "a", 10_000).await;
+    node_lease(store, "b", 10_000).await;
+    store.create_run(owned_run("parent", 1, "b"), Vec::new()).await.unwrap();
+    store.create_run(owned_run("ended", 2, "b"), Vec::new()).await.unwrap();
+    store.create_run(owned_run("child", 3, "a"), Vec::new()).await.unwrap();
+    let mut end = checkpoint("ended", 1);
+    end.status = "completed".into();
+    store.commit(end).await.unwrap();
+    // A refused step sends nothing.
+    let mut stale = checkpoint("child", 9);
+    stale.inputs_sent = vec![("parent".into(), json!({"kind": "effect_completed"}))];
+    assert!(store.commit(stale).await.is_err());
+    assert!(store.inputs_for_node("b", 10).await.unwrap().is_empty());
+    let mut last = checkpoint("child", 1);
+    last.status = "completed".into();
+    last.inputs_sent =
+        vec![("parent".into(), json!({"kind": "effect_completed"})), ("ended".into(), json!({"kind": "cancel"}))];
+    store.commit(last).await.unwrap();
+    let sent = store.inputs_for_node("b", 10).await.unwrap();
+    let sent: Vec<_> = sent.iter().map(|input| (input.run_id.as_str(), input.input.clone())).collect();
+    assert_eq!(sent, vec![("parent", json!({"kind": "effect_completed"}))], "nothing for an ended run");
 }

@@ -295,6 +295,14 @@ async fn an_input_stored_on_one_node_wakes_its_owner_on_another() {
     );
     let quiet = tokio::time::timeout(std::time::Duration::from_millis(300), bystander_wakeups.recv()).await;
     assert!(quiet.is_err(), "another node is not woken for this owner's input");
+    // A step of another run that sends the run an input wakes the owner too.
+    other.create_run(new_run("r2", 2), Vec::new()).await.unwrap();
+    let mut step = checkpoint("r2", 1);
+    step.inputs_sent = vec![("r1".into(), serde_json::json!({"kind": "resume"}))];
+    other.commit(step).await.unwrap();
+    let woken = tokio::time::timeout(std::time::Duration::from_secs(5), owner_wakeups.recv()).await;
+    assert_eq!(woken.ok().flatten(), Some(()), "the owner was not woken by a commit");
+    assert_eq!(db.store.inputs_for_node("owner", 10).await.unwrap().len(), 2);
     other.close().await;
     db.close().await;
 }
