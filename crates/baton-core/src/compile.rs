@@ -291,7 +291,7 @@ pub enum EndpointSpec {
 
 /// A correlation `expect` that is an expression on the task input: `${ … }`, or bare jq starting
 /// with `.` or `$`; anything else is a constant.
-fn is_expect_expression(source: &str) -> bool {
+pub(crate) fn is_expect_expression(source: &str) -> bool {
     let trimmed = source.trim_start();
     is_runtime_expression(source) || trimmed.starts_with('.') || trimmed.starts_with('$')
 }
@@ -344,6 +344,9 @@ pub fn compile(workflow: Workflow) -> Result<CompiledWorkflow, Vec<Diagnostic>> 
     let output_as = output.and_then(|o| compiler.expression_field(o.as_.as_ref(), "/output/as", &Vec::new()));
     let output_schema = output.and_then(|o| compiler.schema(o.schema.as_ref(), "/output/schema"));
     let timeout_ms = compiler.timeout(workflow.timeout.as_ref(), "/timeout");
+    if let Some(on) = workflow.schedule.as_ref().and_then(|schedule| schedule.on.as_ref()) {
+        compiler.schedule_on(on);
+    }
     let Compiler { tasks, lists, diagnostics, .. } = compiler;
     if !diagnostics.is_empty() {
         return Err(diagnostics);
@@ -618,6 +621,22 @@ impl Compiler<'_> {
             },
             TaskKind::Listen(task) => self.listen(task, reference, scope),
         }
+    }
+
+    /// Checks the filter expressions of `schedule.on` (`dsl-reference.md#schedule`): the engine
+    /// matches them outside any run, with `.` and `$event` only, as `listen` filters.
+    fn schedule_on(&mut self, on: &EventConsumptionStrategy) {
+        let mut filters = CompiledListen {
+            filters: Vec::new(),
+            expect_expressions: Vec::new(),
+            strategy: Strategy::Any,
+            until: Until::None,
+            read: ReadMode::default(),
+            foreach: None,
+            correlates: false,
+            inbox: None,
+        };
+        self.strategy(on, "/schedule/on", FilterRole::Consume, &Vec::new(), &mut filters);
     }
 
     fn listen(&mut self, task: &ListenTask, reference: &str, scope: &Scope) -> CompiledKind {

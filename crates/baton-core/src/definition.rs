@@ -106,6 +106,28 @@ do:
     }
 
     #[test]
+    fn schedule_filter_expressions_are_checked_at_load() {
+        let problems = messages(
+            r#"
+schedule:
+  on:
+    all:
+      - with: {type: t, data: "${ . > $input.limit }"}
+      - with: {type: u}
+        correlate:
+          order: {from: ".data.id |"}
+do:
+  - mark:
+      set: {done: true}
+"#,
+        );
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.iter().any(|p| p.starts_with("/schedule/on/all/0/with/data: ")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.starts_with("/schedule/on/all/1/correlate/order/from: ")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("correlate on different keys")), "{problems:?}");
+    }
+
+    #[test]
     fn filters_and_expectations_compile_into_the_subscription_form() {
         let workflow = load_definition(
             "document: {dsl: '1.0.3', namespace: test, name: listen, version: '0.1.0'}

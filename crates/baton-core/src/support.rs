@@ -2,8 +2,9 @@
 //!
 //! A definition using one of them is valid but refused at deploy time with one diagnostic per
 //! use, naming the feature at its path, so that nothing fails later in the middle of a run.
-//! Not supported yet: `schedule.on` with `all`, `until` or `correlate`, a `schedule.every` or
-//! `schedule.after` given as an expression, `call: grpc|asyncapi|mcp|a2a`,
+//! Not supported yet: `schedule.on` with `until`, a `correlate.expect` expression in
+//! `schedule.on` (there is no input to evaluate it on), `schedule.on.all` filters correlating on
+//! different keys, a `schedule.every` or `schedule.after` given as an expression, `call: grpc|asyncapi|mcp|a2a`,
 //! `run: container|script|shell`, functions from catalogs or URLs, the `oauth2`, `oidc` and
 //! `digest` authentication schemes, `use.extensions`, `use.catalogs`, `evaluate` other than
 //! jq in strict mode, and schemas given as an external `resource`.
@@ -62,8 +63,10 @@ impl Finder<'_> {
         }
     }
 
-    /// `schedule.on` runs `one` and `any` strategies without correlation; time-driven schedules
-    /// need literal durations.
+    /// `schedule.on` runs `one`, `any` and `all` (`dsl-reference.md#schedule`), correlating with
+    /// constant `expect`s only (an expression has no input to read before the run exists), and an
+    /// `all` only when its filters correlate on the same keys (they form the correlation group);
+    /// time-driven schedules need literal durations.
     fn schedule(&mut self, schedule: &Schedule) {
         for (key, duration) in [("every", &schedule.every), ("after", &schedule.after)] {
             if let Some(duration) = duration
@@ -73,15 +76,32 @@ impl Finder<'_> {
             }
         }
         let Some(on) = &schedule.on else { return };
-        if on.all.is_some() {
-            self.report("/schedule/on/all".into(), "schedule.on.all");
-        }
         if on.until.is_some() {
             self.report("/schedule/on/until".into(), "schedule.on.until");
         }
-        let filters = on.one.iter().chain(on.any.iter().flatten());
-        if filters.into_iter().any(|filter| filter.correlate.as_ref().is_some_and(|keys| !keys.is_empty())) {
-            self.report("/schedule/on".into(), "correlate in schedule.on");
+        let filters = on.one.iter().map(|filter| ("/schedule/on/one".to_owned(), filter));
+        let listed =
+            [("any", &on.any), ("all", &on.all)].into_iter().filter_map(|(key, list)| Some((key, list.as_ref()?)));
+        let listed = listed.flat_map(|(key, list)| {
+            list.iter().enumerate().map(move |(index, filter)| (format!("/schedule/on/{key}/{index}"), filter))
+        });
+        for (path, filter) in filters.chain(listed) {
+            for (key, correlation) in filter.correlate.iter().flatten() {
+                if correlation.expect.as_deref().is_some_and(crate::compile::is_expect_expression) {
+                    let path = join(&join(&join(&path, "correlate"), key), "expect");
+                    self.report(path, "correlate.expect given as an expression in schedule.on");
+                }
+            }
+        }
+        let mut keys = on.all.iter().flatten().map(|filter| {
+            let mut names: Vec<&String> = filter.correlate.iter().flatten().map(|(key, _)| key).collect();
+            names.sort();
+            names
+        });
+        if let Some(first) = keys.next()
+            && keys.any(|names| names != first)
+        {
+            self.report("/schedule/on/all".into(), "schedule.on.all with filters that correlate on different keys");
         }
     }
 
@@ -316,6 +336,53 @@ do:
                 "/output/schema/resource: a schema given as an external resource is not supported yet",
                 "/evaluate/language: evaluate.language: js is not supported yet",
                 "/evaluate/mode: evaluate.mode: loose is not supported yet",
+            ],
+        );
+    }
+
+    #[test]
+    fn schedule_on_all_and_constant_correlation_pass() {
+        let tasks = "do:\n  - mark:\n      set: {done: true}\n";
+        let all = "schedule:\n  on:\n    all:\n      - with: {type: a}\n        correlate: {order: {from: .data.order}}\n      - with: {type: b}\n        correlate: {order: {from: .data.id, expect: '42'}}\n";
+        check(&format!("{all}{tasks}"), &[]);
+        let one = "schedule:\n  on:\n    one:\n      with: {type: a}\n      correlate: {order: {from: .data.order, expect: gold}}\n";
+        check(&format!("{one}{tasks}"), &[]);
+    }
+
+    #[test]
+    fn schedule_on_until_expect_expressions_and_mixed_keys_are_refused() {
+        check(
+            r#"
+schedule:
+  on:
+    any:
+      - with: {type: a}
+        correlate: {order: {from: .data.order, expect: "${ .order }"}}
+    until: "${ true }"
+do:
+  - mark:
+      set: {done: true}
+"#,
+            &[
+                "/schedule/on/until: schedule.on.until is not supported yet",
+                "/schedule/on/any/0/correlate/order/expect: correlate.expect given as an expression in schedule.on is not supported yet",
+            ],
+        );
+        check(
+            r#"
+schedule:
+  on:
+    all:
+      - with: {type: a}
+        correlate: {order: {from: .data.order, expect: .order}}
+      - with: {type: b}
+do:
+  - mark:
+      set: {done: true}
+"#,
+            &[
+                "/schedule/on/all/0/correlate/order/expect: correlate.expect given as an expression in schedule.on is not supported yet",
+                "/schedule/on/all: schedule.on.all with filters that correlate on different keys is not supported yet",
             ],
         );
     }

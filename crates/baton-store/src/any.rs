@@ -8,8 +8,8 @@ use crate::error::StoreError;
 use crate::postgres::PgStore;
 use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome,
-    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord,
-    TimerRecord, WorkflowRecord,
+    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, StoredEvent,
+    SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
 use crate::sqlite::{CommitStats, SqliteStore};
 use crate::store::Store;
@@ -200,6 +200,27 @@ impl Store for AnyStore {
 
     async fn claim_schedule(&self, claim: ScheduleClaim) -> Result<bool, StoreError> {
         dispatch!(self, store => store.claim_schedule(claim).await)
+    }
+
+    async fn put_schedule_match(&self, found: ScheduleMatch) -> Result<bool, StoreError> {
+        dispatch!(self, store => store.put_schedule_match(found).await)
+    }
+
+    async fn schedule_matches(
+        &self,
+        schedule: &ScheduleKey,
+        group_key: Option<&str>,
+    ) -> Result<Vec<ScheduleMatch>, StoreError> {
+        dispatch!(self, store => store.schedule_matches(schedule, group_key).await)
+    }
+
+    async fn delete_schedule_matches(
+        &self,
+        schedule: &ScheduleKey,
+        group_key: &str,
+        event_keys: &[String],
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, store => store.delete_schedule_matches(schedule, group_key, event_keys).await)
     }
 
     async fn leases_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {

@@ -30,8 +30,8 @@ pub use crate::ownership::NODE_LEASE_PREFIX;
 pub use crate::postgres::{PgOptions, PgStore};
 pub use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, ParentLink,
-    PutOutcome, RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent,
-    SubscriptionRecord, TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
+    PutOutcome, RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord,
+    StoredEvent, SubscriptionRecord, TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
 };
 pub use crate::sqlite::{CommitStats, SqliteOptions, SqliteStore, Synchronous};
 pub use crate::store::Store;

@@ -323,6 +323,34 @@ pub struct ScheduleClaim {
     pub fired: Option<(Millis, String)>,
 }
 
+/// Which deployed workflow version a schedule belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleKey {
+    pub workspace: String,
+    pub namespace: String,
+    pub name: String,
+    pub version: String,
+}
+
+/// One event matched by a filter of a `schedule.on.all` strategy and not used by a fire yet
+/// (`dsl-reference.md#schedule`, `#event-consumption-strategy`). A correlation group holds at
+/// most one per filter (its slot), and an event is recorded at most once per workflow version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleMatch {
+    pub schedule: ScheduleKey,
+    /// The correlation group: the filter's correlation values as text (opaque to the store);
+    /// empty when the filters do not correlate.
+    pub group_key: String,
+    /// Position of the matched filter in `schedule.on.all` (0-based).
+    pub filter_index: i64,
+    /// The event's identity: `[source, id]` as JSON text.
+    pub event_key: String,
+    /// The whole CloudEvent as JSON.
+    pub event: Value,
+    /// When Baton received the event (unix ms).
+    pub received_at: Millis,
+}
+
 /// A request to hold a named lease (see [`crate::Store::acquire_lease`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseRequest {

@@ -7,8 +7,8 @@ use serde_json::Value;
 use crate::error::StoreError;
 use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome,
-    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord,
-    TimerRecord, WorkflowRecord,
+    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, StoredEvent,
+    SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
 
 /// Durable storage of workflows, runs, history, timers and events.
@@ -204,6 +204,30 @@ pub trait Store: Send + Sync + 'static {
     /// `claim.expected_due_at`, atomically: of several nodes claiming one due time, exactly one
     /// gets `true`. `false`: already claimed, or no such schedule.
     fn claim_schedule(&self, claim: ScheduleClaim) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records an event matched by a filter of a `schedule.on.all` (`dsl-reference.md#schedule`)
+    /// unless its slot (workflow version, `group_key`, `filter_index`) holds an event already or
+    /// this event (`event_key`) is recorded for the version already. Returns `true` when it was
+    /// recorded; of several nodes recording into one slot at once, exactly one gets `true`.
+    fn put_schedule_match(&self, found: ScheduleMatch) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The recorded matches of one workflow version (of one group when `group_key` is given),
+    /// by group, then in arrival order.
+    fn schedule_matches(
+        &self,
+        schedule: &ScheduleKey,
+        group_key: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<ScheduleMatch>, StoreError>> + Send;
+
+    /// Deletes the matches of group `group_key` whose events are in `event_keys` (those a fire
+    /// used) and returns how many it deleted; of several nodes deleting the same matches at
+    /// once, one deletes them and the others delete nothing.
+    fn delete_schedule_matches(
+        &self,
+        schedule: &ScheduleKey,
+        group_key: &str,
+        event_keys: &[String],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Leases whose name starts with `prefix`, by name, with their names.
     fn leases_with_prefix(&self, prefix: &str)

@@ -66,6 +66,36 @@ pub fn first_match(subscription: &Subscription, event: &Value, now_ms: Millis) -
     Ok(None)
 }
 
+/// Whether `event` matches the filter at `index` of `subscription`, satisfied or not (a
+/// schedule keeps its own per-group state), with the correlation values it extracts; `None`
+/// when it does not match or there is no such filter.
+///
+/// Errors: as [`matches`].
+pub fn match_filter(
+    subscription: &Subscription,
+    index: usize,
+    event: &Value,
+    now_ms: Millis,
+) -> Result<Option<BTreeMap<String, Value>>, MatchError> {
+    let Some(filter) = subscription.filters.get(index).filter(|_| event.is_object()) else { return Ok(None) };
+    let mut context = EventContext { event, now_ms, variables: None };
+    filter_matches(subscription, filter, &mut context)
+}
+
+/// The correlation values of a match as one text, for grouping: keys in order, each value as
+/// text when a scalar (so values that [`same_value`] holds equal give the same text), else as
+/// JSON. Empty without correlation.
+pub fn correlation_group(values: &BTreeMap<String, Value>) -> String {
+    if values.is_empty() {
+        return String::new();
+    }
+    let texts: BTreeMap<&str, String> = values
+        .iter()
+        .map(|(key, value)| (key.as_str(), scalar_text(value).unwrap_or_else(|| value.to_string())))
+        .collect();
+    serde_json::to_string(&texts).unwrap_or_default()
+}
+
 /// The event under test and the bindings for its expressions, built on first use.
 struct EventContext<'a> {
     event: &'a Value,

@@ -43,7 +43,7 @@ use crate::state::Millis;
 
 pub use cloudevent::{binary_mode_event, event_key, validate_cloud_event};
 pub(crate) use matching::compile_filter_expression;
-pub use matching::{MatchError, Matched, first_match, matches};
+pub use matching::{MatchError, Matched, correlation_group, first_match, match_filter, matches};
 
 /// What a waiting `listen` task wants: everything needed to select candidate events without
 /// the workflow definition.

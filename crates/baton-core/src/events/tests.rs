@@ -275,3 +275,26 @@ fn binary_mode_events_take_attributes_from_headers() {
     let missing = binary_mode_event(&[("ce-id".to_owned(), "x".to_owned())], b"").unwrap_err();
     assert_eq!(missing, ["specversion: required", "source: required", "type: required"]);
 }
+
+#[test]
+fn a_filter_matches_on_its_own_and_correlation_values_group_as_text() {
+    let mut paid = filter(json!({"type": "com.example.order.paid"}));
+    paid.correlate.insert("order".into(), CorrelationKey { from: ".data.order".into(), expect: None });
+    let mut satisfied = paid.clone();
+    satisfied.satisfied = true;
+    let subscription = subscription(vec![satisfied, paid]);
+    let order = |value: Value| event(json!({"data": {"order": value}}));
+    // A satisfied filter still answers `match_filter`: schedules keep their own state.
+    let values = match_filter(&subscription, 0, &order(json!(42)), NOW).unwrap().expect("a match");
+    assert_eq!(values, BTreeMap::from([("order".to_owned(), json!(42))]));
+    assert_eq!(correlation_group(&values), correlation_group(&BTreeMap::from([("order".to_owned(), json!("42"))])));
+    assert_ne!(correlation_group(&values), correlation_group(&BTreeMap::from([("order".to_owned(), json!(43))])));
+    assert_eq!(correlation_group(&BTreeMap::new()), "");
+    // A null `from`, another type, or no such filter: no match.
+    assert_eq!(match_filter(&subscription, 1, &order(Value::Null), NOW).unwrap(), None);
+    assert_eq!(
+        match_filter(&subscription, 1, &event(json!({"type": "other", "data": {"order": 1}})), NOW).unwrap(),
+        None
+    );
+    assert_eq!(match_filter(&subscription, 2, &order(json!(1)), NOW).unwrap(), None);
+}

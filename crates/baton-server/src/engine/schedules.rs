@@ -11,10 +11,17 @@
 //! - `cron`: the next matching minute (or second) after the fire, in UTC.
 //! - `after`: first due one delay after deployment; a fire parks the schedule (no due time)
 //!   until its run ends, then the next due time is the run's end plus the delay.
-//! - `on`: each event routed that matches the strategy (`one`, `any`) starts a run whose input
-//!   is `[event]`, the envelope (DSL 1.0.3 has no `schedule.read`; should a definition carry
-//!   one, it is honoured as by `listen`); the run id is derived from the event's `source` and
-//!   `id`, so an event starts a workflow version at most once.
+//! - `on` (`dsl-reference.md#schedule`, `#event-consumption-strategy`, `#correlation`): with
+//!   `one` or `any`, each event routed that matches a filter starts a run whose input is
+//!   `[event]`, the envelope (DSL 1.0.3 has no `schedule.read`; should a definition carry one,
+//!   it is honoured as by `listen`); the run id is derived from the event's `source` and `id`,
+//!   so an event starts a workflow version at most once. With `all`, each matching event is
+//!   recorded in the store (`schedule_matches`) for the first filter whose slot in its
+//!   correlation group is free; when every filter of a group holds an event, a run starts with
+//!   those events in arrival order, its id derived from their identities, and only then are
+//!   they deleted: a crash in between repeats the fire, which finds its run and deletes them.
+//!   Correlation values (`from` on the event, constant `expect`) form the group; a null or
+//!   failing `from` never matches.
 
 use std::sync::Arc;
 use std::sync::Weak;
@@ -25,9 +32,9 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
 use baton_core::compile::CompiledWorkflow;
-use baton_core::events::{Filter, FilterRole, Subscription, matches};
-use baton_model::{ReadMode, Schedule};
-use baton_store::{ScheduleClaim, ScheduleRecord, Store, StoreError, TERMINAL_STATUSES};
+use baton_core::events::{CorrelationKey, Filter, FilterRole, Subscription, correlation_group, match_filter, matches};
+use baton_model::{EventFilter, ReadMode, Schedule};
+use baton_store::{ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, Store, StoreError, TERMINAL_STATUSES};
 
 use crate::engine::{DEFAULT_WORKSPACE, Engine, EngineError, Inner, now_ms};
 
@@ -50,7 +57,16 @@ enum Plan {
     Every(i64),
     Cron(Box<croner::Cron>),
     After(i64),
-    On(Box<Subscription>, Option<ReadMode>),
+    On(Box<OnPlan>),
+}
+
+/// An event-driven schedule: its filters as a subscription (correlation values are never
+/// established on it: each group of an `all` keeps its own in the store), whether every filter
+/// must match (`all`) or one (`one`, `any`), and how each event enters the run's input.
+struct OnPlan {
+    subscription: Subscription,
+    all: bool,
+    read: Option<ReadMode>,
 }
 
 fn kind_of(schedule: &Schedule) -> Option<&'static str> {
@@ -79,12 +95,15 @@ fn next_cron(cron: &croner::Cron, after: i64) -> Option<i64> {
     Some(next.timestamp().as_millisecond())
 }
 
-/// The subscription an `on` strategy stands for (`one` or `any`; others are refused at deploy).
-fn on_subscription(schedule: &Schedule) -> Option<Subscription> {
+/// The plan of an `on` strategy (`until` is refused at deploy, so it is ignored here).
+fn on_plan(schedule: &Schedule) -> Option<OnPlan> {
     let strategy = schedule.on.as_ref()?;
-    let filters: Vec<_> = match (&strategy.one, &strategy.any) {
-        (Some(one), _) => vec![one.clone()],
-        (None, Some(any)) => any.clone(),
+    let (filters, all): (Vec<EventFilter>, bool) = match (&strategy.one, &strategy.any, &strategy.all) {
+        (Some(one), _, _) => (vec![one.clone()], false),
+        // `any: []` matches every event.
+        (None, Some(any), _) if any.is_empty() => (vec![EventFilter::default()], false),
+        (None, Some(any), _) => (any.clone(), false),
+        (None, None, Some(all)) => (all.clone(), true),
         _ => return None,
     };
     let filters = filters
@@ -93,7 +112,15 @@ fn on_subscription(schedule: &Schedule) -> Option<Subscription> {
             role: FilterRole::Consume,
             satisfied: false,
             with: filter.with.unwrap_or_default().into_iter().collect::<Map<String, Value>>(),
-            correlate: Default::default(),
+            correlate: filter
+                .correlate
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(key, correlation)| {
+                    let expect = correlation.expect.map(Value::String);
+                    (key, CorrelationKey { from: correlation.from, expect })
+                })
+                .collect(),
         })
         .collect();
     let mut subscription = Subscription {
@@ -106,7 +133,7 @@ fn on_subscription(schedule: &Schedule) -> Option<Subscription> {
         deadline_at: None,
     };
     subscription.refresh_types();
-    Some(subscription)
+    Some(OnPlan { subscription, all, read: schedule.read })
 }
 
 fn plan(spec: &Value) -> Option<Plan> {
@@ -120,7 +147,7 @@ fn plan(spec: &Value) -> Option<Plan> {
     if let Some(after) = &schedule.after {
         return Some(Plan::After(after.to_millis().ok()? as i64));
     }
-    Some(Plan::On(Box::new(on_subscription(&schedule)?), schedule.read))
+    Some(Plan::On(Box::new(on_plan(&schedule)?)))
 }
 
 /// The first due time of a schedule deployed at `now`.
@@ -139,6 +166,21 @@ fn next_due(plan: &Plan, due: i64, now: i64) -> Option<i64> {
         Plan::Cron(cron) => next_cron(cron, now.max(due)),
         Plan::After(_) | Plan::On(..) => None,
     }
+}
+
+fn schedule_key(record: &ScheduleRecord) -> ScheduleKey {
+    ScheduleKey {
+        workspace: record.workspace.clone(),
+        namespace: record.namespace.clone(),
+        name: record.name.clone(),
+        version: record.version.clone(),
+    }
+}
+
+/// An event's identity as [`ScheduleMatch::event_key`] holds it: `[source, id]` as JSON text.
+fn event_key(event: &Value) -> String {
+    let text = |key: &str| event.get(key).and_then(Value::as_str).unwrap_or_default();
+    json!([text("source"), text("id")]).to_string()
 }
 
 fn fire_id(record: &ScheduleRecord, what: &str) -> String {
@@ -262,11 +304,17 @@ impl<S: Store + Clone> Engine<S> {
             event.get("id").and_then(Value::as_str).unwrap_or_default()
         );
         for record in schedules.into_iter().filter(|record| record.workspace == DEFAULT_WORKSPACE) {
-            let Some(Plan::On(subscription, read)) = plan(&record.spec) else { continue };
-            if !matches(&subscription, event, now).unwrap_or(false) {
+            let Some(Plan::On(on)) = plan(&record.spec) else { continue };
+            if on.all {
+                if let Err(err) = self.record_all_match(&record, &on, event, now).await {
+                    tracing::warn!(error = %err, workflow = record.name, "event-driven match not recorded");
+                }
                 continue;
             }
-            let item = read_event(event, read);
+            if !matches(&on.subscription, event, now).unwrap_or(false) {
+                continue;
+            }
+            let item = read_event(event, on.read);
             let run_id = fire_id(&record, &format!("event:{key}"));
             match self.start_scheduled_run(&record, json!([item]), &run_id).await {
                 Ok(true) => {
@@ -277,6 +325,90 @@ impl<S: Store + Clone> Engine<S> {
                 Err(err) => tracing::warn!(error = %err, workflow = record.name, "event-driven run not started"),
             }
         }
+    }
+}
+
+impl<S: Store + Clone> Engine<S> {
+    /// Records `event` for the first filter of an `all` schedule that matches it and whose slot
+    /// in the event's correlation group is free (none: the event is not used), then fires every
+    /// group the event could join that is complete.
+    async fn record_all_match(
+        &self,
+        record: &ScheduleRecord,
+        on: &OnPlan,
+        event: &Value,
+        now: i64,
+    ) -> Result<(), EngineError> {
+        let schedule = schedule_key(record);
+        let mut groups: Vec<String> = Vec::new();
+        for index in 0..on.subscription.filters.len() {
+            let Ok(Some(values)) = match_filter(&on.subscription, index, event, now) else { continue };
+            let group_key = correlation_group(&values);
+            if !groups.contains(&group_key) {
+                groups.push(group_key.clone());
+            }
+            let found = ScheduleMatch {
+                schedule: schedule.clone(),
+                group_key,
+                filter_index: index as i64,
+                event_key: event_key(event),
+                event: event.clone(),
+                received_at: now,
+            };
+            if self.inner.store.put_schedule_match(found).await? {
+                break;
+            }
+        }
+        for group_key in groups {
+            let pending = self.inner.store.schedule_matches(&schedule, Some(&group_key)).await?;
+            self.fire_group(record, on, &pending).await?;
+        }
+        Ok(())
+    }
+
+    /// Fires every complete group of every `all` schedule: the groups whose last event was
+    /// recorded by a node that stopped before it started (or finished) the fire.
+    pub(super) async fn fire_complete_groups(&self) -> Result<(), EngineError> {
+        for record in self.inner.store.schedules(Some("on")).await? {
+            let Some(Plan::On(on)) = plan(&record.spec) else { continue };
+            if !on.all {
+                continue;
+            }
+            let pending = self.inner.store.schedule_matches(&schedule_key(&record), None).await?;
+            for group in pending.chunk_by(|a, b| a.group_key == b.group_key) {
+                self.fire_group(&record, on.as_ref(), group).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the run of one correlation group if every filter holds an event (`pending`: the
+    /// group's matches in arrival order), then deletes those matches. The run id derives from
+    /// the events in filter order, so nodes completing the same group start one run.
+    async fn fire_group(
+        &self,
+        record: &ScheduleRecord,
+        on: &OnPlan,
+        pending: &[ScheduleMatch],
+    ) -> Result<(), EngineError> {
+        let filters = on.subscription.filters.len();
+        let mut slots: Vec<Option<&str>> = vec![None; filters];
+        for found in pending {
+            if let Some(slot) = usize::try_from(found.filter_index).ok().and_then(|index| slots.get_mut(index)) {
+                *slot = Some(&found.event_key);
+            }
+        }
+        let Some(used) = slots.into_iter().collect::<Option<Vec<&str>>>() else { return Ok(()) };
+        let Some(first) = pending.first() else { return Ok(()) };
+        let run_id = fire_id(record, &format!("events:{}", json!(used)));
+        let input: Vec<Value> = pending.iter().map(|found| read_event(&found.event, on.read)).collect();
+        if self.start_scheduled_run(record, Value::Array(input), &run_id).await? {
+            let fired = claim(record, None, None, Some((now_ms(), run_id)));
+            let _ = self.inner.store.claim_schedule(fired).await;
+        }
+        let used: Vec<String> = used.into_iter().map(str::to_owned).collect();
+        self.inner.store.delete_schedule_matches(&first.schedule, &first.group_key, &used).await?;
+        Ok(())
     }
 }
 
@@ -315,6 +447,11 @@ fn claim(
 /// The scheduler loop: fires what is due, sleeps until the next due time (at most
 /// [`POLL_MS`]) or a deployment, and ends with the engine.
 async fn run_scheduler<S: Store + Clone>(inner: Weak<Inner<S>>, changed: Arc<Notify>) {
+    if let Some(inner) = inner.upgrade()
+        && let Err(err) = (Engine { inner }).fire_complete_groups().await
+    {
+        tracing::warn!(error = %err, "complete event-driven groups not fired");
+    }
     loop {
         let notified = changed.notified();
         let wait = {

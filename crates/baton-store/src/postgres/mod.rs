@@ -25,8 +25,8 @@ use tokio::sync::{mpsc, watch};
 use crate::error::StoreError;
 use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome,
-    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord,
-    TimerRecord, WorkflowRecord,
+    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, StoredEvent,
+    SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
 use crate::store::Store;
 
@@ -338,6 +338,27 @@ impl Store for PgStore {
 
     async fn claim_schedule(&self, claim: ScheduleClaim) -> Result<bool, StoreError> {
         self.call(schedules::claim_schedule(&self.pool, &claim)).await
+    }
+
+    async fn put_schedule_match(&self, found: ScheduleMatch) -> Result<bool, StoreError> {
+        self.call(schedules::put_schedule_match(&self.pool, &found)).await
+    }
+
+    async fn schedule_matches(
+        &self,
+        schedule: &ScheduleKey,
+        group_key: Option<&str>,
+    ) -> Result<Vec<ScheduleMatch>, StoreError> {
+        self.call(schedules::schedule_matches(&self.pool, schedule, group_key)).await
+    }
+
+    async fn delete_schedule_matches(
+        &self,
+        schedule: &ScheduleKey,
+        group_key: &str,
+        event_keys: &[String],
+    ) -> Result<u64, StoreError> {
+        self.call(schedules::delete_schedule_matches(&self.pool, schedule, group_key, event_keys)).await
     }
 
     async fn leases_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {

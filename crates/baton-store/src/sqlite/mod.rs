@@ -24,8 +24,8 @@ use tokio::task::JoinHandle;
 use crate::error::StoreError;
 use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome,
-    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleRecord, StoredEvent, SubscriptionRecord,
-    TimerRecord, WorkflowRecord,
+    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, StoredEvent,
+    SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
 use crate::sqlite::writer::{Counters, Job, Request};
 use crate::store::Store;
@@ -352,6 +352,28 @@ impl Store for SqliteStore {
 
     async fn claim_schedule(&self, claim: ScheduleClaim) -> Result<bool, StoreError> {
         self.write(claim, Request::ClaimSchedule).await
+    }
+
+    async fn put_schedule_match(&self, found: ScheduleMatch) -> Result<bool, StoreError> {
+        self.write(found, Request::PutScheduleMatch).await
+    }
+
+    async fn schedule_matches(
+        &self,
+        schedule: &ScheduleKey,
+        group_key: Option<&str>,
+    ) -> Result<Vec<ScheduleMatch>, StoreError> {
+        schedules::schedule_matches(&self.inner.pool, schedule, group_key).await
+    }
+
+    async fn delete_schedule_matches(
+        &self,
+        schedule: &ScheduleKey,
+        group_key: &str,
+        event_keys: &[String],
+    ) -> Result<u64, StoreError> {
+        let input = (schedule.clone(), group_key.to_owned(), event_keys.to_vec());
+        self.write(input, Request::DeleteScheduleMatches).await
     }
 
     async fn leases_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {

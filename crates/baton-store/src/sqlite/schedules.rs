@@ -3,9 +3,10 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::error::StoreError;
-use crate::records::{ScheduleClaim, ScheduleRecord};
+use crate::records::{ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord};
 use crate::rows_schedules::{
-    CLAIM_SCHEDULE_SQLITE, INSERT_SCHEDULE, SELECT_SCHEDULES_SQLITE, ScheduleRow, decode_schedule,
+    CLAIM_SCHEDULE_SQLITE, DELETE_MATCHES_SQLITE, INSERT_MATCH_SQLITE, INSERT_SCHEDULE, MatchRow,
+    SELECT_MATCHES_SQLITE, SELECT_SCHEDULES_SQLITE, ScheduleRow, decode_match, decode_schedule,
 };
 use crate::sqlite::codec::encode_json;
 
@@ -47,4 +48,57 @@ pub(crate) async fn claim_schedule(conn: &mut SqliteConnection, claim: &Schedule
 pub(crate) async fn schedules(pool: &SqlitePool, kind: Option<&str>) -> Result<Vec<ScheduleRecord>, StoreError> {
     let rows: Vec<ScheduleRow> = sqlx::query_as(SELECT_SCHEDULES_SQLITE).bind(kind).fetch_all(pool).await?;
     rows.into_iter().map(decode_schedule).collect()
+}
+
+pub(crate) async fn put_schedule_match(conn: &mut SqliteConnection, found: &ScheduleMatch) -> Result<bool, StoreError> {
+    let key = &found.schedule;
+    let inserted = sqlx::query(INSERT_MATCH_SQLITE)
+        .bind(&key.workspace)
+        .bind(&key.namespace)
+        .bind(&key.name)
+        .bind(&key.version)
+        .bind(&found.group_key)
+        .bind(found.filter_index)
+        .bind(&found.event_key)
+        .bind(encode_json(&found.event)?)
+        .bind(found.received_at)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(inserted == 1)
+}
+
+pub(crate) async fn schedule_matches(
+    pool: &SqlitePool,
+    key: &ScheduleKey,
+    group_key: Option<&str>,
+) -> Result<Vec<ScheduleMatch>, StoreError> {
+    let rows: Vec<MatchRow> = sqlx::query_as(SELECT_MATCHES_SQLITE)
+        .bind(&key.workspace)
+        .bind(&key.namespace)
+        .bind(&key.name)
+        .bind(&key.version)
+        .bind(group_key)
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter().map(|row| decode_match(key, row)).collect()
+}
+
+pub(crate) async fn delete_schedule_matches(
+    conn: &mut SqliteConnection,
+    key: &ScheduleKey,
+    group_key: &str,
+    event_keys: &[String],
+) -> Result<u64, StoreError> {
+    let deleted = sqlx::query(DELETE_MATCHES_SQLITE)
+        .bind(&key.workspace)
+        .bind(&key.namespace)
+        .bind(&key.name)
+        .bind(&key.version)
+        .bind(group_key)
+        .bind(encode_json(&serde_json::json!(event_keys))?)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(deleted)
 }

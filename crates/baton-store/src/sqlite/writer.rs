@@ -16,8 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::StoreError;
 use crate::records::{
-    Checkpoint, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome, ScheduleClaim, ScheduleRecord,
-    StoredEvent, WorkflowRecord,
+    Checkpoint, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome, ScheduleClaim, ScheduleKey,
+    ScheduleMatch, ScheduleRecord, StoredEvent, WorkflowRecord,
 };
 use crate::sqlite::{leases, ownership, schedules, writes};
 
@@ -30,6 +30,8 @@ pub(crate) enum Request {
     DeleteEventsBefore(Job<Millis, u64>),
     PutSchedule(Job<ScheduleRecord, bool>),
     ClaimSchedule(Job<ScheduleClaim, bool>),
+    PutScheduleMatch(Job<ScheduleMatch, bool>),
+    DeleteScheduleMatches(Job<(ScheduleKey, String, Vec<String>), u64>),
     AcquireLease(Job<LeaseRequest, Lease>),
     RenewLease(Job<(String, String, i64, Millis), ()>),
     ReleaseLease(Job<(String, String), ()>),
@@ -99,6 +101,15 @@ impl Request {
                 let result = schedules::claim_schedule(conn, &job.input).await;
                 job.record(result)
             }
+            Request::PutScheduleMatch(job) => {
+                let result = schedules::put_schedule_match(conn, &job.input).await;
+                job.record(result)
+            }
+            Request::DeleteScheduleMatches(job) => {
+                let (key, group_key, event_keys) = &job.input;
+                let result = schedules::delete_schedule_matches(conn, key, group_key, event_keys).await;
+                job.record(result)
+            }
             Request::AcquireLease(job) => {
                 let result = leases::acquire(conn, &job.input).await;
                 job.record(result)
@@ -142,6 +153,8 @@ impl Request {
             Request::DeleteEventsBefore(job) => job.result = Some(Err(err)),
             Request::PutSchedule(job) => job.result = Some(Err(err)),
             Request::ClaimSchedule(job) => job.result = Some(Err(err)),
+            Request::PutScheduleMatch(job) => job.result = Some(Err(err)),
+            Request::DeleteScheduleMatches(job) => job.result = Some(Err(err)),
             Request::AcquireLease(job) => job.result = Some(Err(err)),
             Request::RenewLease(job) => job.result = Some(Err(err)),
             Request::ReleaseLease(job) => job.result = Some(Err(err)),
@@ -160,6 +173,8 @@ impl Request {
             Request::DeleteEventsBefore(job) => job.answer(),
             Request::PutSchedule(job) => job.answer(),
             Request::ClaimSchedule(job) => job.answer(),
+            Request::PutScheduleMatch(job) => job.answer(),
+            Request::DeleteScheduleMatches(job) => job.answer(),
             Request::AcquireLease(job) => job.answer(),
             Request::RenewLease(job) => job.answer(),
             Request::ReleaseLease(job) => job.answer(),
