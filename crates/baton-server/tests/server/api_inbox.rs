@@ -7,11 +7,10 @@ use axum::http::Request;
 use serde_json::{Value, json};
 
 use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
-use baton_server::engine::{DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig};
+use baton_server::engine::Engine;
 use baton_store::{AnyStore, SqliteOptions, SqliteStore, Store as _};
 
 use crate::api_support::{Reply, TestApi, send};
-use crate::support::LOOPBACK;
 
 /// A refund approval: correlated on the order, with a form.
 const REFUND: &str = r#"
@@ -167,14 +166,7 @@ async fn overdue_lists_the_items_past_their_deadline() {
     // A server whose default approval deadline has passed as soon as a run waits.
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.unwrap();
-    let config = EngineConfig {
-        secrets: Value::Null,
-        egress: LOOPBACK,
-        rewrites: Vec::new(),
-        event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
-        approval_deadline_ms: 1,
-        cluster: None,
-    };
+    let config = crate::support::loopback_config(1);
     let api = Api::new(
         Engine::new(AnyStore::from(store), config),
         ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES, sink_stats: Vec::new() },

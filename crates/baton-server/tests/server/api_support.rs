@@ -14,10 +14,8 @@ use tempfile::TempDir;
 use tower::ServiceExt as _;
 
 use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
-use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig};
+use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine};
 use baton_store::{AnyStore, SqliteOptions, SqliteStore};
-
-use crate::support::LOOPBACK;
 
 /// Two `set` tasks: `{name}` → `{greeting: "hello NAME!"}`.
 pub const HELLO: &str = r#"
@@ -113,14 +111,7 @@ impl TestApi {
     pub async fn with_body_limit(max_body_bytes: usize) -> TestApi {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.expect("open store");
-        let config = EngineConfig {
-            secrets: Value::Null,
-            egress: LOOPBACK,
-            rewrites: Vec::new(),
-            event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
-            approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
-            cluster: None,
-        };
+        let config = crate::support::loopback_config(DEFAULT_APPROVAL_DEADLINE_MS);
         let engine = Engine::new(AnyStore::from(store.clone()), config);
         let api = Api::new(engine, ApiConfig { max_body_bytes, sink_stats: Vec::new() });
         TestApi { _dir: dir, store, api }

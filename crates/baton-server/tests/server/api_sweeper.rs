@@ -13,7 +13,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
-use baton_server::engine::{DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, SweepReport};
+use baton_server::engine::{Engine, SweepReport};
 use baton_server::sinks::{self, RetryPolicy, SinkOptions};
 use baton_store::{AnyStore, SqliteOptions, SqliteStore};
 
@@ -78,14 +78,7 @@ async fn an_expired_wait_keeps_the_metadata_adds_the_reason_and_is_counted_in_me
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.unwrap();
     // Every human-input wait is overdue 1 ms after it starts.
-    let config = EngineConfig {
-        secrets: Value::Null,
-        egress: LOOPBACK,
-        rewrites: Vec::new(),
-        event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
-        approval_deadline_ms: 1,
-        cluster: None,
-    };
+    let config = crate::support::loopback_config(1);
     let engine = Engine::new(AnyStore::from(store), config);
     let (up_url, up_count) = receiver(StatusCode::OK).await;
     let (down_url, down_count) = receiver(StatusCode::SERVICE_UNAVAILABLE).await;

@@ -6,10 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use baton_core::state::RunStatus;
-use baton_server::egress::EgressPolicy;
-use baton_server::engine::{
-    DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, EngineError, EngineLoad, Signal,
-};
+use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine, EngineError, EngineLoad, Signal};
 use baton_store::{SqliteOptions, SqliteStore, Store};
 
 async fn engine_on(path: &std::path::Path) -> Engine<SqliteStore> {
@@ -18,18 +15,7 @@ async fn engine_on(path: &std::path::Path) -> Engine<SqliteStore> {
 
 async fn engine_with_deadline(path: &std::path::Path, approval_deadline_ms: i64) -> Engine<SqliteStore> {
     let store = SqliteStore::open(SqliteOptions::new(path)).await.expect("open store");
-    let egress = EgressPolicy { allow_loopback: true, allow_private: false };
-    Engine::new(
-        store,
-        EngineConfig {
-            secrets: json!({}),
-            egress,
-            rewrites: Vec::new(),
-            event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
-            approval_deadline_ms,
-            cluster: None,
-        },
-    )
+    Engine::new(store, crate::support::loopback_config(approval_deadline_ms))
 }
 
 fn waiting_workflow(name: &str, wait_ms: u64) -> String {

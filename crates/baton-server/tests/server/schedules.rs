@@ -9,26 +9,14 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use baton_core::state::RunStatus;
-use baton_server::egress::EgressPolicy;
-use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig};
+use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine};
 use baton_store::{
     RunFilter, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, SqliteOptions, SqliteStore, Store,
 };
 
 async fn engine_on(path: &std::path::Path) -> Engine<SqliteStore> {
     let store = SqliteStore::open(SqliteOptions::new(path)).await.expect("open store");
-    let egress = EgressPolicy { allow_loopback: true, allow_private: false };
-    Engine::new(
-        store,
-        EngineConfig {
-            secrets: json!({}),
-            egress,
-            rewrites: Vec::new(),
-            event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
-            approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
-            cluster: None,
-        },
-    )
+    Engine::new(store, crate::support::loopback_config(DEFAULT_APPROVAL_DEADLINE_MS))
 }
 
 fn scheduled(name: &str, schedule: &str, tasks: &str) -> String {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use baton_core::state::RunStatus;
 use baton_server::egress::EgressPolicy;
-use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig};
+use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine};
 use baton_server::sinks::{self, RetryPolicy, SinkError, SinkOptions};
 use baton_store::{SqliteOptions, SqliteStore, Store};
 
@@ -85,17 +85,7 @@ impl Receiver {
 
 async fn engine_on(path: &std::path::Path) -> Engine<SqliteStore> {
     let store = SqliteStore::open(SqliteOptions::new(path)).await.expect("open store");
-    Engine::new(
-        store,
-        EngineConfig {
-            secrets: json!({}),
-            egress: EgressPolicy { allow_loopback: true, allow_private: false },
-            rewrites: Vec::new(),
-            event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
-            approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
-            cluster: None,
-        },
-    )
+    Engine::new(store, crate::support::loopback_config(DEFAULT_APPROVAL_DEADLINE_MS))
 }
 
 fn fast(policy: EgressPolicy) -> SinkOptions {

@@ -17,11 +17,10 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
-use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, now_ms};
+use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine, EngineConfig, now_ms};
 use baton_store::{AnyStore, ScheduleClaim, SqliteOptions, SqliteStore, Store as _};
 
 use crate::api_support::{Reply, send};
-use crate::support::LOOPBACK;
 
 /// The public origins the examples call.
 const CALLED_ORIGINS: [&str; 4] = [
@@ -81,14 +80,8 @@ struct SpecServer {
 impl SpecServer {
     async fn open(path: &Path, recorder: &Recorder) -> SpecServer {
         let store = SqliteStore::open(SqliteOptions::new(path)).await.expect("open store");
-        let config = EngineConfig {
-            secrets: Value::Null,
-            egress: LOOPBACK,
-            rewrites: CALLED_ORIGINS.iter().map(|origin| ((*origin).to_owned(), recorder.base.clone())).collect(),
-            event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
-            approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
-            cluster: None,
-        };
+        let rewrites = CALLED_ORIGINS.iter().map(|origin| ((*origin).to_owned(), recorder.base.clone())).collect();
+        let config = EngineConfig { rewrites, ..crate::support::loopback_config(DEFAULT_APPROVAL_DEADLINE_MS) };
         let engine = Engine::new(AnyStore::from(store.clone()), config);
         let api =
             Api::new(engine.clone(), ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES, sink_stats: Vec::new() });

@@ -58,3 +58,16 @@ pub fn expect_document(res: EffectResult) -> Value {
         other => panic!("expected a document, got {other:?}"),
     }
 }
+
+/// The engine settings of the tests: calls may reach loopback, no secrets and no URL rewrites,
+/// the default event retention, this approval deadline (ms), one process on the database.
+pub fn loopback_config(approval_deadline_ms: i64) -> baton_server::engine::EngineConfig {
+    baton_server::engine::EngineConfig {
+        secrets: serde_json::json!({}),
+        egress: LOOPBACK,
+        rewrites: Vec::new(),
+        event_retention_ms: baton_server::engine::DEFAULT_EVENT_RETENTION_MS,
+        approval_deadline_ms,
+        cluster: None,
+    }
+}
