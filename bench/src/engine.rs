@@ -77,10 +77,13 @@ pub struct Target {
     pub http: Client,
 }
 
-/// A running engine process with its database file. Dropping it kills the process.
+/// A running engine process with its database. Dropping it kills the process.
 pub struct Server {
     pub target: Target,
+    /// The database file (Baton: or a PostgreSQL URL, the value of `--db`).
     pub db: PathBuf,
+    /// Further `baton serve` arguments (the PostgreSQL schema and pool size).
+    serve_args: Vec<String>,
     child: Child,
     log: PathBuf,
     stub: String,
@@ -106,10 +109,36 @@ impl Server {
             Kind::Baton => (dir.join("baton.db"), dir.join("baton.log")),
             Kind::Dbos => (dir.join("dbos.sqlite"), dir.join("dbos.log")),
         };
-        let (child, base) = spawn(kind, programs, &db, &log, stub)?;
+        Self::start_on(kind, programs, db, Vec::new(), log, stub, http).await
+    }
+
+    /// Starts `baton serve --db URL SERVE_ARGS…` on a PostgreSQL database, logging to `log`,
+    /// and waits until it answers.
+    pub async fn start_postgres(
+        programs: &Programs,
+        url: &str,
+        serve_args: Vec<String>,
+        log: PathBuf,
+        stub: &str,
+        http: &Client,
+    ) -> anyhow::Result<Server> {
+        Self::start_on(Kind::Baton, programs, PathBuf::from(url), serve_args, log, stub, http).await
+    }
+
+    async fn start_on(
+        kind: Kind,
+        programs: &Programs,
+        db: PathBuf,
+        serve_args: Vec<String>,
+        log: PathBuf,
+        stub: &str,
+        http: &Client,
+    ) -> anyhow::Result<Server> {
+        let (child, base) = spawn(kind, programs, &db, &serve_args, &log, stub)?;
         let mut server = Server {
             target: Target { kind, base, http: http.clone() },
             db,
+            serve_args,
             child,
             log,
             stub: stub.to_owned(),
@@ -128,7 +157,7 @@ impl Server {
 
     /// Starts the engine again on the same database (on a new port) and waits until it answers.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
-        let (child, base) = spawn(self.target.kind, &self.programs, &self.db, &self.log, &self.stub)?;
+        let (child, base) = spawn(self.target.kind, &self.programs, &self.db, &self.serve_args, &self.log, &self.stub)?;
         self.child = child;
         self.target.base = base;
         self.wait_ready().await
@@ -195,7 +224,14 @@ impl Drop for Server {
     }
 }
 
-fn spawn(kind: Kind, programs: &Programs, db: &Path, log: &Path, stub: &str) -> anyhow::Result<(Child, String)> {
+fn spawn(
+    kind: Kind,
+    programs: &Programs,
+    db: &Path,
+    serve_args: &[String],
+    log: &Path,
+    stub: &str,
+) -> anyhow::Result<(Child, String)> {
     let port = free_port()?;
     let mut command = match kind {
         Kind::Baton => {
@@ -205,6 +241,7 @@ fn spawn(kind: Kind, programs: &Programs, db: &Path, log: &Path, stub: &str) -> 
                 &format!("127.0.0.1:{port}"),
                 "--allow-private-network",
             ]);
+            command.args(serve_args);
             command
         }
         Kind::Dbos => {

@@ -4,67 +4,20 @@
 //! `postgres` processes on this machine).
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use reqwest::Client;
-use tokio::process::{Child, Command};
 
 use baton_server::standin::StandIn;
 
-use crate::engine::{Kind, Programs, Target, baton_definition};
+use crate::engine::{Programs, Server, Target};
 use crate::stats::percentile_ms;
 use crate::workloads::{Trial, closed_loop};
 use crate::{Args, Workload};
 
 /// Node counts W2 on PostgreSQL is measured with.
 const NODE_COUNTS: [usize; 2] = [1, 2];
-
-/// A `baton serve` node on PostgreSQL; killed when dropped.
-struct Node {
-    target: Target,
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-async fn start_node(programs: &Programs, args: &Args, schema: &str, log: &Path, http: &Client) -> anyhow::Result<Node> {
-    let port = std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
-    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
-    let child = Command::new(&programs.baton)
-        .args(["serve", "--db", &args.pg_url, "--db-schema", schema, "--allow-private-network"])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--db-connections", &args.pg_connections.to_string()])
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone()?)
-        .stderr(log_file)
-        .env_remove("RUST_LOG")
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting baton serve on PostgreSQL")?;
-    let node = Node {
-        target: Target { kind: Kind::Baton, base: format!("http://127.0.0.1:{port}"), http: http.clone() },
-        child,
-        log: log.to_owned(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let url = format!("{}/healthz", node.target.base);
-        if http.get(&url).send().await.is_ok_and(|response| response.status().is_success()) {
-            return Ok(node);
-        }
-        if Instant::now() > deadline {
-            bail!("node did not answer {url}:\n{}", std::fs::read_to_string(&node.log).unwrap_or_default());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// CPU time (s) of this machine's `postgres` processes so far (utime + stime from
 /// `/proc/PID/stat`); `None` without `/proc`.
@@ -152,20 +105,16 @@ async fn w2_on_nodes(
     schema: &str,
     nodes: usize,
 ) -> anyhow::Result<(f64, f64, f64, usize)> {
+    let serve_args: Vec<String> =
+        ["--db-schema", schema, "--db-connections", &args.pg_connections.to_string()].map(str::to_owned).into();
     let mut started = Vec::new();
     for n in 0..nodes {
-        started.push(start_node(programs, args, schema, &dir.join(format!("{schema}-node{n}.log")), http).await?);
+        let log = dir.join(format!("{schema}-node{n}.log"));
+        let stub = stub.base_url();
+        started.push(Server::start_postgres(programs, &args.pg_url, serve_args.clone(), log, &stub, http).await?);
     }
+    started[0].deploy(Workload::W2, 0).await?;
     let targets: Vec<Target> = started.iter().map(|node| node.target.clone()).collect();
-    let deployed = http
-        .post(format!("{}/api/v1/workflows", targets[0].base))
-        .header("content-type", "application/yaml")
-        .body(baton_definition(Workload::W2, &stub.base_url(), 0))
-        .send()
-        .await?;
-    if !deployed.status().is_success() {
-        bail!("deploy: {} {}", deployed.status(), deployed.text().await.unwrap_or_default());
-    }
     closed_loop(&targets, args.w2_clients, Duration::from_secs(args.w2_warmup_seconds)).await;
     let cpu_before = postgres_cpu_seconds();
     let (latencies, errors, elapsed, first_error) =

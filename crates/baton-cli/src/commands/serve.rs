@@ -36,12 +36,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let store = PgStore::open(options).await.context("cannot open the PostgreSQL database")?;
             let ttl_ms = (args.node_lease_ttl.max(1) as i64).saturating_mul(1000);
             let lease = baton_server::lease::join_cluster(&store, ttl_ms).await.context("cannot join the cluster")?;
-            let cluster = ClusterConfig {
-                node_id: lease.holder.clone(),
-                orphan_sweep_ms: (ttl_ms / 3).max(100) as u64,
-                input_poll_ms: 1_000,
-                lease_ttl_ms: ttl_ms as u64,
-            };
+            let cluster =
+                ClusterConfig { node_id: lease.holder.clone(), input_poll_ms: 1_000, lease_ttl_ms: ttl_ms as u64 };
             eprintln!("node {} joined the cluster on PostgreSQL", lease.holder);
             serve_on(AnyStore::from(store), lease, Some(cluster), args).await
         }

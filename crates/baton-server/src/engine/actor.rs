@@ -261,8 +261,8 @@ impl<S: Store + Clone> Actor<S> {
             self.engine.release(&self.deployed);
             // With several nodes the parent's input went to the store with the step (it reaches
             // the parent's owner, wherever it runs, even if this node dies now).
-            if let Some((parent_id, input)) = self.report_to_parent()
-                && self.engine.node_id().is_none()
+            if self.engine.node_id().is_none()
+                && let Some((parent_id, input)) = self.report_to_parent()
             {
                 self.engine.deliver(&parent_id, input);
             }
@@ -362,9 +362,9 @@ impl<S: Store + Clone> Actor<S> {
             subscriptions_cleared,
             events_consumed,
             inputs_consumed: stored_input.into_iter().collect(),
-            inputs_sent: self
-                .report_to_parent()
-                .filter(|_| self.engine.node_id().is_some())
+            inputs_sent: (self.engine.node_id().is_some())
+                .then(|| self.report_to_parent())
+                .flatten()
                 .and_then(|(parent_id, input)| Some((parent_id, serde_json::to_value(input).ok()?)))
                 .into_iter()
                 .collect(),

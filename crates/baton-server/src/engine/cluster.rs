@@ -39,13 +39,12 @@ pub struct ClusterConfig {
     /// This node's id: the holder of its lease `node/<id>`, which must be held (and renewed)
     /// before the engine starts, e.g. with `lease::join_cluster`.
     pub node_id: String,
-    /// How often the orphan sweep looks for runs of dead nodes (ms).
-    pub orphan_sweep_ms: u64,
     /// How often the node looks for stored inputs it was not notified of (ms): the safety net
     /// under `LISTEN`/`NOTIFY`.
     pub input_poll_ms: u64,
-    /// The node leases' time to live (ms). After the database was unreachable, the orphan sweep
-    /// claims nothing for this long: every node's lease may have lapsed during the outage, and
+    /// The node leases' time to live (ms). The orphan sweep looks for runs of dead nodes every
+    /// third of it. After the database was unreachable, the orphan sweep claims nothing for
+    /// this long: every node's lease may have lapsed during the outage, and
     /// the live ones get the time to renew theirs.
     pub lease_ttl_ms: u64,
 }
@@ -69,7 +68,7 @@ impl ClusterState {
     pub(super) fn new(config: ClusterConfig) -> ClusterState {
         ClusterState {
             node_id: config.node_id,
-            orphan_sweep: Duration::from_millis(config.orphan_sweep_ms.max(10)),
+            orphan_sweep: Duration::from_millis((config.lease_ttl_ms / 3).max(10)),
             input_poll: Duration::from_millis(config.input_poll_ms.max(10)),
             lease_ttl: Duration::from_millis(config.lease_ttl_ms),
             wake: Notify::new(),
@@ -170,12 +169,7 @@ impl<S: Store + Clone> Engine<S> {
         if record.status == RunStatus::Pending.as_str() {
             return self.start(run_id).await;
         }
-        let deployed = self.workflow(&record.namespace, &record.name, &record.version).await?;
-        if deployed.max_concurrency.is_some() {
-            self.inner.admission.occupy(&(record.namespace, record.name, record.version));
-        }
-        self.ensure_actor(run_id);
-        Ok(())
+        self.resume_started(record).await
     }
 
     /// A run another node owns: its inputs go to the store for the owner.

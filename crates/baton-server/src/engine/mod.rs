@@ -563,17 +563,24 @@ impl<S: Store + Clone> Engine<S> {
                 pending.push(record.id);
                 continue;
             }
-            let deployed = self.workflow(&record.namespace, &record.name, &record.version).await?;
-            if deployed.max_concurrency.is_some() {
-                self.inner.admission.occupy(&(record.namespace, record.name, record.version));
-            }
-            self.ensure_actor(run_id);
+            self.resume_started(record).await?;
         }
         for run_id in pending {
             self.start(&run_id).await?;
         }
         self.start_scheduler();
         Ok(unfinished.len())
+    }
+
+    /// Takes up a started, unfinished run on this node: it holds a slot of its workflow's
+    /// concurrency limit, and gets an actor that re-issues what it has in flight.
+    async fn resume_started(&self, record: baton_store::RunRecord) -> Result<(), EngineError> {
+        let deployed = self.workflow(&record.namespace, &record.name, &record.version).await?;
+        if deployed.max_concurrency.is_some() {
+            self.inner.admission.occupy(&(record.namespace, record.name, record.version.clone()));
+        }
+        self.ensure_actor(&record.id);
+        Ok(())
     }
 
     /// Applies a signal. Idempotent (suspending a suspended run is accepted); refused with
