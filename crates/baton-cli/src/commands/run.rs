@@ -9,12 +9,14 @@ use serde_json::Value;
 use baton_core::state::RunStatus;
 use baton_server::egress::EgressPolicy;
 use baton_server::engine::{
-    DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, EngineError, RunOutcome,
+    CreateRun, DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, EngineError, RunOutcome,
 };
-use baton_store::{SqliteStore, Store};
+use baton_store::SqliteStore;
+use baton_store::prelude::*;
 
 use crate::cli::RunArgs;
 use crate::commands::{UsageError, deploy_folder, open_store, parse_secrets, take_lease};
+use baton_store::WorkspaceId;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.file)
@@ -41,8 +43,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let workflow = deploy(&engine, &text, &args.file.display().to_string()).await?;
     let run_id = match &args.run_id {
-        Some(run_id) if store.get_run(run_id).await?.is_some() => run_id.clone(),
-        requested => engine.create_run(&workflow, input, requested.clone()).await?,
+        Some(run_id) if store.get_run(&WorkspaceId::DEFAULT, run_id).await?.is_some() => run_id.clone(),
+        requested => engine
+            .create(CreateRun { run_id: requested.clone(), ..CreateRun::new(&workflow, input) })
+            .await
+            .map(|created| created.record.id)?,
     };
     tracing::info!(run_id = %run_id, "driving run");
     let outcome = engine.drive(&run_id).await?;

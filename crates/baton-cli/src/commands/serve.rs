@@ -20,6 +20,7 @@ use baton_server::lease::HeldLease;
 use baton_server::sinks;
 use baton_server::standin::StandIn;
 
+use baton_store::prelude::*;
 use baton_store::{AnyStore, PgOptions, PgStore, Store};
 
 use crate::cli::ServeArgs;

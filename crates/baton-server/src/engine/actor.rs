@@ -10,7 +10,6 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
@@ -19,10 +18,13 @@ use baton_core::error::WorkflowError;
 use baton_core::state::{Command, RunState, StepInput, StepOutput};
 use baton_core::{StepContext, in_flight, step};
 use baton_model::error_types::StandardError;
-use baton_store::{Checkpoint, NewHistoryEntry, ParentLink, Store, StoreError, TERMINAL_STATUSES};
+use baton_store::{
+    Checkpoint, ConflictKind, NewHistoryEntry, OwnerEpoch, ParentLink, RunStatus as StoreStatus, Store, StoreError,
+};
 
 use crate::engine::effects::{child_result, perform_call, start_subflow};
 use crate::engine::events::{stored_event, subscription_record};
+use crate::engine::status::to_store;
 use crate::engine::{Delivery, Deployed, Engine, EngineError, RunUpdate, now_ms, retry_transient};
 
 /// A run loaded into memory, with the channel its inputs arrive on.
@@ -32,7 +34,7 @@ struct Actor<S: Store + Clone> {
     state: RunState,
     version: i64,
     /// The run's `owner_epoch` this actor writes under (the fencing token).
-    epoch: i64,
+    epoch: OwnerEpoch,
     last_seq: i64,
     parent: Option<ParentLink>,
     mailbox: mpsc::UnboundedReceiver<Delivery>,
@@ -99,7 +101,7 @@ impl<S: Store + Clone> Actor<S> {
     ) -> Result<Loaded<S>, EngineError> {
         let store = &engine.inner.store;
         let load =
-            || async { store.get_run(run_id).await?.ok_or_else(|| StoreError::NotFound(format!("run {run_id}"))) };
+            || async { store.load_run(run_id).await?.ok_or_else(|| StoreError::NotFound(format!("run {run_id}"))) };
         let mut record = match retry_transient("load a run", load).await {
             Ok(record) => record,
             Err(StoreError::NotFound(_)) => return Err(EngineError::RunNotFound(run_id.into())),
@@ -107,7 +109,7 @@ impl<S: Store + Clone> Actor<S> {
         };
         if let Some(node) = engine.node_id()
             && record.owner.as_deref() != Some(node)
-            && !TERMINAL_STATUSES.contains(&record.status.as_str())
+            && !record.status.is_terminal()
         {
             let claimed = retry_transient("claim a run", || store.claim_run(run_id, node, now_ms())).await?;
             if claimed.is_none() {
@@ -118,8 +120,8 @@ impl<S: Store + Clone> Actor<S> {
             record = retry_transient("load a run", load).await?;
             engine.adopt_timers(run_id).await?;
             engine.wake_input_intake();
-            tracing::info!(run_id, epoch = record.owner_epoch, "claimed a run from a node that is gone");
-            if record.status == baton_core::state::RunStatus::Pending.as_str() {
+            tracing::info!(run_id, epoch = %record.owner_epoch, "claimed a run from a node that is gone");
+            if record.status == StoreStatus::Pending {
                 // Its node never started it: start it here (within the workflow's limit).
                 engine.start(run_id).await?;
             }
@@ -167,7 +169,7 @@ impl<S: Store + Clone> Actor<S> {
     async fn reload_if_owned(&mut self) -> Result<bool, EngineError> {
         let store = &self.engine.inner.store;
         let run_id = self.state.run_id.clone();
-        let Some(record) = retry_transient("load a run", || store.get_run(&run_id)).await? else { return Ok(false) };
+        let Some(record) = retry_transient("load a run", || store.load_run(&run_id)).await? else { return Ok(false) };
         if record.owner.as_deref() != self.engine.node_id() {
             return Ok(false);
         }
@@ -205,16 +207,18 @@ impl<S: Store + Clone> Actor<S> {
             let kept = (clustered && delivery.stored_id.is_none() && !recoverable(&delivery.input))
                 .then(|| delivery.input.clone());
             match self.apply(delivery).await {
-                Err(EngineError::Store(StoreError::Conflict(message))) if clustered => {
+                Err(EngineError::Store(StoreError::Conflict(
+                    kind @ (ConflictKind::Fenced { .. } | ConflictKind::StaleVersion { .. }),
+                ))) if clustered => {
                     let run_id = self.state.run_id.clone();
                     if self.reload_if_owned().await? {
-                        tracing::warn!(run_id = %run_id, %message, "the run changed owner and came back; going on");
+                        tracing::warn!(run_id = %run_id, %kind, "the run changed owner and came back; going on");
                         if let Some(input) = kept {
                             self.apply(Delivery { input, stored_id: None }).await?;
                         }
                         continue;
                     }
-                    tracing::warn!(run_id = %run_id, %message, "another node took the run over; stopping here");
+                    tracing::warn!(run_id = %run_id, %kind, "another node took the run over; stopping here");
                     pass_on(&self.engine, &run_id, &mut self.mailbox, kept).await;
                     return Ok(());
                 }
@@ -246,7 +250,7 @@ impl<S: Store + Clone> Actor<S> {
                 tracing::error!(run_id = %self.state.run_id, "interpreter panicked; faulting the run");
                 let run_id = self.state.run_id.clone();
                 let record =
-                    engine.inner.store.get_run(&run_id).await?.ok_or(EngineError::RunNotFound(run_id.clone()))?;
+                    engine.inner.store.load_run(&run_id).await?.ok_or(EngineError::RunNotFound(run_id.clone()))?;
                 self.state = serde_json::from_value(record.state)
                     .map_err(|err| EngineError::CorruptRun { run_id, message: err.to_string() })?;
                 let error = WorkflowError::standard(StandardError::Runtime, "internal error in the interpreter");
@@ -283,15 +287,13 @@ impl<S: Store + Clone> Actor<S> {
         self.version = match retry_transient("commit a step", attempt).await {
             Ok(version) => version,
             // A commit that was applied but whose answer was lost (the connection broke)
-            // comes back as a conflict when tried again: under this actor's epoch nobody else
-            // writes the run, so one version more is this very commit.
-            Err(StoreError::Conflict(message)) => match store.get_run(&self.state.run_id).await? {
-                Some(run) if run.owner_epoch == self.epoch && run.state_version == self.version + 1 => {
-                    tracing::debug!(run_id = %self.state.run_id, "a retried commit had been applied");
-                    run.state_version
-                }
-                _ => return Err(StoreError::Conflict(message).into()),
-            },
+            // comes back as a stale version when tried again (the epoch check passed, so the
+            // run is still this actor's): under this epoch nobody else writes the run, so one
+            // version more is this very commit.
+            Err(StoreError::Conflict(ConflictKind::StaleVersion { stored, .. })) if stored == self.version + 1 => {
+                tracing::debug!(run_id = %self.state.run_id, "a retried commit had been applied");
+                stored
+            }
             Err(err) => return Err(err.into()),
         };
         let first_seq = self.last_seq + 1;
@@ -350,8 +352,8 @@ impl<S: Store + Clone> Actor<S> {
             run_id: state.run_id.clone(),
             expected_version: self.version,
             expected_epoch: self.epoch,
-            status: state.status.as_str().into(),
-            state: serde_json::to_value(state).unwrap_or(Value::Null),
+            status: to_store(state.status),
+            state: serde_json::to_value(state).expect("a RunState serializes: every map in it has string keys"),
             output: state.output.clone(),
             error: state.error.as_ref().map(WorkflowError::to_value),
             history,
@@ -365,7 +367,9 @@ impl<S: Store + Clone> Actor<S> {
             inputs_sent: (self.engine.node_id().is_some())
                 .then(|| self.report_to_parent())
                 .flatten()
-                .and_then(|(parent_id, input)| Some((parent_id, serde_json::to_value(input).ok()?)))
+                .map(|(parent_id, input)| {
+                    (parent_id, serde_json::to_value(input).expect("a StepInput serializes: its maps have string keys"))
+                })
                 .into_iter()
                 .collect(),
             updated_at: now,

@@ -18,9 +18,11 @@ use tempfile::TempDir;
 
 use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
 use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine, EngineConfig, now_ms};
-use baton_store::{AnyStore, ScheduleClaim, SqliteOptions, SqliteStore, Store as _};
+use baton_store::prelude::*;
+use baton_store::{AnyStore, ScheduleClaim, SqliteOptions, SqliteStore};
 
 use crate::api_support::{Reply, send};
+use baton_store::WorkspaceId;
 
 /// The public origins the examples call.
 const CALLED_ORIGINS: [&str; 4] = [
@@ -410,7 +412,12 @@ async fn emit_outputs_the_completed_cloud_event_and_publishes_it() {
     let time: jiff::Timestamp = emitted["time"].as_str().expect("a time is filled in").parse().unwrap();
     assert!((time.as_millisecond() - now_ms()).abs() < 60_000, "{time}");
     // The event went to the intake like a posted one.
-    let stored = server.store.get_event("https://petstore.com", id).await.unwrap().expect("emitted event stored");
+    let stored = server
+        .store
+        .get_event(&WorkspaceId::DEFAULT, "https://petstore.com", id)
+        .await
+        .unwrap()
+        .expect("emitted event stored");
     assert_eq!(&stored.event, emitted);
 }
 

@@ -8,14 +8,16 @@ use serde_json::Value;
 
 use baton_server::egress::EgressPolicy;
 use baton_server::engine::{
-    DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, EngineError,
+    CreateRun, DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, EngineError,
 };
-use baton_store::{SqliteStore, Store};
+use baton_store::SqliteStore;
+use baton_store::prelude::*;
 
 use crate::commands::conformance::check::{self, Execution, TaskEvent};
 use crate::commands::conformance::feature::{Scenario, StepText};
 use crate::commands::conformance::step::{self, Step, StepError};
 use crate::commands::open_store;
+use baton_store::WorkspaceId;
 
 /// Longest a scenario's run may take before it counts as failed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -103,8 +105,11 @@ impl Harness {
             }
             err => format!("cannot deploy the definition: {err}"),
         })?;
-        let run_id =
-            engine.create_run(&workflow, input, None).await.map_err(|err| format!("cannot create the run: {err}"))?;
+        let run_id = engine
+            .create(CreateRun::new(&workflow, input))
+            .await
+            .map(|created| created.record.id)
+            .map_err(|err| format!("cannot create the run: {err}"))?;
         // A task of its own, so that a panic in the engine fails this scenario only.
         let driving = tokio::spawn({
             let engine = engine.clone();
@@ -136,7 +141,7 @@ async fn task_events(store: &SqliteStore, run_id: &str) -> Result<Vec<TaskEvent>
     let mut after_seq = 0;
     loop {
         let page = store
-            .history(run_id, after_seq, HISTORY_PAGE)
+            .history(&WorkspaceId::DEFAULT, run_id, after_seq, HISTORY_PAGE)
             .await
             .map_err(|err| format!("cannot read the run's history: {err}"))?;
         let Some(last) = page.last() else { break };
