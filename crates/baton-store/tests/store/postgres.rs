@@ -310,3 +310,20 @@ async fn an_input_stored_on_one_node_wakes_its_owner_on_another() {
     other.close().await;
     db.close().await;
 }
+
+// See: #14
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_14_an_unknown_stored_status_is_an_error() {
+    let db = TempPg::open().await;
+    db.store.create_run(new_run("r1", 1)).await.unwrap();
+    let mut raw = <sqlx::PgConnection as sqlx::Connection>::connect(&pg_url()).await.expect("raw connection");
+    let update = format!("UPDATE {}.runs SET status = 'paused' WHERE id = 'r1'", db.schema.name);
+    sqlx::query(sqlx::AssertSqlSafe(update)).execute(&mut raw).await.unwrap();
+    sqlx::Connection::close(raw).await.unwrap();
+
+    let res = db.store.get_run(&WS, "r1").await;
+    assert!(matches!(&res, Err(StoreError::Encoding(message)) if message.contains("paused")), "{res:?}");
+    let res = db.store.unfinished_runs().await.map(|runs| runs.len());
+    assert_eq!(res.unwrap(), 1, "a scan that does not read the status still lists the run");
+    db.close().await;
+}

@@ -181,6 +181,22 @@ async fn corrupt_rows_are_encoding_errors() {
     db.store.close().await;
 }
 
+// See: #14
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_14_an_unknown_stored_status_is_an_error() {
+    let db = TempSqlite::open().await;
+    db.store.create_run(new_run("r1", 1)).await.unwrap();
+    let mut raw = raw_connection(&db).await;
+    sqlx::query("UPDATE runs SET status = 'paused' WHERE id = 'r1'").execute(&mut raw).await.unwrap();
+    raw.close().await.unwrap();
+
+    let res = db.store.get_run(&WS, "r1").await;
+    assert!(matches!(&res, Err(StoreError::Encoding(message)) if message.contains("paused")), "{res:?}");
+    let res = db.store.count_runs_by_status().await;
+    assert!(matches!(res, Err(StoreError::Encoding(_))), "{res:?}");
+    db.store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_after_close_fail() {
     let db = TempSqlite::open().await;
