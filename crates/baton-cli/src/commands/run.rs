@@ -7,10 +7,10 @@ use anyhow::Context as _;
 use serde_json::Value;
 
 use baton_core::state::RunStatus;
-use baton_server::egress::EgressPolicy;
 use baton_server::engine::{
     DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, EngineError, RunOutcome,
 };
+use baton_server::outbound::egress::EgressPolicy;
 use baton_store::{SqliteStore, Store};
 
 use crate::cli::RunArgs;

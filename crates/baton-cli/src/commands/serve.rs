@@ -14,10 +14,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use baton_server::api::{Api, ApiConfig};
-use baton_server::egress::EgressPolicy;
-use baton_server::engine::{ClusterConfig, Engine, EngineConfig, now_ms};
+use baton_server::clock::now_ms;
+use baton_server::engine::{ClusterConfig, Engine, EngineConfig};
 use baton_server::lease::HeldLease;
-use baton_server::sinks;
+use baton_server::notify::sinks;
+use baton_server::outbound::egress::EgressPolicy;
 use baton_server::standin::StandIn;
 
 use baton_store::{AnyStore, PgOptions, PgStore, Store};

@@ -51,9 +51,9 @@ pub const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub struct ApiConfig {
     /// Largest accepted request body; larger ones get `413 /problems/payload-too-large`.
     pub max_body_bytes: usize,
-    /// The lifecycle-event sinks' counters in `--sink` order ([`crate::sinks::Sinks::stats`]),
+    /// The lifecycle-event sinks' counters in `--sink` order ([`crate::notify::sinks::Sinks::stats`]),
     /// exposed by `/metrics` labelled `sink="1"`, `sink="2"`, ...; empty without sinks.
-    pub sink_stats: Vec<Arc<crate::sinks::SinkStats>>,
+    pub sink_stats: Vec<Arc<crate::notify::sinks::SinkStats>>,
 }
 
 /// What every handler sees.

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
 use baton_server::engine::{Engine, SweepReport};
-use baton_server::sinks::{self, RetryPolicy, SinkOptions};
+use baton_server::notify::sinks::{self, RetryPolicy, SinkOptions};
 use baton_store::{AnyStore, SqliteOptions, SqliteStore};
 
 use crate::support::LOOPBACK;

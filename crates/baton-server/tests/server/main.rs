@@ -14,6 +14,7 @@ mod engine;
 mod examples;
 mod http;
 mod openapi;
+mod redirects;
 mod schedules;
 mod sinks;
 mod spec_examples;

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
-use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine, EngineConfig, now_ms};
+use baton_server::clock::now_ms;
+use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine, EngineConfig};
 use baton_store::{AnyStore, ScheduleClaim, SqliteOptions, SqliteStore, Store as _};
 
 use crate::api_support::{Reply, send};

@@ -5,8 +5,8 @@ use serde_json::Value;
 use baton_core::effects::{EffectResult, HttpRequest, HttpResponse};
 use baton_core::error::WorkflowError;
 use baton_core::http::{HttpCall, build_request};
-use baton_server::egress::EgressPolicy;
-use baton_server::http_client::HttpExecutor;
+use baton_server::outbound::egress::EgressPolicy;
+use baton_server::outbound::http_client::HttpExecutor;
 use baton_server::standin::StandIn;
 
 pub const LOOPBACK: EgressPolicy = EgressPolicy { allow_loopback: true, allow_private: false };

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use baton_server::egress::EgressPolicy;
 use baton_server::engine::{
     DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, EngineError,
 };
+use baton_server::outbound::egress::EgressPolicy;
 use baton_store::{SqliteStore, Store};
 
 use crate::commands::conformance::check::{self, Execution, TaskEvent};
