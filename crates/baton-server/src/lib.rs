@@ -5,6 +5,7 @@
 pub mod api;
 pub mod clock;
 pub mod engine;
+pub mod inbound;
 pub mod lease;
 pub mod notify;
 pub mod outbound;

@@ -13,6 +13,7 @@ mod egress;
 mod engine;
 mod examples;
 mod http;
+mod inbound;
 mod openapi;
 mod redirects;
 mod schedules;
