@@ -114,7 +114,10 @@ impl Server {
     pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
         let (store, lease, cluster) = open(&config.database).await?;
         let stand_in = match config.stand_ins {
-            true => Some(StandIn::start().await.map_err(ServerError::StandIns)?),
+            true => match StandIn::start().await {
+                Ok(stand_in) => Some(stand_in),
+                Err(err) => return Err(give_up(store, lease, ServerError::StandIns(err)).await),
+            },
             false => None,
         };
         let mut rewrites = stand_in.as_ref().map(StandIn::rewrites).unwrap_or_default();
@@ -131,14 +134,11 @@ impl Server {
             Some(observer) => Engine::with_observer(store.clone(), engine_config, observer),
             None => Engine::new(store.clone(), engine_config),
         };
-        let sinks = sinks::start(
-            &engine,
-            &config.sinks,
-            SinkOptions { retry: config.sink_retry, ..SinkOptions::new(config.sink_egress) },
-        )
-        .await
-        .map_err(ServerError::Sinks)?;
-        let deployed = deploy_all(&engine, &config.workflows).await?;
+        let sink_options = SinkOptions { retry: config.sink_retry, ..SinkOptions::new(config.sink_egress) };
+        let sinks = match sinks::start(&engine, &config.sinks, sink_options).await {
+            Ok(sinks) => sinks,
+            Err(err) => return Err(give_up(store, lease, ServerError::Sinks(err)).await),
+        };
         let api =
             Api::new(engine.clone(), ApiConfig { max_body_bytes: config.max_body_bytes, sink_stats: sinks.stats() });
         let mut server = Server {
@@ -148,22 +148,32 @@ impl Server {
             api,
             stand_in,
             sinks,
-            deployed,
+            deployed: Vec::new(),
             n_recovered: 0,
             listener: None,
             local_addr: None,
             inbound: config.inbound,
             loops: Vec::new(),
         };
-        if let Role::Serve { listen } = config.role {
-            server.n_recovered = server.engine.recover().await.map_err(ServerError::Recover)?;
-            let listener =
-                TcpListener::bind(listen).await.map_err(|source| ServerError::Listen { addr: listen, source })?;
-            server.local_addr = Some(listener.local_addr().unwrap_or(listen));
-            server.listener = Some(listener);
-            server.loops = loops::start(&server.engine, config.sweep_interval, config.event_retention_ms);
+        let started = async {
+            server.deployed = deploy_all(&server.engine, &config.workflows).await?;
+            if let Role::Serve { listen } = config.role {
+                server.n_recovered = server.engine.recover().await.map_err(ServerError::Recover)?;
+                let listener =
+                    TcpListener::bind(listen).await.map_err(|source| ServerError::Listen { addr: listen, source })?;
+                server.local_addr = Some(listener.local_addr().unwrap_or(listen));
+                server.listener = Some(listener);
+                server.loops = loops::start(&server.engine, config.sweep_interval, config.event_retention_ms);
+            }
+            Ok(())
+        };
+        match started.await {
+            Ok(()) => Ok(server),
+            Err(err) => {
+                server.close().await;
+                Err(err)
+            }
         }
-        Ok(server)
     }
 
     /// Serves the API until `signal` completes, then shuts down (module docs). When another
@@ -261,6 +271,14 @@ async fn open(database: &Database) -> Result<(AnyStore, HeldLease, Option<Cluste
             Ok((AnyStore::from(store), lease, Some(cluster)))
         }
     }
+}
+
+/// A start that failed after the database was opened: gives the lease up and closes the
+/// database, so that the next start need not wait for the lease to expire.
+async fn give_up(store: AnyStore, lease: HeldLease, err: ServerError) -> ServerError {
+    lease.release(&store).await;
+    store.close().await;
+    err
 }
 
 /// Deploys every source in order; collects every refused one before failing.
