@@ -22,10 +22,12 @@ use baton_store::{
     Checkpoint, ConflictKind, NewHistoryEntry, OwnerEpoch, ParentLink, RunStatus as StoreStatus, Store, StoreError,
 };
 
+use crate::clock::now_ms;
 use crate::engine::effects::{child_result, perform_call, start_subflow};
 use crate::engine::events::{stored_event, subscription_record};
+use crate::engine::recovery::retry_transient;
 use crate::engine::status::to_store;
-use crate::engine::{Delivery, Deployed, Engine, EngineError, RunUpdate, now_ms, retry_transient};
+use crate::engine::{Delivery, Deployed, Engine, EngineError, RunUpdate};
 
 /// A run loaded into memory, with the channel its inputs arrive on.
 struct Actor<S: Store + Clone> {
