@@ -20,6 +20,7 @@ mod postgres;
 mod records;
 mod rows;
 mod rows_schedules;
+mod secrets;
 mod sqlite;
 mod store;
 mod version;
@@ -33,5 +34,6 @@ pub use crate::records::{
     PutOutcome, RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord,
     StoredEvent, SubscriptionRecord, TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
 };
+pub use crate::secrets::{SecretRecord, SecretStore, SecretSummary};
 pub use crate::sqlite::{CommitStats, SqliteOptions, SqliteStore, Synchronous};
 pub use crate::store::Store;

@@ -19,7 +19,8 @@ use crate::records::{
     Checkpoint, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome, ScheduleClaim, ScheduleKey,
     ScheduleMatch, ScheduleRecord, StoredEvent, WorkflowRecord,
 };
-use crate::sqlite::{leases, ownership, schedules, writes};
+use crate::secrets::SecretRecord;
+use crate::sqlite::{leases, ownership, schedules, secrets, writes};
 
 /// One queued write and the caller waiting for it.
 pub(crate) enum Request {
@@ -38,6 +39,8 @@ pub(crate) enum Request {
     ClaimRun(Job<(String, String, Millis), Option<i64>>),
     ClaimOrphanRuns(Job<(String, Millis, u32), Vec<String>>),
     PutRunInput(Job<(String, Value, Millis), Option<String>>),
+    PutSecret(Job<SecretRecord, bool>),
+    DeleteSecret(Job<(String, String), bool>),
 }
 
 /// A write's input, its reply channel and, once applied, its result.
@@ -139,6 +142,15 @@ impl Request {
                 let result = ownership::put_run_input(conn, run_id, input, *now).await;
                 job.record(result)
             }
+            Request::PutSecret(job) => {
+                let result = secrets::put(conn, &job.input).await;
+                job.record(result)
+            }
+            Request::DeleteSecret(job) => {
+                let (workspace, name) = &job.input;
+                let result = secrets::delete(conn, workspace, name).await;
+                job.record(result)
+            }
         }
     }
 
@@ -161,6 +173,8 @@ impl Request {
             Request::ClaimRun(job) => job.result = Some(Err(err)),
             Request::ClaimOrphanRuns(job) => job.result = Some(Err(err)),
             Request::PutRunInput(job) => job.result = Some(Err(err)),
+            Request::PutSecret(job) => job.result = Some(Err(err)),
+            Request::DeleteSecret(job) => job.result = Some(Err(err)),
         }
     }
 
@@ -181,6 +195,8 @@ impl Request {
             Request::ClaimRun(job) => job.answer(),
             Request::ClaimOrphanRuns(job) => job.answer(),
             Request::PutRunInput(job) => job.answer(),
+            Request::PutSecret(job) => job.answer(),
+            Request::DeleteSecret(job) => job.answer(),
         }
     }
 }
