@@ -6,5 +6,6 @@ pub mod egress;
 pub mod engine;
 pub mod http_client;
 pub mod lease;
+pub mod secrets;
 pub mod sinks;
 pub mod standin;

@@ -10,13 +10,15 @@ use crate::records::{
     RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, StoredEvent,
     SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
+use crate::secrets::SecretStore;
 
-/// Durable storage of workflows, runs, history, timers and events.
+/// Durable storage of workflows, runs, history, timers and events, and (through
+/// [`SecretStore`]) the workspace secrets.
 ///
 /// Every method returns a `Send` future so callers can use a store from spawned tasks.
 /// Writes are atomic per call; a write that returned `Ok` is durable (as durable as the
 /// backend's configured sync level).
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SecretStore + Send + Sync + 'static {
     /// Stores a workflow version.
     ///
     /// Returns [`PutOutcome::Unchanged`] when the same (workspace, namespace, name, version) is

@@ -6,6 +6,7 @@ pub mod events;
 pub mod inbox;
 pub mod run;
 pub mod runs;
+pub mod secrets;
 pub mod serve;
 pub mod validate;
 pub mod watch;
@@ -14,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use serde_json::Value;
 
 use baton_core::compile::CompiledWorkflow;
 use baton_server::engine::{Engine, EngineError};
@@ -88,19 +88,6 @@ pub async fn deploy_folder<S: Store + Clone>(
     }
     eprintln!("deployed {} definition(s) from {}", deployed.len(), dir.display());
     Ok(deployed)
-}
-
-/// `--secret NAME=VALUE` pairs as the `$secrets` object.
-pub fn parse_secrets(pairs: &[String]) -> anyhow::Result<Value> {
-    let mut secrets = serde_json::Map::new();
-    for pair in pairs {
-        let (name, value) = pair.split_once('=').ok_or_else(|| {
-            UsageError(format!("--secret {name:?} must be NAME=VALUE", name = pair.split('=').next().unwrap_or("")))
-        })?;
-        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
-        secrets.insert(name.to_owned(), value);
-    }
-    Ok(Value::Object(secrets))
 }
 
 /// Takes the database lease (one Baton process drives a database's runs at a time); another

@@ -14,18 +14,21 @@ use baton_server::engine::{
 use baton_store::{SqliteStore, Store};
 
 use crate::cli::RunArgs;
-use crate::commands::{UsageError, deploy_folder, open_store, parse_secrets, take_lease};
+use crate::commands::secrets::{collect_secrets, secret_key};
+use crate::commands::{UsageError, deploy_folder, open_store, take_lease};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|err| UsageError(format!("cannot read {}: {err}", args.file.display())))?;
     let input = parse_input(&args.input)?;
-    let secrets = parse_secrets(&args.secrets)?;
+    let secrets = collect_secrets(&args.secrets.pairs, args.secrets.secret_file.as_deref())?;
+    let secret_key = secret_key(args.secrets.secret_key_file.as_deref(), Some(&args.db.db))?;
     let store = open_store(&args.db.db).await?;
     let lease = take_lease(&store).await?;
     let egress = EgressPolicy { allow_loopback: args.allow_private_network, allow_private: args.allow_private_network };
     let config = EngineConfig {
         secrets,
+        secret_key,
         egress,
         rewrites: Vec::new(),
         event_retention_ms: DEFAULT_EVENT_RETENTION_MS,

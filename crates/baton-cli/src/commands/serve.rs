@@ -23,7 +23,8 @@ use baton_server::standin::StandIn;
 use baton_store::{AnyStore, PgOptions, PgStore, Store};
 
 use crate::cli::ServeArgs;
-use crate::commands::{UsageError, deploy_folder, open_store, parse_secrets, take_lease};
+use crate::commands::secrets::{collect_secrets, secret_key};
+use crate::commands::{UsageError, deploy_folder, open_store, take_lease};
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     match args.database_url() {
@@ -55,7 +56,9 @@ async fn serve_on(
     cluster: Option<ClusterConfig>,
     args: ServeArgs,
 ) -> anyhow::Result<ExitCode> {
-    let secrets = parse_secrets(&args.secrets)?;
+    let secrets = collect_secrets(&args.secrets.pairs, args.secrets.secret_file.as_deref())?;
+    let sqlite_db = matches!(store, AnyStore::Sqlite(_)).then_some(args.db.db.as_path());
+    let secret_key = secret_key(args.secrets.secret_key_file.as_deref(), sqlite_db)?;
     let stand_in = match args.stand_ins {
         true => Some(StandIn::start().await.context("cannot start the stand-in services")?),
         false => None,
@@ -64,6 +67,7 @@ async fn serve_on(
     let egress = EgressPolicy { allow_loopback, allow_private: args.allow_private_network };
     let config = EngineConfig {
         secrets,
+        secret_key,
         egress,
         rewrites: stand_in.as_ref().map(StandIn::rewrites).unwrap_or_default(),
         event_retention_ms: (args.event_retention as i64).saturating_mul(1000),

@@ -24,6 +24,7 @@ use baton_store::{Checkpoint, NewHistoryEntry, ParentLink, Store, StoreError, TE
 use crate::engine::effects::{child_result, perform_call, start_subflow};
 use crate::engine::events::{stored_event, subscription_record};
 use crate::engine::{Delivery, Deployed, Engine, EngineError, RunUpdate, now_ms, retry_transient};
+use crate::secrets::{VaultError, open_state, run_secrets, seal_state};
 
 /// A run loaded into memory, with the channel its inputs arrive on.
 struct Actor<S: Store + Clone> {
@@ -35,6 +36,8 @@ struct Actor<S: Store + Clone> {
     epoch: i64,
     last_seq: i64,
     parent: Option<ParentLink>,
+    /// The run's workspace, whose secrets its steps read.
+    workspace: String,
     mailbox: mpsc::UnboundedReceiver<Delivery>,
 }
 
@@ -125,8 +128,7 @@ impl<S: Store + Clone> Actor<S> {
             }
         }
         let deployed = engine.inner.registry.get(store, &record.namespace, &record.name, &record.version).await?;
-        let state: RunState = serde_json::from_value(record.state)
-            .map_err(|err| EngineError::CorruptRun { run_id: run_id.into(), message: err.to_string() })?;
+        let state = open_run_state(&engine, run_id, record.state)?;
         Ok(Loaded::Here(Box::new(Actor {
             engine,
             deployed,
@@ -135,6 +137,7 @@ impl<S: Store + Clone> Actor<S> {
             epoch: record.owner_epoch,
             last_seq: record.last_seq,
             parent: record.parent,
+            workspace: record.workspace,
             mailbox,
         })))
     }
@@ -172,8 +175,7 @@ impl<S: Store + Clone> Actor<S> {
             return Ok(false);
         }
         self.engine.adopt_timers(&run_id).await?;
-        self.state = serde_json::from_value(record.state)
-            .map_err(|err| EngineError::CorruptRun { run_id: run_id.clone(), message: err.to_string() })?;
+        self.state = open_run_state(&self.engine, &run_id, record.state)?;
         self.version = record.state_version;
         self.epoch = record.owner_epoch;
         self.last_seq = record.last_seq;
@@ -234,7 +236,8 @@ impl<S: Store + Clone> Actor<S> {
             StepInput::TimerFired { timer_id } => Some(timer_id.clone()),
             _ => None,
         };
-        let context = StepContext { now: now_ms(), secrets: &engine.inner.secrets };
+        let secrets = self.step_secrets().await?;
+        let context = StepContext { now: now_ms(), secrets: &secrets };
         let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| {
             step(&self.deployed.workflow, &mut self.state, input, &context)
         }));
@@ -247,8 +250,7 @@ impl<S: Store + Clone> Actor<S> {
                 let run_id = self.state.run_id.clone();
                 let record =
                     engine.inner.store.get_run(&run_id).await?.ok_or(EngineError::RunNotFound(run_id.clone()))?;
-                self.state = serde_json::from_value(record.state)
-                    .map_err(|err| EngineError::CorruptRun { run_id, message: err.to_string() })?;
+                self.state = open_run_state(&engine, &run_id, record.state)?;
                 let error = WorkflowError::standard(StandardError::Runtime, "internal error in the interpreter");
                 self.state.status = baton_core::state::RunStatus::Faulted;
                 self.state.error = Some(error.clone());
@@ -279,7 +281,8 @@ impl<S: Store + Clone> Actor<S> {
         stored_input: Option<i64>,
     ) -> Result<(), EngineError> {
         let store = &self.engine.inner.store;
-        let attempt = || store.commit(self.checkpoint(output, fired_timer.clone(), stored_input));
+        let checkpoint = self.checkpoint(output, fired_timer, stored_input)?;
+        let attempt = || store.commit(checkpoint.clone());
         self.version = match retry_transient("commit a step", attempt).await {
             Ok(version) => version,
             // A commit that was applied but whose answer was lost (the connection broke)
@@ -309,7 +312,12 @@ impl<S: Store + Clone> Actor<S> {
     }
 
     /// The checkpoint of a step: the run's new state and everything the step's commands write.
-    fn checkpoint(&self, output: &StepOutput, fired_timer: Option<String>, stored_input: Option<i64>) -> Checkpoint {
+    fn checkpoint(
+        &self,
+        output: &StepOutput,
+        fired_timer: Option<String>,
+        stored_input: Option<i64>,
+    ) -> Result<Checkpoint, EngineError> {
         let now = now_ms();
         let mut timers_set = Vec::new();
         let mut timers_cleared: Vec<String> = fired_timer.into_iter().collect();
@@ -346,12 +354,13 @@ impl<S: Store + Clone> Actor<S> {
                 data: event.data.clone(),
             })
             .collect();
-        Checkpoint {
+        let stored_state = serde_json::to_value(state).unwrap_or(Value::Null);
+        Ok(Checkpoint {
             run_id: state.run_id.clone(),
             expected_version: self.version,
             expected_epoch: self.epoch,
             status: state.status.as_str().into(),
-            state: serde_json::to_value(state).unwrap_or(Value::Null),
+            state: seal_state(&self.engine.inner.secret_key, &state.run_id, stored_state)?,
             output: state.output.clone(),
             error: state.error.as_ref().map(WorkflowError::to_value),
             history,
@@ -369,7 +378,24 @@ impl<S: Store + Clone> Actor<S> {
                 .into_iter()
                 .collect(),
             updated_at: now,
-        }
+        })
+    }
+
+    /// `$secrets` for one step: the secrets the workflow declares, from the run's workspace
+    /// (or the process's `--secret` values), decrypted for this step only.
+    async fn step_secrets(&self) -> Result<Value, EngineError> {
+        let declared = match &self.deployed.workflow.workflow.use_ {
+            Some(uses) if !uses.secrets.is_empty() => &uses.secrets,
+            _ => return Ok(Value::Object(Default::default())),
+        };
+        let inner = &self.engine.inner;
+        let read = || async {
+            match run_secrets(&inner.store, &inner.secret_key, &self.workspace, declared, &inner.secrets).await {
+                Err(VaultError::Store(err)) => Err(err),
+                other => Ok(other),
+            }
+        };
+        Ok(retry_transient("read a run's secrets", read).await??)
     }
 
     /// A child run that ended: the parent's input that reports it.
@@ -420,6 +446,13 @@ impl<S: Store + Clone> Actor<S> {
             }
         }
     }
+}
+
+/// A stored run state as the interpreter reads it: its requests in flight opened.
+fn open_run_state<S: Store + Clone>(engine: &Engine<S>, run_id: &str, state: Value) -> Result<RunState, EngineError> {
+    let state = open_state(&engine.inner.secret_key, run_id, state)?;
+    serde_json::from_value(state)
+        .map_err(|err| EngineError::CorruptRun { run_id: run_id.into(), message: err.to_string() })
 }
 
 /// Whether an input comes back by itself after a crash or a takeover: a call's result (the new

@@ -42,6 +42,7 @@ impl ExampleServer {
         let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.expect("open store");
         let config = EngineConfig {
             secrets: json!({"llm": {"token": LLM_TOKEN}}),
+            secret_key: baton_server::secrets::SecretKey::generate().unwrap(),
             egress: LOOPBACK,
             rewrites: standin.rewrites(),
             event_retention_ms: DEFAULT_EVENT_RETENTION_MS,

@@ -10,6 +10,7 @@ use baton_server::egress::EgressPolicy;
 use baton_server::engine::{
     DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, EngineError,
 };
+use baton_server::secrets::SecretKey;
 use baton_store::{SqliteStore, Store};
 
 use crate::commands::conformance::check::{self, Execution, TaskEvent};
@@ -89,6 +90,8 @@ impl Harness {
     async fn execute_on(&self, store: &SqliteStore, definition: &str, input: Value) -> Result<Execution, String> {
         let config = EngineConfig {
             secrets: Value::Object(Default::default()),
+            // Each scenario has a database of its own, dropped afterwards: a fresh key is enough.
+            secret_key: SecretKey::generate().map_err(|err| err.to_string())?,
             egress: EgressPolicy { allow_loopback: true, allow_private: false },
             rewrites: self.rewrites.clone(),
             event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
