@@ -11,9 +11,8 @@
 //! `<database>.secret-key`, created on first start with mode 0600. PostgreSQL needs one of the
 //! first two, so that every node shares the key.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::Context as _;
 use serde_json::{Map, Value};
 
 use baton_server::secrets::SecretKey;
@@ -102,33 +101,20 @@ pub fn parse_secret_file(text: &str) -> Result<Map<String, Value>, String> {
     Ok(secrets)
 }
 
-/// Where the secret key comes from, in order: `BATON_SECRET_KEY`, `key_file`, then (SQLite
-/// only) `<database>.secret-key` beside `sqlite_db`, created when missing.
-pub fn secret_key(key_file: Option<&Path>, sqlite_db: Option<&Path>) -> anyhow::Result<SecretKey> {
+/// The secret key given to this process: `BATON_SECRET_KEY`, else `key_file`; `None` lets
+/// the server use the key file beside a SQLite database (PostgreSQL refuses to start then).
+pub fn secret_key(key_file: Option<&Path>) -> anyhow::Result<Option<SecretKey>> {
     if let Ok(text) = std::env::var(SECRET_KEY_ENV) {
-        return SecretKey::from_text(&text).map_err(|err| UsageError(format!("{SECRET_KEY_ENV}: {err}")).into());
+        let key = SecretKey::from_text(&text).map_err(|err| UsageError(format!("{SECRET_KEY_ENV}: {err}")))?;
+        return Ok(Some(key));
     }
-    if let Some(file) = key_file {
-        return SecretKey::load(file).map_err(|err| UsageError(format!("--secret-key-file: {err}")).into());
-    }
-    match sqlite_db {
-        Some(db) => {
-            let path = key_file_beside(db);
-            SecretKey::load_or_create(&path).with_context(|| format!("cannot use the secret key {}", path.display()))
+    match key_file {
+        Some(file) => {
+            let key = SecretKey::load(file).map_err(|err| UsageError(format!("--secret-key-file: {err:#}")))?;
+            Ok(Some(key))
         }
-        None => Err(UsageError(format!(
-            "PostgreSQL needs the secret key that every node shares: set {SECRET_KEY_ENV} (64 hex digits) or \
-             --secret-key-file FILE"
-        ))
-        .into()),
+        None => Ok(None),
     }
-}
-
-/// `<database>.secret-key`.
-pub fn key_file_beside(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(".secret-key");
-    PathBuf::from(name)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::api::dto::rfc3339;
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::{ApiJson, ApiPath};
 use crate::api::workspace::CallerWorkspace;
-use crate::engine::now_ms;
+use crate::clock::now_ms;
 use crate::secrets::{VaultError, list_secrets as list_stored, put_secret as put_stored};
 
 /// A secret, without its value.

@@ -141,6 +141,13 @@ impl SecretKey {
     }
 }
 
+/// The key file beside a SQLite database: `<database>.secret-key`.
+pub fn key_file_beside(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".secret-key");
+    PathBuf::from(name)
+}
+
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     if text.len() != 2 * KEY_LEN || !text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
         return None;

@@ -9,6 +9,6 @@ mod key;
 mod sealed_state;
 mod vault;
 
-pub use key::{KEY_LEN, SecretKey, SecretKeyError};
+pub use key::{KEY_LEN, SecretKey, SecretKeyError, key_file_beside};
 pub use sealed_state::{SealError, open_state, seal_state};
 pub use vault::{MAX_NAME_LEN, MAX_VALUE_LEN, VaultError, list_secrets, put_secret, run_secrets, valid_name};
