@@ -19,6 +19,7 @@ mod postgres;
 mod records;
 mod rows;
 mod rows_schedules;
+mod secrets;
 mod sql;
 mod sqlite;
 mod status;
@@ -34,6 +35,7 @@ pub use crate::records::{
     PutOutcome, RunFilter, RunInput, RunRecord, RunRef, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch,
     ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
+pub use crate::secrets::{SecretRecord, SecretStore, SecretSummary};
 pub use crate::sql::ownership::NODE_LEASE_PREFIX;
 pub use crate::sqlite::{CommitStats, SqliteOptions, SqliteStore, Synchronous};
 pub use crate::status::RunStatus;
@@ -42,5 +44,6 @@ pub use crate::store::{ClusterStore, EventStore, RunStore, ScheduleStore, Store,
 /// Every area trait, for code that calls store methods on a concrete store type
 /// (`use baton_store::prelude::*;`); generic code bounded by [`Store`] needs none of it.
 pub mod prelude {
+    pub use crate::secrets::SecretStore;
     pub use crate::store::{ClusterStore, EventStore, RunStore, ScheduleStore, Store, StoreLifecycle, WorkflowStore};
 }

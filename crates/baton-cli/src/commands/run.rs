@@ -15,7 +15,8 @@ use baton_store::WorkspaceId;
 use baton_store::prelude::*;
 
 use crate::cli::RunArgs;
-use crate::commands::{UsageError, parse_secrets, read_folder, server_error, sqlite_only};
+use crate::commands::secrets::{collect_secrets, secret_key};
+use crate::commands::{UsageError, read_folder, server_error, sqlite_only};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.file)
@@ -23,7 +24,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let input = parse_input(&args.input)?;
     sqlite_only(&args.db.db)?;
     let mut config = ServerConfig::local(&args.db.db);
-    config.secrets = parse_secrets(&args.secrets)?;
+    config.secrets = collect_secrets(&args.secrets.pairs, args.secrets.secret_file.as_deref())?;
+    config.secret_key = secret_key(args.secrets.secret_key_file.as_deref())?;
     config.egress =
         EgressPolicy { allow_loopback: args.allow_private_network, allow_private: args.allow_private_network };
     config.observer = crate::progress::observer();

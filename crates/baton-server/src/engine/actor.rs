@@ -10,6 +10,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
@@ -20,6 +21,7 @@ use baton_core::{StepContext, in_flight, step};
 use baton_model::error_types::StandardError;
 use baton_store::{
     Checkpoint, ConflictKind, NewHistoryEntry, OwnerEpoch, ParentLink, RunStatus as StoreStatus, Store, StoreError,
+    WorkspaceId,
 };
 
 use crate::clock::now_ms;
@@ -28,6 +30,7 @@ use crate::engine::events::{stored_event, subscription_record};
 use crate::engine::recovery::retry_transient;
 use crate::engine::status::to_store;
 use crate::engine::{Delivery, Deployed, Engine, EngineError, RunUpdate};
+use crate::secrets::{VaultError, open_state, run_secrets, seal_state};
 
 /// A run loaded into memory, with the channel its inputs arrive on.
 struct Actor<S: Store + Clone> {
@@ -39,6 +42,8 @@ struct Actor<S: Store + Clone> {
     epoch: OwnerEpoch,
     last_seq: i64,
     parent: Option<ParentLink>,
+    /// The run's workspace, whose secrets its steps read.
+    workspace: WorkspaceId,
     mailbox: mpsc::UnboundedReceiver<Delivery>,
 }
 
@@ -129,8 +134,7 @@ impl<S: Store + Clone> Actor<S> {
             }
         }
         let deployed = engine.inner.registry.get(store, &record.namespace, &record.name, &record.version).await?;
-        let state: RunState = serde_json::from_value(record.state)
-            .map_err(|err| EngineError::CorruptRun { run_id: run_id.into(), message: err.to_string() })?;
+        let state = open_run_state(&engine, run_id, record.state)?;
         Ok(Loaded::Here(Box::new(Actor {
             engine,
             deployed,
@@ -139,6 +143,7 @@ impl<S: Store + Clone> Actor<S> {
             epoch: record.owner_epoch,
             last_seq: record.last_seq,
             parent: record.parent,
+            workspace: record.workspace,
             mailbox,
         })))
     }
@@ -176,8 +181,7 @@ impl<S: Store + Clone> Actor<S> {
             return Ok(false);
         }
         self.engine.adopt_timers(&run_id).await?;
-        self.state = serde_json::from_value(record.state)
-            .map_err(|err| EngineError::CorruptRun { run_id: run_id.clone(), message: err.to_string() })?;
+        self.state = open_run_state(&self.engine, &run_id, record.state)?;
         self.version = record.state_version;
         self.epoch = record.owner_epoch;
         self.last_seq = record.last_seq;
@@ -240,7 +244,8 @@ impl<S: Store + Clone> Actor<S> {
             StepInput::TimerFired { timer_id } => Some(timer_id.clone()),
             _ => None,
         };
-        let context = StepContext { now: now_ms(), secrets: &engine.inner.secrets };
+        let secrets = self.step_secrets().await?;
+        let context = StepContext { now: now_ms(), secrets: &secrets };
         let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| {
             step(&self.deployed.workflow, &mut self.state, input, &context)
         }));
@@ -253,8 +258,7 @@ impl<S: Store + Clone> Actor<S> {
                 let run_id = self.state.run_id.clone();
                 let record =
                     engine.inner.store.load_run(&run_id).await?.ok_or(EngineError::RunNotFound(run_id.clone()))?;
-                self.state = serde_json::from_value(record.state)
-                    .map_err(|err| EngineError::CorruptRun { run_id, message: err.to_string() })?;
+                self.state = open_run_state(&engine, &run_id, record.state)?;
                 let error = WorkflowError::standard(StandardError::Runtime, "internal error in the interpreter");
                 self.state.status = baton_core::state::RunStatus::Faulted;
                 self.state.error = Some(error.clone());
@@ -285,7 +289,8 @@ impl<S: Store + Clone> Actor<S> {
         stored_input: Option<i64>,
     ) -> Result<(), EngineError> {
         let store = &self.engine.inner.store;
-        let attempt = || store.commit(self.checkpoint(output, fired_timer.clone(), stored_input));
+        let checkpoint = self.checkpoint(output, fired_timer, stored_input)?;
+        let attempt = || store.commit(checkpoint.clone());
         self.version = match retry_transient("commit a step", attempt).await {
             Ok(version) => version,
             // A commit that was applied but whose answer was lost (the connection broke)
@@ -313,7 +318,12 @@ impl<S: Store + Clone> Actor<S> {
     }
 
     /// The checkpoint of a step: the run's new state and everything the step's commands write.
-    fn checkpoint(&self, output: &StepOutput, fired_timer: Option<String>, stored_input: Option<i64>) -> Checkpoint {
+    fn checkpoint(
+        &self,
+        output: &StepOutput,
+        fired_timer: Option<String>,
+        stored_input: Option<i64>,
+    ) -> Result<Checkpoint, EngineError> {
         let now = now_ms();
         let mut timers_set = Vec::new();
         let mut timers_cleared: Vec<String> = fired_timer.into_iter().collect();
@@ -350,12 +360,13 @@ impl<S: Store + Clone> Actor<S> {
                 data: event.data.clone(),
             })
             .collect();
-        Checkpoint {
+        let stored_state = serde_json::to_value(state).expect("a RunState serializes: every map in it has string keys");
+        Ok(Checkpoint {
             run_id: state.run_id.clone(),
             expected_version: self.version,
             expected_epoch: self.epoch,
             status: to_store(state.status),
-            state: serde_json::to_value(state).expect("a RunState serializes: every map in it has string keys"),
+            state: seal_state(&self.engine.inner.secret_key, &state.run_id, stored_state)?,
             output: state.output.clone(),
             error: state.error.as_ref().map(WorkflowError::to_value),
             history,
@@ -375,7 +386,24 @@ impl<S: Store + Clone> Actor<S> {
                 .into_iter()
                 .collect(),
             updated_at: now,
-        }
+        })
+    }
+
+    /// `$secrets` for one step: the secrets the workflow declares, from the run's workspace
+    /// (or the process's `--secret` values), decrypted for this step only.
+    async fn step_secrets(&self) -> Result<Value, EngineError> {
+        let declared = match &self.deployed.workflow.workflow.use_ {
+            Some(uses) if !uses.secrets.is_empty() => &uses.secrets,
+            _ => return Ok(Value::Object(Default::default())),
+        };
+        let inner = &self.engine.inner;
+        let read = || async {
+            match run_secrets(&inner.store, &inner.secret_key, &self.workspace, declared, &inner.secrets).await {
+                Err(VaultError::Store(err)) => Err(err),
+                other => Ok(other),
+            }
+        };
+        Ok(retry_transient("read a run's secrets", read).await??)
     }
 
     /// A child run that ended: the parent's input that reports it.
@@ -426,6 +454,13 @@ impl<S: Store + Clone> Actor<S> {
             }
         }
     }
+}
+
+/// A stored run state as the interpreter reads it: its requests in flight opened.
+fn open_run_state<S: Store + Clone>(engine: &Engine<S>, run_id: &str, state: Value) -> Result<RunState, EngineError> {
+    let state = open_state(&engine.inner.secret_key, run_id, state)?;
+    serde_json::from_value(state)
+        .map_err(|err| EngineError::CorruptRun { run_id: run_id.into(), message: err.to_string() })
 }
 
 /// Whether an input comes back by itself after a crash or a takeover: a call's result (the new

@@ -34,6 +34,7 @@ use baton_store::{ParentLink, RunRecord, Store, StoreError, WorkspaceId};
 
 use crate::outbound::egress::EgressPolicy;
 use crate::outbound::http_client::HttpExecutor;
+use crate::secrets::{SealError, SecretKey, VaultError};
 
 pub use cluster::ClusterConfig;
 pub use registry::{Deployed, Registry, WorkflowKey};
@@ -51,8 +52,12 @@ pub const DEFAULT_MAX_ACTIVE_STEPS: usize = 256;
 /// How the engine reaches the outside world.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// `$secrets`: an object of secret name → value. Never stored, never logged.
+    /// Process-wide secrets (`--secret`): an object of secret name → value, read by a
+    /// workflow's declared names that its workspace's secret store does not hold. Never
+    /// stored, never logged.
     pub secrets: Value,
+    /// Seals workspace secrets and the requests in flight of stored run states.
+    pub secret_key: SecretKey,
     pub egress: EgressPolicy,
     /// URL prefix rewrites applied to outbound requests (the conformance stand-in uses them).
     pub rewrites: Vec<(String, String)>,
@@ -85,6 +90,12 @@ pub enum EngineError {
     WorkflowNotFound { namespace: String, name: String, version: String },
     #[error("stored run {run_id} is unreadable: {message}")]
     CorruptRun { run_id: String, message: String },
+    /// A run's requests in flight could not be sealed or opened (another server key?).
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// The workspace secrets a step reads could not be had.
+    #[error(transparent)]
+    Secrets(#[from] VaultError),
     /// A CloudEvent that is not valid: every problem, e.g. `id: required`.
     #[error("invalid CloudEvent: {}", .0.join("; "))]
     InvalidEvent(Vec<String>),
@@ -199,6 +210,7 @@ struct Inner<S> {
     registry: Registry,
     http: HttpExecutor,
     secrets: Value,
+    secret_key: SecretKey,
     event_retention_ms: i64,
     approval_deadline_ms: i64,
     observer: Option<Observer>,
@@ -235,6 +247,7 @@ impl<S: Store + Clone> Engine<S> {
                 registry: Registry::default(),
                 http: HttpExecutor::new(config.egress, config.rewrites),
                 secrets: config.secrets,
+                secret_key: config.secret_key,
                 event_retention_ms: config.event_retention_ms,
                 approval_deadline_ms: config.approval_deadline_ms,
                 observer,
@@ -260,6 +273,11 @@ impl<S: Store + Clone> Engine<S> {
 
     pub fn store(&self) -> &S {
         &self.inner.store
+    }
+
+    /// The key sealing secrets at rest (workspace secrets, requests in flight).
+    pub fn secret_key(&self) -> &SecretKey {
+        &self.inner.secret_key
     }
 
     /// What the node holds now (for metrics and tests).

@@ -10,6 +10,7 @@ mod leases;
 mod ownership;
 mod reads;
 mod schedules;
+mod secrets;
 mod writes;
 
 use std::fmt;

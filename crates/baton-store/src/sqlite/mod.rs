@@ -6,6 +6,7 @@ mod leases;
 mod ownership;
 mod reads;
 mod schedules;
+mod secrets;
 mod writer;
 mod writes;
 

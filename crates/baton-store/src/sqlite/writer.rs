@@ -21,7 +21,8 @@ use crate::records::{
     ScheduleMatch, ScheduleRecord, StoredEvent, WorkflowRecord,
 };
 use crate::rows;
-use crate::sqlite::{leases, ownership, schedules, writes};
+use crate::secrets::SecretRecord;
+use crate::sqlite::{leases, ownership, schedules, secrets, writes};
 
 /// One queued write and the caller waiting for it.
 pub(crate) enum Request {
@@ -43,6 +44,8 @@ pub(crate) enum Request {
     ClaimRun(Job<(String, String, Millis), Option<OwnerEpoch>>),
     ClaimOrphanRuns(Job<(String, Millis, u32), Vec<RunRef>>),
     PutRunInput(Job<(String, Value, Millis), Option<String>>),
+    PutSecret(Job<SecretRecord, bool>),
+    DeleteSecret(Job<(String, String), bool>),
 }
 
 /// A write's input, its reply channel and, once applied, its result.
@@ -144,6 +147,15 @@ impl Request {
                 let result = ownership::put_run_input(conn, run_id, input, *now).await;
                 job.record(result)
             }
+            Request::PutSecret(job) => {
+                let result = secrets::put(conn, &job.input).await;
+                job.record(result)
+            }
+            Request::DeleteSecret(job) => {
+                let (workspace, name) = &job.input;
+                let result = secrets::delete(conn, workspace, name).await;
+                job.record(result)
+            }
         }
     }
 
@@ -166,6 +178,8 @@ impl Request {
             Request::ClaimRun(job) => job.result = Some(Err(err)),
             Request::ClaimOrphanRuns(job) => job.result = Some(Err(err)),
             Request::PutRunInput(job) => job.result = Some(Err(err)),
+            Request::PutSecret(job) => job.result = Some(Err(err)),
+            Request::DeleteSecret(job) => job.result = Some(Err(err)),
         }
     }
 
@@ -186,6 +200,8 @@ impl Request {
             Request::ClaimRun(job) => job.answer(),
             Request::ClaimOrphanRuns(job) => job.answer(),
             Request::PutRunInput(job) => job.answer(),
+            Request::PutSecret(job) => job.answer(),
+            Request::DeleteSecret(job) => job.answer(),
         }
     }
 }

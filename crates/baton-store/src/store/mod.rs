@@ -26,15 +26,23 @@ pub use crate::store::runs::RunStore;
 pub use crate::store::schedules::ScheduleStore;
 pub use crate::store::workflows::WorkflowStore;
 
+use crate::secrets::SecretStore;
+
 /// Durable storage of workflows, runs, history, timers, events, schedules and cluster state:
 /// every area trait at once, for code that needs the whole store (the engine).
 ///
 /// Every method returns a `Send` future so callers can use a store from spawned tasks.
 /// Writes are atomic per call; a write that returned `Ok` is durable (as durable as the
 /// backend's configured sync level).
-pub trait Store: StoreLifecycle + WorkflowStore + RunStore + EventStore + ScheduleStore + ClusterStore {}
+pub trait Store:
+    StoreLifecycle + WorkflowStore + RunStore + EventStore + ScheduleStore + ClusterStore + SecretStore
+{
+}
 
-impl<T> Store for T where T: StoreLifecycle + WorkflowStore + RunStore + EventStore + ScheduleStore + ClusterStore {}
+impl<T> Store for T where
+    T: StoreLifecycle + WorkflowStore + RunStore + EventStore + ScheduleStore + ClusterStore + SecretStore
+{
+}
 
 /// The store as a whole: health and shutdown.
 pub trait StoreLifecycle: Send + Sync + 'static {

@@ -48,6 +48,7 @@ mod ownership;
 mod postgres;
 mod runs;
 mod schedules;
+mod secrets;
 mod sqlite;
 mod subscriptions;
 mod timers;
