@@ -57,7 +57,7 @@ pub enum ServerError {
     Deploy {
         label: String,
         #[source]
-        source: EngineError,
+        source: Box<EngineError>,
     },
     #[error("cannot recover unfinished runs")]
     Recover(#[source] EngineError),
@@ -316,7 +316,7 @@ async fn deploy_all<S: Store + Clone>(
             Err(EngineError::Store(StoreError::Conflict(message))) => {
                 refused.push(RefusedWorkflow { label, reason: Refusal::Conflict(message.to_string()) });
             }
-            Err(source) => return Err(ServerError::Deploy { label, source }),
+            Err(source) => return Err(ServerError::Deploy { label, source: Box::new(source) }),
         }
     }
     match refused.is_empty() {
