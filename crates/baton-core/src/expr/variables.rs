@@ -3,6 +3,7 @@
 use jaq_json::Val;
 use serde_json::Value;
 
+use crate::expr::DEFAULT_MAX_VALUE_BYTES;
 use crate::expr::convert::{self, TooDeep};
 
 /// Bindings for one evaluation. Unbound declared names evaluate to null.
@@ -12,6 +13,8 @@ use crate::expr::convert::{self, TooDeep};
 #[derive(Clone, Debug)]
 pub struct Variables {
     now_ms: i64,
+    /// The size limit of values built by expressions evaluated with these bindings.
+    max_value_bytes: usize,
     bindings: Vec<Binding>,
 }
 
@@ -27,7 +30,19 @@ impl Variables {
     /// No bindings; `now_ms` is the interpreter's current time in unix milliseconds, which jq's
     /// `now` returns (as seconds, a float). The system clock is never read.
     pub fn new(now_ms: i64) -> Variables {
-        Variables { now_ms, bindings: Vec::new() }
+        Variables { now_ms, max_value_bytes: DEFAULT_MAX_VALUE_BYTES, bindings: Vec::new() }
+    }
+
+    /// The same bindings, with `max_value_bytes` (estimated bytes of compact JSON, see
+    /// [`crate::expr::ExpressionError::TooLarge`]) as the size limit of every value an
+    /// expression evaluated with them builds, instead of [`DEFAULT_MAX_VALUE_BYTES`].
+    pub fn with_max_value_bytes(self, max_value_bytes: usize) -> Variables {
+        Variables { max_value_bytes, ..self }
+    }
+
+    /// The size limit of values built by expressions, in estimated bytes.
+    pub(crate) fn max_value_bytes(&self) -> usize {
+        self.max_value_bytes
     }
 
     /// Binds `name` (without `$`). Later binding of the same name replaces the earlier one.
