@@ -31,6 +31,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
         approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
         cluster: None,
+        max_value_bytes: args.max_value_bytes,
     };
     let engine = match crate::progress::observer() {
         Some(observer) => Engine::with_observer(store.clone(), config, observer),

@@ -69,6 +69,7 @@ async fn serve_on(
         event_retention_ms: (args.event_retention as i64).saturating_mul(1000),
         approval_deadline_ms: (args.approval_deadline as i64).saturating_mul(1000),
         cluster,
+        max_value_bytes: args.max_value_bytes,
     };
     let engine = Engine::new(store.clone(), config);
     let sink_policy =

@@ -42,7 +42,7 @@ fn display_path(path: &str) -> &str {
 
 impl Machine<'_> {
     fn base_variables(&self) -> Variables {
-        let mut variables = Variables::new(self.now());
+        let mut variables = Variables::new(self.now()).with_max_value_bytes(self.context.max_value_bytes);
         variables.set("context", self.state.context.clone());
         variables.set("secrets", self.context.secrets.clone());
         if self.workflow.uses_workflow_descriptor {

@@ -36,6 +36,10 @@ pub struct StepContext<'a> {
     pub now: Millis,
     /// `$secrets`: an object of secret name → value.
     pub secrets: &'a Value,
+    /// Largest value an expression may build, in estimated bytes of JSON
+    /// ([`crate::expr::DEFAULT_MAX_VALUE_BYTES`] unless the driver is configured otherwise);
+    /// beyond it the task fails with a `runtime` error naming the limit.
+    pub max_value_bytes: usize,
 }
 
 /// A fresh run, not started yet (status `pending`); apply [`StepInput::Start`] to start it.

@@ -234,7 +234,8 @@ impl<S: Store + Clone> Actor<S> {
             StepInput::TimerFired { timer_id } => Some(timer_id.clone()),
             _ => None,
         };
-        let context = StepContext { now: now_ms(), secrets: &engine.inner.secrets };
+        let max_value_bytes = engine.inner.max_value_bytes;
+        let context = StepContext { now: now_ms(), secrets: &engine.inner.secrets, max_value_bytes };
         let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| {
             step(&self.deployed.workflow, &mut self.state, input, &context)
         }));

@@ -47,6 +47,7 @@ impl ExampleServer {
             event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
             approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
             cluster: None,
+            max_value_bytes: baton_core::expr::DEFAULT_MAX_VALUE_BYTES,
         };
         let api = Api::new(
             Engine::new(AnyStore::from(store), config),

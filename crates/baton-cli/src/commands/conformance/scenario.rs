@@ -94,6 +94,7 @@ impl Harness {
             event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
             approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
             cluster: None,
+            max_value_bytes: baton_core::expr::DEFAULT_MAX_VALUE_BYTES,
         };
         let engine = Engine::new(store.clone(), config);
         let workflow = engine.deploy(definition).await.map_err(|err| match err {
