@@ -34,7 +34,7 @@ use std::fmt;
 pub use expression::Expression;
 pub use size::DEFAULT_MAX_VALUE_BYTES;
 pub use template::{Template, TemplateErrors, strip_runtime_expression};
-pub use variables::Variables;
+pub use variables::{SharedValue, Variables};
 
 /// Runtime-argument names always declared (dsl.md "Runtime expression arguments"): without `$`.
 pub const RUNTIME_ARGUMENTS: [&str; 8] =

@@ -1,5 +1,7 @@
 //! The variable bindings and the current time for one evaluation.
 
+use std::sync::Arc;
+
 use jaq_json::Val;
 use serde_json::Value;
 
@@ -21,9 +23,28 @@ pub struct Variables {
 #[derive(Clone, Debug)]
 struct Binding {
     name: String,
+    bound: SharedValue,
+}
+
+/// A value converted for jaq once and bound cheaply many times ([`Variables::set_shared`]):
+/// for values that stay the same across many evaluations, such as a run's `$context` during a
+/// long `for`. Cloning shares it.
+#[derive(Clone, Debug)]
+pub struct SharedValue(Arc<Bound>);
+
+#[derive(Debug)]
+struct Bound {
     value: Value,
     /// `Err` when the value nests too deeply; evaluating then fails with a budget error.
     val: Result<Val, TooDeep>,
+}
+
+impl SharedValue {
+    /// Converts `value` once.
+    pub fn new(value: Value) -> SharedValue {
+        let val = convert::to_val(&value);
+        SharedValue(Arc::new(Bound { value, val }))
+    }
 }
 
 impl Variables {
@@ -47,8 +68,12 @@ impl Variables {
 
     /// Binds `name` (without `$`). Later binding of the same name replaces the earlier one.
     pub fn set(&mut self, name: &str, value: Value) {
-        let val = convert::to_val(&value);
-        let binding = Binding { name: name.to_owned(), value, val };
+        self.set_shared(name, &SharedValue::new(value));
+    }
+
+    /// Binds `name` (without `$`) to a value converted before, without copying it.
+    pub fn set_shared(&mut self, name: &str, value: &SharedValue) {
+        let binding = Binding { name: name.to_owned(), bound: value.clone() };
         match self.bindings.iter_mut().find(|b| b.name == name) {
             Some(existing) => *existing = binding,
             None => self.bindings.push(binding),
@@ -57,7 +82,7 @@ impl Variables {
 
     /// The value bound to `name` (without `$`), if any.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.binding(name).map(|b| &b.value)
+        self.binding(name).map(|b| &b.bound.0.value)
     }
 
     /// The time `now` returns: unix seconds.
@@ -67,7 +92,7 @@ impl Variables {
 
     /// The jaq value for `name`: `null` when unbound.
     pub(crate) fn val(&self, name: &str) -> Result<Val, TooDeep> {
-        self.binding(name).map_or(Ok(Val::Null), |b| b.val.clone())
+        self.binding(name).map_or(Ok(Val::Null), |b| b.bound.0.val.clone())
     }
 
     fn binding(&self, name: &str) -> Option<&Binding> {

@@ -287,6 +287,10 @@ fn run_case(case: Case) -> Result<(String, RunState), String> {
                     subscriptions.remove(&subscription_id);
                 }
                 Command::EventConsumed { source, id } => writeln!(trace, "  -> consumed {source} {id}").unwrap(),
+                Command::Continue => {
+                    writeln!(trace, "  -> continue").unwrap();
+                    deliveries.push_back(StepInput::Continue);
+                }
                 Command::Complete { .. } | Command::Fault { .. } | Command::Cancelled => {}
             }
         }
