@@ -25,6 +25,7 @@ use crate::api::dto::{InboxItemInfo, InboxPage, InboxQuery, RespondRequest, Resp
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::{ApiEngine, AppState, record_run_id};
+use crate::clock::now_ms;
 use crate::engine::{DEFAULT_WORKSPACE, EngineError};
 
 /// `source` of a response event when the task's filter names none.
@@ -103,10 +104,6 @@ pub(crate) async fn list_inbox(
         false => None,
     };
     Ok(Json(InboxPage { items: items.into_iter().map(item_info).collect(), next_cursor }))
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 /// An opaque cursor: base64url of `[createdAt, runId, subscriptionId]` of the page's last item.
