@@ -120,5 +120,7 @@ delegate!(ClusterStore {
     fn claim_orphan_runs(&self, node: &str, now: Millis, limit: u32) -> Result<Vec<RunRef>, StoreError>;
     fn put_run_input(&self, run_id: &str, input: Value, now: Millis) -> Result<Option<String>, StoreError>;
     fn inputs_for_node(&self, node: &str, limit: u32) -> Result<Vec<RunInput>, StoreError>;
+    fn inputs_for_run(&self, run_id: &str, limit: u32) -> Result<Vec<RunInput>, StoreError>;
+    fn has_run_input(&self, run_id: &str, id: i64) -> Result<bool, StoreError>;
     fn input_notifications(&self, node: &str) -> Result<Option<mpsc::UnboundedReceiver<()>>, StoreError>;
 });

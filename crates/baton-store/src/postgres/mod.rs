@@ -418,6 +418,14 @@ impl ClusterStore for PgStore {
         self.call(ownership::inputs_for_node(&self.pool, node, limit)).await
     }
 
+    async fn inputs_for_run(&self, run_id: &str, limit: u32) -> Result<Vec<RunInput>, StoreError> {
+        self.call(ownership::inputs_for_run(&self.pool, run_id, limit)).await
+    }
+
+    async fn has_run_input(&self, run_id: &str, id: i64) -> Result<bool, StoreError> {
+        self.call(ownership::has_run_input(&self.pool, run_id, id)).await
+    }
+
     async fn input_notifications(&self, node: &str) -> Result<Option<mpsc::UnboundedReceiver<()>>, StoreError> {
         self.call(ownership::input_notifications(&self.pool, node, self.closing.subscribe())).await.map(Some)
     }

@@ -93,6 +93,35 @@ macro_rules! ownership {
             rows.iter().map(record::run_input).collect()
         }
 
+        /// Up to `limit` stored inputs of run `run_id`, oldest first, whoever owns it (a
+        /// node taking a run up reads what was stored for it; the signal bound counts them).
+        pub(crate) async fn inputs_for_run(
+            pool: &sqlx::Pool<D>,
+            run_id: &str,
+            limit: u32,
+        ) -> Result<Vec<RunInput>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT id, run_id, input, created_at FROM run_inputs WHERE run_id = $1 \
+                 ORDER BY id LIMIT $2",
+            )
+            .bind(run_id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(record::run_input).collect()
+        }
+
+        /// Whether stored input `id` of run `run_id` is still there: not applied yet (the
+        /// checkpoint applying an input deletes it).
+        pub(crate) async fn has_run_input(pool: &sqlx::Pool<D>, run_id: &str, id: i64) -> Result<bool, StoreError> {
+            let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM run_inputs WHERE id = $1 AND run_id = $2")
+                .bind(id)
+                .bind(run_id)
+                .fetch_optional(pool)
+                .await?;
+            Ok(row.is_some())
+        }
+
         /// Leases whose name starts with `prefix`, by name.
         pub(crate) async fn leases_with_prefix(
             pool: &sqlx::Pool<D>,

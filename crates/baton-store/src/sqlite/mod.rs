@@ -433,6 +433,14 @@ impl ClusterStore for SqliteStore {
         ownership::inputs_for_node(&self.inner.pool, node, limit).await
     }
 
+    async fn inputs_for_run(&self, run_id: &str, limit: u32) -> Result<Vec<RunInput>, StoreError> {
+        ownership::inputs_for_run(&self.inner.pool, run_id, limit).await
+    }
+
+    async fn has_run_input(&self, run_id: &str, id: i64) -> Result<bool, StoreError> {
+        ownership::has_run_input(&self.inner.pool, run_id, id).await
+    }
+
     async fn input_notifications(&self, _node: &str) -> Result<Option<mpsc::UnboundedReceiver<()>>, StoreError> {
         Ok(None)
     }

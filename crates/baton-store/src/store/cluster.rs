@@ -84,6 +84,18 @@ pub trait ClusterStore: Send + Sync + 'static {
     fn inputs_for_node(&self, node: &str, limit: u32)
     -> impl Future<Output = Result<Vec<RunInput>, StoreError>> + Send;
 
+    /// Up to `limit` stored inputs of run `run_id`, oldest first, whoever owns the run (what
+    /// a node taking the run up has to apply; the engine's bound on pending signals counts them).
+    fn inputs_for_run(
+        &self,
+        run_id: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<RunInput>, StoreError>> + Send;
+
+    /// Whether stored input `id` of run `run_id` is still stored, i.e. not applied yet: the
+    /// checkpoint applying an input deletes it, so a copy handed over twice is applied once.
+    fn has_run_input(&self, run_id: &str, id: i64) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// A stream of wake-ups: one item each time an input is stored for a run that `node` owns,
     /// on any node (PostgreSQL `LISTEN baton_inputs`). `None`: the backend has no notifications
     /// (SQLite, where one process drives the database).

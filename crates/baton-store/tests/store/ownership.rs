@@ -14,6 +14,7 @@ backend_tests!(
     inputs_wait_for_their_owner_until_a_commit_consumes_them,
     leases_are_listed_by_prefix,
     a_commit_sends_inputs_to_other_runs_with_the_step,
+    issue_13_signals_are_stored_per_run_until_the_commit_applying_them,
 );
 
 /// Node `holder`'s lease, valid until `expires_at`.
@@ -188,4 +189,29 @@ async fn a_commit_sends_inputs_to_other_runs_with_the_step(store: &impl Store) {
     let sent = store.inputs_for_node("b", 10).await.unwrap();
     let sent: Vec<_> = sent.iter().map(|input| (input.run_id.as_str(), input.input.clone())).collect();
     assert_eq!(sent, vec![("parent", json!({"kind": "effect_completed"}))], "nothing for an ended run");
+}
+
+// See: #13
+async fn issue_13_signals_are_stored_per_run_until_the_commit_applying_them(store: &impl Store) {
+    // An unowned run (one node on SQLite): its stored inputs are read per run, not per node.
+    store.create_run(new_run("s1", 1)).await.unwrap();
+    store.create_run(new_run("s2", 2)).await.unwrap();
+    assert_eq!(store.put_run_input("s1", json!({"kind": "suspend"}), 10).await.unwrap(), None);
+    store.put_run_input("s1", json!({"kind": "resume"}), 11).await.unwrap();
+    store.put_run_input("s2", json!({"kind": "cancel"}), 12).await.unwrap();
+    let inputs = store.inputs_for_run("s1", 10).await.unwrap();
+    let kinds: Vec<_> = inputs.iter().map(|input| input.input["kind"].clone()).collect();
+    assert_eq!(kinds, vec![json!("suspend"), json!("resume")]);
+    assert_eq!(store.inputs_for_run("s1", 1).await.unwrap().len(), 1, "the limit holds");
+    assert!(store.inputs_for_run("nope", 10).await.unwrap().is_empty());
+    assert!(store.has_run_input("s1", inputs[0].id).await.unwrap());
+    let other = store.inputs_for_run("s2", 10).await.unwrap();
+    assert!(!store.has_run_input("s1", other[0].id).await.unwrap(), "another run's input");
+    // The commit applying one deletes it: a copy handed over twice is found applied.
+    let mut applied = checkpoint("s1", 1);
+    applied.inputs_consumed = vec![inputs[0].id];
+    store.commit(applied).await.unwrap();
+    assert!(!store.has_run_input("s1", inputs[0].id).await.unwrap());
+    let left: Vec<_> = store.inputs_for_run("s1", 10).await.unwrap().into_iter().map(|input| input.id).collect();
+    assert_eq!(left, vec![inputs[1].id]);
 }
