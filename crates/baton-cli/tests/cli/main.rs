@@ -9,4 +9,5 @@ mod outage;
 mod run;
 mod secrets;
 mod server_crash;
+mod signals;
 mod support;

@@ -43,6 +43,10 @@ pub enum ApiError {
     RunNotFound(String),
     #[error("run {run_id} is {status}: cannot {signal} it")]
     SignalRefused { run_id: String, status: String, signal: String },
+    /// 429: the run has `limit` signals stored and not applied yet
+    /// ([`crate::engine::MAX_PENDING_SIGNALS`]); nothing was stored.
+    #[error("run {run_id} has {limit} signals pending")]
+    TooManySignals { run_id: String, limit: u32 },
     /// CloudEvents that are not valid: every problem (`id: required`, or `[2] id: required` in
     /// a batch).
     #[error("invalid CloudEvent: {}", .0.join("; "))]
@@ -125,6 +129,7 @@ impl ApiError {
             | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::UnknownTaskReference(_) | ApiError::InvalidResponse { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManySignals { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -147,6 +152,7 @@ impl ApiError {
             ApiError::RequestTimeout => ("request-timeout", "the request body was not received in time"),
             ApiError::RunNotFound(_) => ("run-not-found", "run not found"),
             ApiError::SignalRefused { .. } => ("signal-refused", "the run's status does not allow this signal"),
+            ApiError::TooManySignals { .. } => ("too-many-signals", "the run has too many signals pending"),
             ApiError::InvalidEvent(_) => ("invalid-event", "the CloudEvent is not valid"),
             ApiError::ItemNotFound(_) => ("item-not-found", "inbox item not found"),
             ApiError::SecretNotFound(_) => ("secret-not-found", "secret not found"),
@@ -201,6 +207,11 @@ impl ApiError {
             }
             ApiError::SignalRefused { run_id, status, signal } => {
                 problem.detail = Some(format!("run {run_id} is {status}: cannot {signal} it"));
+                problem.instance = Some(format!("/api/v1/runs/{run_id}"));
+            }
+            ApiError::TooManySignals { run_id, limit } => {
+                problem.detail =
+                    Some(format!("run {run_id} has {limit} signals pending (the limit): retry once it applied some"));
                 problem.instance = Some(format!("/api/v1/runs/{run_id}"));
             }
             ApiError::InvalidEvent(problems) => {
@@ -287,6 +298,7 @@ impl From<EngineError> for ApiError {
             EngineError::SignalRefused { run_id, status, signal } => {
                 ApiError::SignalRefused { run_id, status: status.into(), signal: signal.into() }
             }
+            EngineError::TooManySignals { run_id, limit } => ApiError::TooManySignals { run_id, limit },
             EngineError::InvalidEvent(problems) => ApiError::InvalidEvent(problems),
             err @ (EngineError::CorruptRun { .. } | EngineError::Seal(_)) => ApiError::Internal(err.to_string()),
             EngineError::Secrets(err) => err.into(),

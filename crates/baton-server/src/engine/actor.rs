@@ -164,6 +164,13 @@ impl<S: Store + Clone> Actor<S> {
             return;
         }
         self.act(in_flight(&self.state)).await;
+        // Signals (and inputs from other nodes) stored before the last process died or this
+        // node adopted the run: applied in order, once (see `apply`).
+        let run_id = self.state.run_id.clone();
+        match self.engine.inner.store.inputs_for_run(&run_id, crate::engine::MAX_PENDING_SIGNALS).await {
+            Ok(stored) => stored.into_iter().for_each(|input| self.engine.hand_over_stored(input)),
+            Err(err) => tracing::error!(run_id = %run_id, error = %err, "cannot read the run's stored inputs"),
+        }
         for (subscription_id, active) in self.state.subscriptions.clone() {
             let run_id = self.state.run_id.clone();
             if let Err(err) = self.engine.offer_retained(&run_id, &subscription_id, &active.subscription).await {
@@ -238,6 +245,15 @@ impl<S: Store + Clone> Actor<S> {
         let Delivery { input, stored_id } = delivery;
         if self.state.status.is_terminal() {
             return Ok(());
+        }
+        // A stored input can be handed over twice (by the signal, the intake, the take-up);
+        // the commit applying it deleted it, so a copy still to come finds it gone.
+        if let Some(id) = stored_id {
+            let store = &self.engine.inner.store;
+            let run_id = self.state.run_id.clone();
+            if !retry_transient("read a stored input", || store.has_run_input(&run_id, id)).await? {
+                return Ok(());
+            }
         }
         let engine = self.engine.clone();
         let _permit = engine.inner.executor.acquire().await.ok();

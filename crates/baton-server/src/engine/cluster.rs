@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 
 use crate::clock::now_ms;
 use crate::engine::recovery::retry_transient;
-use crate::engine::{Delivery, Engine, EngineError, Inner};
+use crate::engine::{Engine, EngineError, Inner};
 
 /// How often a node waiting for a run that another node drives looks at the store.
 pub(super) const REMOTE_WATCH_INTERVAL: Duration = Duration::from_millis(250);
@@ -192,10 +192,7 @@ impl<S: Store + Clone> Engine<S> {
             if !cluster.take_for_delivery(stored.id, self.has_actor(&stored.run_id)) {
                 continue;
             }
-            match serde_json::from_value::<StepInput>(stored.input) {
-                Ok(input) => self.hand_over(&stored.run_id, Delivery { input, stored_id: Some(stored.id) }),
-                Err(err) => tracing::error!(run_id = %stored.run_id, error = %err, "unreadable stored input"),
-            }
+            self.hand_over_stored(stored);
         }
         Ok(())
     }

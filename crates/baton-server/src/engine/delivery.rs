@@ -21,6 +21,15 @@ impl<S: Store + Clone> Engine<S> {
         self.hand_over(run_id, Delivery { input, stored_id: None });
     }
 
+    /// Hands a stored input (see [`baton_store::ClusterStore::put_run_input`]) to its run's
+    /// actor; the actor applies it unless a commit already did.
+    pub(crate) fn hand_over_stored(&self, stored: baton_store::RunInput) {
+        match serde_json::from_value::<StepInput>(stored.input) {
+            Ok(input) => self.hand_over(&stored.run_id, Delivery { input, stored_id: Some(stored.id) }),
+            Err(err) => tracing::error!(run_id = %stored.run_id, error = %err, "unreadable stored input"),
+        }
+    }
+
     pub(crate) fn hand_over(&self, run_id: &str, delivery: Delivery) {
         let mut actors = self.inner.actors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let delivery = match actors.get(run_id) {

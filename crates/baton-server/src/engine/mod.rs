@@ -106,7 +106,16 @@ pub enum EngineError {
     /// A signal the run's status does not allow (e.g. resuming a completed run).
     #[error("run {run_id} is {status}: cannot {signal} it")]
     SignalRefused { run_id: String, status: &'static str, signal: &'static str },
+    /// The run has `limit` stored inputs not applied yet ([`MAX_PENDING_SIGNALS`]); the API
+    /// answers 429 `too-many-signals`: retry once the run has applied some.
+    #[error("run {run_id} has {limit} signals pending: retry later")]
+    TooManySignals { run_id: String, limit: u32 },
 }
+
+/// Most inputs stored for one run and not applied yet (signals, and inputs from other nodes)
+/// before a signal for it is refused: bounds what a client can queue for a run that is slow
+/// to take them (e.g. one inside a long `call`).
+pub const MAX_PENDING_SIGNALS: u32 = 64;
 
 /// The one request to create a run ([`Engine::create`]); [`CreateRun::new`] gives the
 /// defaults (a new UUIDv7 id, no metadata, no parent, no idempotency key).
@@ -190,8 +199,8 @@ pub enum Signal {
 /// An input on its way to a run's actor.
 pub(crate) struct Delivery {
     pub(crate) input: StepInput,
-    /// The input's id in the store when it came from [`Store::put_run_input`] (another node
-    /// passed it on): the checkpoint that applies it deletes it.
+    /// The input's id in the store when it came from [`Store::put_run_input`] (a signal, or
+    /// an input another node passed on): the checkpoint that applies it deletes it.
     pub(crate) stored_id: Option<i64>,
 }
 

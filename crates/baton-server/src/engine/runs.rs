@@ -10,7 +10,8 @@ use baton_store::{ConflictKind, NewRun, PutOutcome, RunRecord, RunStatus as Stor
 use crate::clock::now_ms;
 use crate::engine::status::from_store;
 use crate::engine::{
-    CreateRun, CreatedRun, DEFAULT_WORKSPACE, Deployed, Engine, EngineError, RunOutcome, Signal, cluster, registry,
+    CreateRun, CreatedRun, DEFAULT_WORKSPACE, Deployed, Engine, EngineError, MAX_PENDING_SIGNALS, RunOutcome, Signal,
+    cluster, registry,
 };
 
 impl<S: Store + Clone> Engine<S> {
@@ -200,8 +201,32 @@ impl<S: Store + Clone> Engine<S> {
             Signal::Suspend => StepInput::Suspend,
             Signal::Resume => StepInput::Resume,
         };
-        self.deliver(run_id, input);
+        self.store_signal(run_id, &input).await?;
         Ok(current.status)
+    }
+
+    /// Makes a signal durable before it is acknowledged: it is stored as an input of the run
+    /// (refused with [`EngineError::TooManySignals`] when [`MAX_PENDING_SIGNALS`] are pending),
+    /// then handed to the run's actor on this node, unless another live node owns the run (it
+    /// is notified through the store). After a crash the actor taking the run up applies it;
+    /// the commit applying it deletes it, so it is applied once.
+    async fn store_signal(&self, run_id: &str, input: &StepInput) -> Result<(), EngineError> {
+        let store = &self.inner.store;
+        let pending = store.inputs_for_run(run_id, MAX_PENDING_SIGNALS).await?;
+        if pending.len() >= MAX_PENDING_SIGNALS as usize {
+            return Err(EngineError::TooManySignals { run_id: run_id.into(), limit: MAX_PENDING_SIGNALS });
+        }
+        let document = serde_json::to_value(input)
+            .map_err(|err| EngineError::CorruptRun { run_id: run_id.into(), message: err.to_string() })?;
+        let owner = store.put_run_input(run_id, document, now_ms()).await?;
+        if owner.is_some() && owner.as_deref() != self.node_id() {
+            tracing::debug!(run_id, owner = ?owner, "signal stored for the run's owner");
+            return Ok(());
+        }
+        for stored in store.inputs_for_run(run_id, MAX_PENDING_SIGNALS).await? {
+            self.hand_over_stored(stored);
+        }
+        Ok(())
     }
 
     /// The outcome as stored, without driving the run.
