@@ -281,6 +281,7 @@ impl From<EngineError> for ApiError {
             }
             EngineError::InvalidEvent(problems) => ApiError::InvalidEvent(problems),
             err @ EngineError::CorruptRun { .. } => ApiError::Internal(err.to_string()),
+            err @ EngineError::ShuttingDown => ApiError::Unavailable(err.to_string()),
         }
     }
 }

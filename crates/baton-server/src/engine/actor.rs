@@ -7,7 +7,6 @@
 //! to that node through the store. A checkpoint refused by the fencing check (another node took
 //! the run over) ends the actor the same way.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -17,7 +16,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use baton_core::effects::Effect;
 use baton_core::error::WorkflowError;
 use baton_core::state::{Command, RunState, StepInput, StepOutput};
-use baton_core::{StepContext, in_flight, step};
+use baton_core::{StepContext, in_flight, new_run, step};
 use baton_model::error_types::StandardError;
 use baton_store::{Checkpoint, NewHistoryEntry, ParentLink, Store, StoreError, TERMINAL_STATUSES};
 
@@ -25,6 +24,7 @@ use crate::clock::now_ms;
 use crate::engine::effects::{child_result, perform_call, start_subflow};
 use crate::engine::events::{stored_event, subscription_record};
 use crate::engine::recovery::retry_transient;
+use crate::engine::stepping::StepFailed;
 use crate::engine::{Delivery, Deployed, Engine, EngineError, RunUpdate};
 
 /// A run loaded into memory, with the channel its inputs arrive on.
@@ -236,17 +236,29 @@ impl<S: Store + Clone> Actor<S> {
             StepInput::TimerFired { timer_id } => Some(timer_id.clone()),
             _ => None,
         };
-        let context = StepContext { now: now_ms(), secrets: &engine.inner.secrets };
-        let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            step(&self.deployed.workflow, &mut self.state, input, &context)
-        }));
-        let output = match stepped {
-            Ok(output) => output,
-            Err(_) => {
+        // The step computes on the blocking pool (`stepping.rs`): it takes the state and gives
+        // it back with the output; meanwhile a placeholder with the run's id stands in.
+        let now = now_ms();
+        let deployed = self.deployed.clone();
+        let placeholder = new_run(self.state.run_id.clone(), Value::Null, now);
+        let mut state = std::mem::replace(&mut self.state, placeholder);
+        let job_engine = engine.clone();
+        let job = move || {
+            let context = StepContext { now, secrets: &job_engine.inner.secrets };
+            let output = step(&deployed.workflow, &mut state, input, &context);
+            (state, output)
+        };
+        let output = match engine.inner.steps.run(job).await {
+            Ok((state, output)) => {
+                self.state = state;
+                output
+            }
+            Err(StepFailed::ShuttingDown) => return Err(EngineError::ShuttingDown),
+            Err(StepFailed::Panicked) => {
                 // A bug in the interpreter must not take the node down: fault this run only.
-                // The state may be half-changed: go back to the last committed one.
-                tracing::error!(run_id = %self.state.run_id, "interpreter panicked; faulting the run");
+                // The state went with the step: go back to the last committed one.
                 let run_id = self.state.run_id.clone();
+                tracing::error!(run_id = %run_id, "interpreter panicked; faulting the run");
                 let record =
                     engine.inner.store.get_run(&run_id).await?.ok_or(EngineError::RunNotFound(run_id.clone()))?;
                 self.state = serde_json::from_value(record.state)

@@ -16,6 +16,7 @@ mod recovery;
 mod registry;
 mod runs;
 mod schedules;
+mod stepping;
 mod sweeper;
 mod timers;
 mod watchers;
@@ -36,6 +37,7 @@ use crate::outbound::http_client::HttpExecutor;
 
 pub use cluster::ClusterConfig;
 pub use registry::{Deployed, Registry, WorkflowKey};
+pub use stepping::MAX_STEP_THREADS;
 pub use sweeper::{SweepReport, SweepTotals};
 
 /// Workspace used until authentication arrives.
@@ -90,6 +92,10 @@ pub enum EngineError {
     /// A signal the run's status does not allow (e.g. resuming a completed run).
     #[error("run {run_id} is {status}: cannot {signal} it")]
     SignalRefused { run_id: String, status: &'static str, signal: &'static str },
+    /// The runtime stopped before a step could run; the run goes on from its last checkpoint
+    /// at the next start.
+    #[error("the node is shutting down")]
+    ShuttingDown,
 }
 
 /// How a run ended, or where it stands.
@@ -170,6 +176,8 @@ struct Inner<S> {
     watchers: watchers::Watchers,
     updates: broadcast::Sender<RunUpdate>,
     executor: Semaphore,
+    /// Where steps compute: off the async workers, bounded.
+    steps: stepping::StepPool,
     /// The sweeper's single-flight lock and its totals.
     sweeping: sweeper::Sweeping,
     schedules: schedules::Scheduler,
@@ -204,6 +212,7 @@ impl<S: Store + Clone> Engine<S> {
                 watchers: watchers::Watchers::default(),
                 updates,
                 executor: Semaphore::new(DEFAULT_MAX_ACTIVE_STEPS),
+                steps: stepping::StepPool::default(),
                 sweeping: sweeper::Sweeping::default(),
                 schedules: schedules::Scheduler::default(),
             }),

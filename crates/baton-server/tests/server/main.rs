@@ -12,6 +12,7 @@ mod api_workflows;
 mod egress;
 mod engine;
 mod examples;
+mod heavy_steps;
 mod http;
 mod inbound;
 mod openapi;
