@@ -76,7 +76,10 @@ pub trait Store: Send + Sync + 'static {
     /// Number of runs per status, over all workspaces (statuses without runs are absent).
     fn count_runs_by_status(&self) -> impl Future<Output = Result<Vec<(String, u64)>, StoreError>> + Send;
 
-    /// Checks that the database answers (a trivial query); for readiness probes.
+    /// Checks that the database answers and can be written; for readiness probes. PostgreSQL: a
+    /// trivial query. SQLite: a trivial query on the read pool, then a write that changes
+    /// nothing through the writer ([`StoreError::WriteUnavailable`] while the disk cannot be
+    /// written).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Lists runs newest first (by `created_at`, then id), one page at a time.

@@ -261,7 +261,9 @@ fn chain(err: &dyn std::error::Error) -> String {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
         match err {
-            StoreError::Closed => ApiError::Unavailable(chain(&err)),
+            // The database is closed, unreachable or cannot be written: the platform, not the
+            // request (503 `platform-unavailable`).
+            err if matches!(err, StoreError::Closed) || err.is_transient() => ApiError::Unavailable(chain(&err)),
             other => ApiError::Internal(chain(&other)),
         }
     }

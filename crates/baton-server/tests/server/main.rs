@@ -9,6 +9,7 @@ mod api_runs;
 mod api_support;
 mod api_sweeper;
 mod api_workflows;
+mod disk_faults;
 mod egress;
 mod engine;
 mod examples;

@@ -2,6 +2,7 @@
 //! writer task (see [`writer`]).
 
 mod codec;
+mod health;
 mod leases;
 mod ownership;
 mod reads;
@@ -27,6 +28,7 @@ use crate::records::{
     RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, StoredEvent,
     SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
+use crate::sqlite::health::Health;
 use crate::sqlite::writer::{Counters, Job, Request};
 use crate::store::Store;
 
@@ -152,12 +154,22 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(options.busy_timeout);
         let write_conn = connect_and_migrate(&connect).await?;
-        let pool =
-            SqlitePoolOptions::new().max_connections(options.read_connections.max(1)).connect_with(connect).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.read_connections.max(1))
+            .connect_with(connect.clone())
+            .await?;
 
         let counters = Arc::new(Counters::default());
+        let health = Arc::new(Health::default());
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let writer = tokio::spawn(writer::run(write_conn, receiver, options.max_batch.max(1), Arc::clone(&counters)));
+        let writer = tokio::spawn(writer::run(
+            write_conn,
+            connect,
+            receiver,
+            options.max_batch.max(1),
+            Arc::clone(&counters),
+            health,
+        ));
         tracing::debug!(path = %options.path.display(), "sqlite store open");
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -250,8 +262,12 @@ impl Store for SqliteStore {
         reads::count_runs_by_status(&self.inner.pool).await
     }
 
+    /// Checks the read pool, then the writer with a write that changes nothing (a wedged
+    /// writer does not answer; a disk that cannot be written gives
+    /// [`StoreError::WriteUnavailable`]).
     async fn ping(&self) -> Result<(), StoreError> {
-        reads::ping(&self.inner.pool).await
+        reads::ping(&self.inner.pool).await?;
+        self.write((), Request::Probe).await
     }
 
     async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>, StoreError> {
