@@ -227,6 +227,10 @@ impl Store for AnyStore {
         dispatch!(self, store => store.leases_with_prefix(prefix).await)
     }
 
+    async fn count_resumed_step(&self, run_id: &str, state_version: i64) -> Result<Option<u32>, StoreError> {
+        dispatch!(self, store => store.count_resumed_step(run_id, state_version).await)
+    }
+
     async fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<i64>, StoreError> {
         dispatch!(self, store => store.claim_run(run_id, node, now).await)
     }

@@ -13,6 +13,7 @@
 //! (persist, then act). Timestamps are [`Millis`] (unix milliseconds), supplied by the caller.
 
 mod any;
+mod crashes;
 mod error;
 mod lease;
 mod ownership;

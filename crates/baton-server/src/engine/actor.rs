@@ -117,6 +117,7 @@ impl<S: Store + Clone> Actor<S> {
             }
             // Taken from a dead node: read what it committed last, take up its timers and the
             // inputs stored for it.
+            engine.resumed_from_crash(run_id);
             record = retry_transient("load a run", load).await?;
             engine.adopt_timers(run_id).await?;
             engine.wake_input_intake();
@@ -236,39 +237,7 @@ impl<S: Store + Clone> Actor<S> {
             StepInput::TimerFired { timer_id } => Some(timer_id.clone()),
             _ => None,
         };
-        // The step computes on the blocking pool (`stepping.rs`): it takes the state and gives
-        // it back with the output; meanwhile a placeholder with the run's id stands in.
-        let now = now_ms();
-        let deployed = self.deployed.clone();
-        let placeholder = new_run(self.state.run_id.clone(), Value::Null, now);
-        let mut state = std::mem::replace(&mut self.state, placeholder);
-        let job_engine = engine.clone();
-        let job = move || {
-            let context = StepContext { now, secrets: &job_engine.inner.secrets };
-            let output = step(&deployed.workflow, &mut state, input, &context);
-            (state, output)
-        };
-        let output = match engine.inner.steps.run(job).await {
-            Ok((state, output)) => {
-                self.state = state;
-                output
-            }
-            Err(StepFailed::ShuttingDown) => return Err(EngineError::ShuttingDown),
-            Err(StepFailed::Panicked) => {
-                // A bug in the interpreter must not take the node down: fault this run only.
-                // The state went with the step: go back to the last committed one.
-                let run_id = self.state.run_id.clone();
-                tracing::error!(run_id = %run_id, "interpreter panicked; faulting the run");
-                let record =
-                    engine.inner.store.get_run(&run_id).await?.ok_or(EngineError::RunNotFound(run_id.clone()))?;
-                self.state = serde_json::from_value(record.state)
-                    .map_err(|err| EngineError::CorruptRun { run_id, message: err.to_string() })?;
-                let error = WorkflowError::standard(StandardError::Runtime, "internal error in the interpreter");
-                self.state.status = baton_core::state::RunStatus::Faulted;
-                self.state.error = Some(error.clone());
-                StepOutput { commands: vec![Command::Fault { error }], history: Vec::new() }
-            }
-        };
+        let output = self.compute(input).await?;
         self.commit(&output, fired, stored_id).await?;
         self.act(output.commands).await;
         if self.state.status.is_terminal() {
@@ -282,6 +251,52 @@ impl<S: Store + Clone> Actor<S> {
             }
         }
         Ok(())
+    }
+
+    /// The step of `input`, or a fault of the run: when the crash-loop quarantine holds it
+    /// (`quarantine.rs`) or the interpreter panicked.
+    async fn compute(&mut self, input: StepInput) -> Result<StepOutput, EngineError> {
+        let engine = self.engine.clone();
+        if let Some(error) = engine.crash_loop(&self.state.run_id, self.version).await? {
+            return Ok(self.fault(error));
+        }
+        // The step computes on the blocking pool (`stepping.rs`): it takes the state and gives
+        // it back with the output; meanwhile a placeholder with the run's id stands in.
+        let now = now_ms();
+        let deployed = self.deployed.clone();
+        let placeholder = new_run(self.state.run_id.clone(), Value::Null, now);
+        let mut state = std::mem::replace(&mut self.state, placeholder);
+        let job_engine = engine.clone();
+        let job = move || {
+            let context = StepContext { now, secrets: &job_engine.inner.secrets };
+            let output = step(&deployed.workflow, &mut state, input, &context);
+            (state, output)
+        };
+        match engine.inner.steps.run(job).await {
+            Ok((state, output)) => {
+                self.state = state;
+                Ok(output)
+            }
+            Err(StepFailed::ShuttingDown) => Err(EngineError::ShuttingDown),
+            Err(StepFailed::Panicked) => {
+                // A bug in the interpreter must not take the node down: fault this run only.
+                // The state went with the step: go back to the last committed one.
+                let run_id = self.state.run_id.clone();
+                tracing::error!(run_id = %run_id, "interpreter panicked; faulting the run");
+                let record =
+                    engine.inner.store.get_run(&run_id).await?.ok_or(EngineError::RunNotFound(run_id.clone()))?;
+                self.state = serde_json::from_value(record.state)
+                    .map_err(|err| EngineError::CorruptRun { run_id, message: err.to_string() })?;
+                Ok(self.fault(WorkflowError::standard(StandardError::Runtime, "internal error in the interpreter")))
+            }
+        }
+    }
+
+    /// Faults the run (from its last committed state) with `error`, outside the interpreter.
+    fn fault(&mut self, error: WorkflowError) -> StepOutput {
+        self.state.status = baton_core::state::RunStatus::Faulted;
+        self.state.error = Some(error.clone());
+        StepOutput { commands: vec![Command::Fault { error }], history: Vec::new() }
     }
 
     /// Persists the step: state, history, timers and emitted events in one transaction, then

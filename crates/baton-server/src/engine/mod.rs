@@ -12,6 +12,7 @@ mod cluster;
 mod delivery;
 mod effects;
 mod events;
+mod quarantine;
 mod recovery;
 mod registry;
 mod runs;
@@ -36,6 +37,7 @@ use crate::outbound::egress::EgressPolicy;
 use crate::outbound::http_client::HttpExecutor;
 
 pub use cluster::ClusterConfig;
+pub use quarantine::QUARANTINE_AFTER_CRASHES;
 pub use registry::{Deployed, Registry, WorkflowKey};
 pub use stepping::MAX_STEP_THREADS;
 pub use sweeper::{SweepReport, SweepTotals};
@@ -178,6 +180,8 @@ struct Inner<S> {
     executor: Semaphore,
     /// Where steps compute: off the async workers, bounded.
     steps: stepping::StepPool,
+    /// Runs taken up from a dead process, until their first step here (`quarantine.rs`).
+    resumed: quarantine::Resumed,
     /// The sweeper's single-flight lock and its totals.
     sweeping: sweeper::Sweeping,
     schedules: schedules::Scheduler,
@@ -213,6 +217,7 @@ impl<S: Store + Clone> Engine<S> {
                 updates,
                 executor: Semaphore::new(DEFAULT_MAX_ACTIVE_STEPS),
                 steps: stepping::StepPool::default(),
+                resumed: quarantine::Resumed::default(),
                 sweeping: sweeper::Sweeping::default(),
                 schedules: schedules::Scheduler::default(),
             }),

@@ -44,6 +44,7 @@ impl<S: Store + Clone> Engine<S> {
         let unfinished = store.unfinished_runs().await?;
         let mut pending = Vec::new();
         for run_id in &unfinished {
+            self.resumed_from_crash(run_id);
             let Some(record) = store.get_run(run_id).await? else { continue };
             if record.status == RunStatus::Pending.as_str() {
                 pending.push(record.id);

@@ -365,6 +365,10 @@ impl Store for PgStore {
         self.call(ownership::leases_with_prefix(&self.pool, prefix)).await
     }
 
+    async fn count_resumed_step(&self, run_id: &str, state_version: i64) -> Result<Option<u32>, StoreError> {
+        self.call(crate::crashes::count_pg(&self.pool, run_id, state_version)).await
+    }
+
     async fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<i64>, StoreError> {
         self.call(ownership::claim_run(&self.pool, run_id, node, now)).await
     }

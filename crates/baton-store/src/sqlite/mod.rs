@@ -396,6 +396,10 @@ impl Store for SqliteStore {
         ownership::leases_with_prefix(&self.inner.pool, prefix).await
     }
 
+    async fn count_resumed_step(&self, run_id: &str, state_version: i64) -> Result<Option<u32>, StoreError> {
+        self.write((run_id.to_owned(), state_version), Request::CountResumedStep).await
+    }
+
     async fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<i64>, StoreError> {
         self.write((run_id.to_owned(), node.to_owned(), now), Request::ClaimRun).await
     }

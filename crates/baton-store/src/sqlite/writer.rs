@@ -48,6 +48,7 @@ pub(crate) enum Request {
     PutRunInput(Job<(String, Value, Millis), Option<String>>),
     /// A write that changes nothing ([`health::probe`]): `ping` checks the writer with it.
     Probe(Job<(), ()>),
+    CountResumedStep(Job<(String, i64), Option<u32>>),
 }
 
 /// A write's input, its reply channel and, once applied, its result.
@@ -180,6 +181,11 @@ impl Request {
                 let result = health::probe(conn).await;
                 job.record(result)
             }
+            Request::CountResumedStep(job) => {
+                let (run_id, state_version) = &job.input;
+                let result = crate::crashes::count_sqlite(conn, run_id, *state_version).await;
+                job.record(result)
+            }
         }
     }
 
@@ -202,6 +208,7 @@ impl Request {
             Request::ClaimOrphanRuns(job) => job.result = Some(Err(err)),
             Request::PutRunInput(job) => job.result = Some(Err(err)),
             Request::Probe(job) => job.result = Some(Err(err)),
+            Request::CountResumedStep(job) => job.result = Some(Err(err)),
         }
     }
 
@@ -223,6 +230,7 @@ impl Request {
             Request::ClaimOrphanRuns(job) => job.answer(),
             Request::PutRunInput(job) => job.answer(),
             Request::Probe(job) => job.answer(),
+            Request::CountResumedStep(job) => job.answer(),
         }
     }
 }

@@ -36,6 +36,7 @@ macro_rules! backend_tests {
 }
 
 mod checkpoints;
+mod crashes;
 mod disk_faults;
 mod events;
 mod fixtures;
