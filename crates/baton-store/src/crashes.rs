@@ -1,4 +1,4 @@
-//! The crash-loop quarantine's counter ([`crate::Store::count_resumed_step`]), the same SQL on
+//! The crash-loop quarantine's counter ([`crate::ClusterStore::count_resumed_step`]), the same SQL on
 //! both backends.
 
 use sqlx::{PgPool, SqliteConnection};

@@ -8,5 +8,6 @@ mod crash;
 mod outage;
 mod quarantine;
 mod run;
+mod secrets;
 mod server_crash;
 mod support;

@@ -15,7 +15,9 @@ mod inbox;
 mod metrics;
 mod ops;
 mod runs;
+mod secrets;
 mod workflows;
+mod workspace;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -87,6 +89,7 @@ pub struct Api {
         (name = "runs", description = "Start, inspect, follow and signal runs"),
         (name = "events", description = "CloudEvents into the runs that wait for them"),
         (name = "inbox", description = "Human input: the items runs wait for, and answering them"),
+        (name = "secrets", description = "The workspace's secrets: written and listed, never read back"),
         (name = "operations", description = "Health, readiness, metrics, API description")
     )
 )]
@@ -112,6 +115,8 @@ impl Api {
             .routes(routes!(events::send_events))
             .routes(routes!(inbox::list_inbox))
             .routes(routes!(inbox::respond))
+            .routes(routes!(secrets::list_secrets))
+            .routes(routes!(secrets::put_secret, secrets::delete_secret))
             .routes(routes!(ops::healthz))
             .routes(routes!(ops::readyz))
             .routes(routes!(ops::metrics))

@@ -2,7 +2,7 @@
 //! the interpreter cannot catch) would be resumed, and kill it again, at every start. So the
 //! first step of every run a node takes up from a process that died (the unfinished runs at a
 //! restart, the runs adopted from a dead node) is counted in the store before it computes
-//! ([`Store::count_resumed_step`]); a committed step moves the run to a new state version,
+//! ([`baton_store::ClusterStore::count_resumed_step`]); a committed step moves the run to a new state version,
 //! which resets the count. When the count reaches [`QUARANTINE_AFTER_CRASHES`] the earlier
 //! attempts at that same step died with their processes: the run is faulted instead of being
 //! stepped again, and the node goes on.

@@ -1,5 +1,5 @@
 //! Whether the database file can be written (issue 13, item 7): which errors are disk faults,
-//! the writer's health as [`crate::Store::ping`] reports it, and the probe write.
+//! the writer's health as [`crate::StoreLifecycle::ping`] reports it, and the probe write.
 //!
 //! A disk fault (the file or its WAL read-only or immutable, the disk full, I/O errors) is not
 //! an answer about a request: the same write succeeds once the disk is writable again. The

@@ -36,6 +36,7 @@ macro_rules! backend_tests {
 }
 
 mod checkpoints;
+mod conflicts;
 mod crashes;
 mod disk_faults;
 mod events;
@@ -49,6 +50,7 @@ mod ownership;
 mod postgres;
 mod runs;
 mod schedules;
+mod secrets;
 mod sqlite;
 mod subscriptions;
 mod timers;
