@@ -152,7 +152,8 @@ impl<S: Store + Clone> Actor<S> {
     /// Whether nothing in flight needs this actor: calls have results to wait for, while timers
     /// fire through the timer service and children report through the engine.
     fn idle(&self) -> bool {
-        self.state.effects.values().all(|pending| matches!(pending.effect, Effect::Subflow { .. }))
+        self.state.pending.is_empty()
+            && self.state.effects.values().all(|pending| matches!(pending.effect, Effect::Subflow { .. }))
     }
 
     /// What a fresh actor does first: it owns whatever the store says is in flight, so calls
@@ -272,11 +273,12 @@ impl<S: Store + Clone> Actor<S> {
         // The step computes on the blocking pool (`stepping.rs`): it takes the state and gives
         // it back with the output; meanwhile a placeholder with the run's id stands in.
         let now = now_ms();
+        let max_value_bytes = engine.inner.max_value_bytes;
         let deployed = self.deployed.clone();
         let placeholder = new_run(self.state.run_id.clone(), Value::Null, now);
         let mut state = std::mem::replace(&mut self.state, placeholder);
         let job = move || {
-            let context = StepContext { now, secrets: &secrets };
+            let context = StepContext { now, secrets: &secrets, max_value_bytes };
             let output = step(&deployed.workflow, &mut state, input, &context);
             (state, output)
         };
@@ -472,6 +474,8 @@ impl<S: Store + Clone> Actor<S> {
                         tracing::error!(run_id = %run_id, error = %err, "cannot route an emitted event");
                     }
                 }
+                // Behind the inputs already queued, so a cancel or suspend applies between chunks.
+                Command::Continue => self.engine.deliver(&run_id, StepInput::Continue),
                 Command::Unsubscribe { .. }
                 | Command::EventConsumed { .. }
                 | Command::Complete { .. }
@@ -490,7 +494,11 @@ fn open_run_state<S: Store + Clone>(engine: &Engine<S>, run_id: &str, state: Val
 }
 
 /// Whether an input comes back by itself after a crash or a takeover: a call's result (the new
-/// owner issues the call again) or a timer (the new owner takes up the run's timers).
+/// owner issues the call again), a timer (the new owner takes up the run's timers) or a
+/// `Continue` (the pending work is in the stored state, and `in_flight` asks for it again).
 fn recoverable(input: &StepInput) -> bool {
-    matches!(input, StepInput::EffectCompleted { .. } | StepInput::TimerFired { .. } | StepInput::Start)
+    matches!(
+        input,
+        StepInput::EffectCompleted { .. } | StepInput::TimerFired { .. } | StepInput::Start | StepInput::Continue
+    )
 }

@@ -57,7 +57,7 @@ pub enum ServerError {
     Deploy {
         label: String,
         #[source]
-        source: EngineError,
+        source: Box<EngineError>,
     },
     #[error("cannot recover unfinished runs")]
     Recover(#[source] EngineError),
@@ -138,6 +138,7 @@ impl Server {
             event_retention_ms: config.event_retention_ms,
             approval_deadline_ms: config.approval_deadline_ms,
             cluster,
+            max_value_bytes: config.max_value_bytes,
         };
         let engine = match config.observer {
             Some(observer) => Engine::with_observer(store.clone(), engine_config, observer),
@@ -316,7 +317,7 @@ async fn deploy_all<S: Store + Clone>(
             Err(EngineError::Store(StoreError::Conflict(message))) => {
                 refused.push(RefusedWorkflow { label, reason: Refusal::Conflict(message.to_string()) });
             }
-            Err(source) => return Err(ServerError::Deploy { label, source }),
+            Err(source) => return Err(ServerError::Deploy { label, source: Box::new(source) }),
         }
     }
     match refused.is_empty() {

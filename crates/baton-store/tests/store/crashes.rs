@@ -8,7 +8,7 @@ use crate::fixtures::{checkpoint, new_run};
 backend_tests!(resumed_steps_count_per_state_version);
 
 async fn resumed_steps_count_per_state_version(store: &impl Store) {
-    store.create_run(new_run("r1", 1), vec![]).await.unwrap();
+    store.create_run(new_run("r1", 1)).await.unwrap();
     assert_eq!(store.count_resumed_step("r1", 1).await.unwrap(), Some(1));
     assert_eq!(store.count_resumed_step("r1", 1).await.unwrap(), Some(2));
     // Another version: not the run's.
@@ -20,5 +20,5 @@ async fn resumed_steps_count_per_state_version(store: &impl Store) {
     assert_eq!(store.count_resumed_step("r1", 2).await.unwrap(), Some(1));
     assert_eq!(store.count_resumed_step("r1", 1).await.unwrap(), None);
     assert_eq!(store.count_resumed_step("r1", 2).await.unwrap(), Some(2));
-    assert_eq!(store.get_run("r1").await.unwrap().unwrap().state_version, 2);
+    assert_eq!(store.load_run("r1").await.unwrap().unwrap().state_version, 2);
 }

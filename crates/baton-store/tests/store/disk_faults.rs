@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use baton_store::{SqliteOptions, SqliteStore, Store, StoreError};
+use baton_store::{RunStore, SqliteOptions, SqliteStore, StoreError, StoreLifecycle};
 
 use crate::fixtures::{checkpoint, new_run};
 
@@ -61,27 +61,27 @@ async fn assert_unavailable<T: std::fmt::Debug>(what: &str, write: impl Future<O
 async fn issue_13_disk_fault_fails_writes_then_the_writer_recovers() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
     let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.expect("open");
-    store.create_run(new_run("r1", 1), vec![]).await.unwrap();
+    store.create_run(new_run("r1", 1)).await.unwrap();
     assert_eq!(store.commit(checkpoint("r1", 1)).await.unwrap(), 2);
     store.ping().await.unwrap();
 
     let fault = Immutable::set(dir.path());
     assert_unavailable("a commit", store.commit(checkpoint("r1", 2))).await;
-    assert_unavailable("a new run", store.create_run(new_run("r2", 1), vec![])).await;
+    assert_unavailable("a new run", store.create_run(new_run("r2", 1))).await;
     assert_unavailable("the readiness probe", store.ping()).await;
     // Reads go on; the failed commit left nothing behind.
-    assert_eq!(store.get_run("r1").await.unwrap().unwrap().state_version, 2);
-    assert!(store.get_run("r2").await.unwrap().is_none());
+    assert_eq!(store.load_run("r1").await.unwrap().unwrap().state_version, 2);
+    assert!(store.load_run("r2").await.unwrap().is_none());
 
     drop(fault);
     store.ping().await.expect("the writer recovers once the disk is writable");
     assert_eq!(store.commit(checkpoint("r1", 2)).await.unwrap(), 3);
-    store.create_run(new_run("r2", 1), vec![]).await.unwrap();
+    store.create_run(new_run("r2", 1)).await.unwrap();
     store.close().await;
 
     // What was acknowledged is on disk.
     let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.expect("reopen");
-    assert_eq!(store.get_run("r1").await.unwrap().unwrap().state_version, 3);
-    assert!(store.get_run("r2").await.unwrap().is_some());
+    assert_eq!(store.load_run("r1").await.unwrap().unwrap().state_version, 3);
+    assert!(store.load_run("r2").await.unwrap().is_some());
     store.close().await;
 }
