@@ -13,6 +13,7 @@
 //! (persist, then act). Timestamps are [`Millis`] (unix milliseconds), supplied by the caller.
 
 mod any;
+mod auth;
 mod error;
 mod lease;
 mod ownership;
@@ -25,6 +26,10 @@ mod store;
 mod version;
 
 pub use crate::any::AnyStore;
+pub use crate::auth::{
+    ADMIN_ROLE, AuditEntry, AuthStore, KeyGrant, KeyRecord, MemberRecord, MemberUpdate, NewAuditEntry, NewWorkspace,
+    WorkspaceRecord,
+};
 pub use crate::error::StoreError;
 pub use crate::ownership::NODE_LEASE_PREFIX;
 pub use crate::postgres::{PgOptions, PgStore};

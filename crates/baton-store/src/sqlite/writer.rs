@@ -19,7 +19,7 @@ use crate::records::{
     Checkpoint, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome, ScheduleClaim, ScheduleKey,
     ScheduleMatch, ScheduleRecord, StoredEvent, WorkflowRecord,
 };
-use crate::sqlite::{leases, ownership, schedules, writes};
+use crate::sqlite::{auth, leases, ownership, schedules, writes};
 
 /// One queued write and the caller waiting for it.
 pub(crate) enum Request {
@@ -38,6 +38,8 @@ pub(crate) enum Request {
     ClaimRun(Job<(String, String, Millis), Option<i64>>),
     ClaimOrphanRuns(Job<(String, Millis, u32), Vec<String>>),
     PutRunInput(Job<(String, Value, Millis), Option<String>>),
+    /// The identity area's writes (`sqlite/auth.rs`).
+    Auth(Job<auth::AuthWrite, auth::AuthWritten>),
 }
 
 /// A write's input, its reply channel and, once applied, its result.
@@ -139,6 +141,10 @@ impl Request {
                 let result = ownership::put_run_input(conn, run_id, input, *now).await;
                 job.record(result)
             }
+            Request::Auth(job) => {
+                let result = auth::apply(conn, &job.input).await;
+                job.record(result)
+            }
         }
     }
 
@@ -161,6 +167,7 @@ impl Request {
             Request::ClaimRun(job) => job.result = Some(Err(err)),
             Request::ClaimOrphanRuns(job) => job.result = Some(Err(err)),
             Request::PutRunInput(job) => job.result = Some(Err(err)),
+            Request::Auth(job) => job.result = Some(Err(err)),
         }
     }
 
@@ -181,6 +188,7 @@ impl Request {
             Request::ClaimRun(job) => job.answer(),
             Request::ClaimOrphanRuns(job) => job.answer(),
             Request::PutRunInput(job) => job.answer(),
+            Request::Auth(job) => job.answer(),
         }
     }
 }

@@ -38,6 +38,7 @@ macro_rules! backend_tests {
 mod checkpoints;
 mod events;
 mod fixtures;
+mod identity;
 mod idempotency;
 mod inbox;
 mod intake;
