@@ -2,6 +2,7 @@
 //! performs effects (outbound HTTP through the SSRF guard), and the built-in stand-in services.
 
 pub mod api;
+pub mod auth;
 pub mod egress;
 pub mod engine;
 pub mod http_client;

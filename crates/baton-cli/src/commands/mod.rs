@@ -3,6 +3,8 @@
 pub mod conformance;
 pub mod deploy;
 pub mod events;
+pub mod first_start;
+pub mod identity;
 pub mod inbox;
 pub mod run;
 pub mod runs;
@@ -24,6 +26,13 @@ use baton_store::{SqliteOptions, SqliteStore, Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// A client of the server `args` names, with the API key from `--api-key`, `BATON_API_KEY` or,
+/// for a local server, the admin key file ([`crate::client::credentials`]).
+pub fn connect(args: &crate::cli::ServerArgs) -> anyhow::Result<crate::client::Client> {
+    let client = crate::client::Client::new(&args.server).map_err(crate::client::cli_error)?;
+    Ok(client.with_api_key(crate::client::credentials::api_key(&args.server, args.api_key.as_deref())))
+}
 
 /// Opens (creating when missing) the SQLite database at `path`. A PostgreSQL URL is a usage
 /// error here: only `baton serve` drives a PostgreSQL database.

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use baton_server::api::{Api, ApiConfig};
+use baton_server::auth::{AuthConfig, AuthMode};
 use baton_server::egress::EgressPolicy;
 use baton_server::engine::{ClusterConfig, Engine, EngineConfig, now_ms};
 use baton_server::lease::HeldLease;
@@ -22,10 +23,18 @@ use baton_server::standin::StandIn;
 
 use baton_store::{AnyStore, PgOptions, PgStore, Store};
 
-use crate::cli::ServeArgs;
+use crate::cli::{AuthArg, ServeArgs};
+use crate::commands::first_start::{AdminKey, first_start};
 use crate::commands::{UsageError, deploy_folder, open_store, parse_secrets, take_lease};
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.auth == AuthArg::None && !args.listen.ip().is_loopback() {
+        return Err(UsageError(format!(
+            "--auth none is for local development: --listen must be a loopback address, not {}",
+            args.listen
+        ))
+        .into());
+    }
     match args.database_url() {
         Some(url) => {
             let options = PgOptions {
@@ -56,6 +65,11 @@ async fn serve_on(
     args: ServeArgs,
 ) -> anyhow::Result<ExitCode> {
     let secrets = parse_secrets(&args.secrets)?;
+    let key_file = match args.database_url() {
+        Some(_) => None,
+        None => Some(baton_server::auth::bootstrap::key_file_for(&args.db.db)),
+    };
+    let admin_key = first_start(&store, key_file.as_deref()).await?;
     let stand_in = match args.stand_ins {
         true => Some(StandIn::start().await.context("cannot start the stand-in services")?),
         false => None,
@@ -92,8 +106,27 @@ async fn serve_on(
     let addr = listener.local_addr().unwrap_or(args.listen);
     tokio::spawn(sweep_periodically(engine.clone(), Duration::from_secs(args.sweep_interval.max(1))));
     tokio::spawn(purge_old_events(engine.clone(), args.event_retention));
-    let api = Api::new(engine, ApiConfig { max_body_bytes: args.max_body_bytes, sink_stats: event_sinks.stats() });
-    print_banner(addr, deployed.first().map(|workflow| (workflow.namespace(), workflow.name())));
+    let auth = AuthConfig {
+        mode: match args.auth {
+            AuthArg::Keys => AuthMode::Keys,
+            AuthArg::None => AuthMode::None,
+        },
+        metrics_public: args.metrics_public,
+    };
+    let api = Api::new(
+        engine,
+        ApiConfig {
+            max_body_bytes: args.max_body_bytes,
+            sink_stats: event_sinks.stats(),
+            auth,
+            cors_origins: args.cors_origins.clone(),
+        },
+    );
+    let admin_key = match args.auth {
+        AuthArg::Keys => admin_key,
+        AuthArg::None => AdminKey::NotNeeded,
+    };
+    print_banner(addr, deployed.first().map(|workflow| (workflow.namespace(), workflow.name())), &admin_key);
     if let Some(stand_in) = &stand_in {
         eprintln!(
             "stand-in services at {} (petstore, httpbin, /v1/chat/completions, /refunds); \
@@ -120,12 +153,17 @@ async fn serve_on(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Says where to send requests, with a request for the first deployed workflow.
-fn print_banner(addr: SocketAddr, example: Option<(&str, &str)>) {
+/// Says where to send requests, with a request (carrying the key) for the first deployed
+/// workflow.
+fn print_banner(addr: SocketAddr, example: Option<(&str, &str)>, admin_key: &AdminKey) {
     eprintln!("baton listening on http://{addr} (API under /api/v1, described at /api/v1/openapi.json)");
     let (namespace, name) = example.unwrap_or(("NAMESPACE", "NAME"));
+    let authorization = match admin_key.shell_text() {
+        Some(key) => format!(" -H \"Authorization: Bearer {key}\""),
+        None => String::new(),
+    };
     eprintln!(
-        "  try: curl -s -X POST 'http://{addr}/api/v1/runs?mode=sync' -H 'Content-Type: application/json' \
+        "  try: curl -s -X POST 'http://{addr}/api/v1/runs?mode=sync'{authorization} -H 'Content-Type: application/json' \
          -d '{{\"workflow\": {{\"namespace\": \"{namespace}\", \"name\": \"{name}\"}}, \"input\": {{}}}}'"
     );
 }

@@ -24,6 +24,8 @@ use crate::api::dto::{HistoryItem, HistoryPage, HistoryQuery, RunHistoryItem, rf
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::{ApiPath, ApiQuery};
 use crate::api::{ApiEngine, AppState, SSE_KEEP_ALIVE, record_run_id};
+use crate::auth::Caller;
+use crate::auth::access::Viewer;
 use crate::engine::RunUpdate;
 
 const DEFAULT_LIMIT: u32 = 100;
@@ -68,6 +70,7 @@ fn is_terminal_event(kind: &str) -> bool {
 )]
 pub(crate) async fn run_history(
     State(state): State<AppState>,
+    Viewer(caller): Viewer,
     ApiPath(run_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
     headers: HeaderMap,
@@ -91,7 +94,7 @@ pub(crate) async fn run_history(
     if wants_stream {
         // Subscribe before checking the run, so nothing committed from here on is missed.
         let updates = state.engine.subscribe();
-        if store.get_run(&run_id).await?.is_none() {
+        if !run_in_workspace(store, &caller, &run_id).await? {
             return Err(ApiError::RunNotFound(run_id));
         }
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
@@ -104,7 +107,7 @@ pub(crate) async fn run_history(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::InvalidRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
     }
-    if store.get_run(&run_id).await?.is_none() {
+    if !run_in_workspace(store, &caller, &run_id).await? {
         return Err(ApiError::RunNotFound(run_id));
     }
     let mut entries = store.history(&run_id, after, limit + 1).await?;
@@ -131,11 +134,17 @@ pub(crate) async fn run_history(
         (RunHistoryItem = "text/event-stream")
     )))
 )]
-pub(crate) async fn all_runs_events(State(state): State<AppState>) -> Response {
+pub(crate) async fn all_runs_events(State(state): State<AppState>, Viewer(caller): Viewer) -> Response {
     let updates = state.engine.subscribe();
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
-    tokio::spawn(forward_all(updates, sender, state.shutdown.clone()));
+    tokio::spawn(forward_all(updates, caller.workspace, sender, state.shutdown.clone()));
     sse(receiver).into_response()
+}
+
+/// Whether run `run_id` exists in the caller's workspace (a run of another workspace does not,
+/// as far as the caller can tell).
+async fn run_in_workspace(store: &impl Store, caller: &Caller, run_id: &str) -> Result<bool, ApiError> {
+    Ok(store.get_run(run_id).await?.is_some_and(|run| run.workspace == caller.workspace))
 }
 
 /// An SSE response fed by `receiver`; it ends when the sender is dropped.
@@ -281,6 +290,7 @@ impl Follower {
 /// Forwards every run's committed history entries until the client leaves or the server stops.
 async fn forward_all(
     mut updates: broadcast::Receiver<RunUpdate>,
+    workspace: String,
     sender: mpsc::Sender<Event>,
     shutdown: CancellationToken,
 ) {
@@ -291,6 +301,7 @@ async fn forward_all(
             received = updates.recv() => received,
         };
         match received {
+            Ok(update) if update.workspace != workspace => {}
             Ok(update) => {
                 for (seq, event) in update.history {
                     let id = format!("{}:{seq}", update.run_id);

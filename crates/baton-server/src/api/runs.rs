@@ -21,7 +21,9 @@ use crate::api::dto::{
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::{ApiEngine, AppState, record_run_id};
-use crate::engine::{DEFAULT_WORKSPACE, EngineError, Signal};
+use crate::auth::Caller;
+use crate::auth::access::{Member, Viewer};
+use crate::engine::{EngineError, Signal};
 
 /// Default and largest wait of a synchronous start.
 const DEFAULT_WAIT_MS: u64 = 30_000;
@@ -74,6 +76,7 @@ fn settled(status: RunStatus) -> bool {
 )]
 pub(crate) async fn start_run(
     State(state): State<AppState>,
+    Member(caller): Member,
     ApiQuery(query): ApiQuery<StartRunQuery>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<StartRunRequest>,
@@ -124,7 +127,7 @@ pub(crate) async fn start_run(
 
     let mut response = match query.mode.unwrap_or_default() {
         StartMode::Background => {
-            let record = load_run(&state.engine, &run_id).await?;
+            let record = load_run(&state.engine, &caller, &run_id).await?;
             let body = RunStatusBody { id: run_id.clone(), status: record.status };
             (StatusCode::ACCEPTED, [(header::LOCATION, format!("/api/v1/runs/{run_id}"))], Json(body)).into_response()
         }
@@ -138,7 +141,7 @@ pub(crate) async fn start_run(
                 }
                 () = state.shutdown.cancelled() => {}
             }
-            let record = load_run(&state.engine, &run_id).await?;
+            let record = load_run(&state.engine, &caller, &run_id).await?;
             let tasks = match include_tasks.is_empty() {
                 true => None,
                 false => Some(task_outputs(state.engine.store(), &run_id, &include_tasks).await?),
@@ -209,8 +212,12 @@ async fn task_outputs(
     Ok(outputs)
 }
 
-async fn load_run(engine: &ApiEngine, run_id: &str) -> Result<RunRecord, ApiError> {
-    engine.store().get_run(run_id).await?.ok_or_else(|| ApiError::RunNotFound(run_id.into()))
+/// The run `run_id` of the caller's workspace; a run of another workspace is not found.
+async fn load_run(engine: &ApiEngine, caller: &Caller, run_id: &str) -> Result<RunRecord, ApiError> {
+    match engine.store().get_run(run_id).await? {
+        Some(run) if run.workspace == caller.workspace => Ok(run),
+        _ => Err(ApiError::RunNotFound(run_id.into())),
+    }
 }
 
 /// List runs, newest first
@@ -227,6 +234,7 @@ async fn load_run(engine: &ApiEngine, run_id: &str) -> Result<RunRecord, ApiErro
 )]
 pub(crate) async fn list_runs(
     State(state): State<AppState>,
+    Viewer(caller): Viewer,
     ApiQuery(query): ApiQuery<ListRunsQuery>,
 ) -> Result<Json<RunList>, ApiError> {
     const DEFAULT_LIMIT: u32 = 50;
@@ -243,7 +251,7 @@ pub(crate) async fn list_runs(
         return Err(ApiError::InvalidRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
     }
     let filter = RunFilter {
-        workspace: Some(DEFAULT_WORKSPACE.into()),
+        workspace: Some(caller.workspace.clone()),
         status: query.status,
         namespace: query.namespace,
         name: query.name,
@@ -290,10 +298,11 @@ fn parse_time(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
 )]
 pub(crate) async fn get_run(
     State(state): State<AppState>,
+    Viewer(caller): Viewer,
     ApiPath(run_id): ApiPath<String>,
 ) -> Result<Json<RunDetail>, ApiError> {
     record_run_id(&run_id);
-    let record = load_run(&state.engine, &run_id).await?;
+    let record = load_run(&state.engine, &caller, &run_id).await?;
     let (current_task, metadata) = match RunState::deserialize(&record.state) {
         Ok(run_state) => (current_task(&run_state), run_state.metadata),
         Err(err) => {
@@ -337,9 +346,10 @@ fn current_task(state: &RunState) -> Option<String> {
 )]
 pub(crate) async fn cancel_run(
     State(state): State<AppState>,
+    Member(caller): Member,
     ApiPath(run_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    signal(state, run_id, Signal::Cancel).await
+    signal(state, caller, run_id, Signal::Cancel).await
 }
 
 /// Suspend a run
@@ -356,9 +366,10 @@ pub(crate) async fn cancel_run(
 )]
 pub(crate) async fn suspend_run(
     State(state): State<AppState>,
+    Member(caller): Member,
     ApiPath(run_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    signal(state, run_id, Signal::Suspend).await
+    signal(state, caller, run_id, Signal::Suspend).await
 }
 
 /// Resume a suspended run
@@ -375,15 +386,17 @@ pub(crate) async fn suspend_run(
 )]
 pub(crate) async fn resume_run(
     State(state): State<AppState>,
+    Member(caller): Member,
     ApiPath(run_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    signal(state, run_id, Signal::Resume).await
+    signal(state, caller, run_id, Signal::Resume).await
 }
 
 /// Applies a signal, then waits briefly for the run to take it so the answer usually shows the
 /// new status.
-async fn signal(state: AppState, run_id: String, signal: Signal) -> Result<Response, ApiError> {
+async fn signal(state: AppState, caller: Caller, run_id: String, signal: Signal) -> Result<Response, ApiError> {
     record_run_id(&run_id);
+    load_run(&state.engine, &caller, &run_id).await?;
     let before = state.engine.signal(&run_id, signal).await?;
     tracing::info!(run_id = %run_id, ?signal, "signal accepted");
     let taken = move |status: RunStatus| match signal {
@@ -392,6 +405,6 @@ async fn signal(state: AppState, run_id: String, signal: Signal) -> Result<Respo
         Signal::Resume => status != RunStatus::Suspended || before != RunStatus::Suspended,
     };
     let _ = tokio::time::timeout(SIGNAL_WAIT, state.engine.wait_for(&run_id, taken)).await;
-    let record = load_run(&state.engine, &run_id).await?;
+    let record = load_run(&state.engine, &caller, &run_id).await?;
     Ok((StatusCode::ACCEPTED, Json(RunStatusBody { id: record.id, status: record.status })).into_response())
 }

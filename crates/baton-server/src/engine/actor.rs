@@ -23,12 +23,15 @@ use baton_store::{Checkpoint, NewHistoryEntry, ParentLink, Store, StoreError, TE
 
 use crate::engine::effects::{child_result, perform_call, start_subflow};
 use crate::engine::events::{stored_event, subscription_record};
+use crate::engine::inbox_gate;
 use crate::engine::{Delivery, Deployed, Engine, EngineError, RunUpdate, now_ms, retry_transient};
 
 /// A run loaded into memory, with the channel its inputs arrive on.
 struct Actor<S: Store + Clone> {
     engine: Engine<S>,
     deployed: Arc<Deployed>,
+    /// The workspace the run belongs to.
+    workspace: String,
     state: RunState,
     version: i64,
     /// The run's `owner_epoch` this actor writes under (the fencing token).
@@ -130,6 +133,7 @@ impl<S: Store + Clone> Actor<S> {
         Ok(Loaded::Here(Box::new(Actor {
             engine,
             deployed,
+            workspace: record.workspace,
             state,
             version: record.state_version,
             epoch: record.owner_epoch,
@@ -235,10 +239,11 @@ impl<S: Store + Clone> Actor<S> {
             _ => None,
         };
         let context = StepContext { now: now_ms(), secrets: &engine.inner.secrets };
+        let answer = inbox_gate::pending_answer(&self.state, &input);
         let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| {
             step(&self.deployed.workflow, &mut self.state, input, &context)
         }));
-        let output = match stepped {
+        let mut output = match stepped {
             Ok(output) => output,
             Err(_) => {
                 // A bug in the interpreter must not take the node down: fault this run only.
@@ -255,6 +260,7 @@ impl<S: Store + Clone> Actor<S> {
                 StepOutput { commands: vec![Command::Fault { error }], history: Vec::new() }
             }
         };
+        inbox_gate::record_answer(answer, &mut output, context.now);
         self.commit(&output, fired, stored_id).await?;
         self.act(output.commands).await;
         if self.state.status.is_terminal() {
@@ -299,6 +305,7 @@ impl<S: Store + Clone> Actor<S> {
         let state = &self.state;
         let update = RunUpdate {
             run_id: state.run_id.clone(),
+            workspace: self.workspace.clone(),
             status: state.status,
             history: (first_seq..).zip(output.history.iter().cloned()).collect(),
             output: state.output.clone(),

@@ -8,7 +8,7 @@ use baton_core::events::{Subscription, matches, validate_cloud_event};
 use baton_core::state::StepInput;
 use baton_store::{Store, StoredEvent, SubscriptionRecord};
 
-use crate::engine::{DEFAULT_WORKSPACE, Engine, EngineError, now_ms};
+use crate::engine::{DEFAULT_WORKSPACE, Engine, EngineError, inbox_gate, now_ms};
 
 /// Most retained events offered to one new subscription.
 const LOOKBACK_LIMIT: u32 = 10_000;
@@ -96,7 +96,9 @@ impl<S: Store + Clone> Engine<S> {
         let now = now_ms();
         for record in self.inner.store.subscriptions_for_type(DEFAULT_WORKSPACE, kind).await? {
             let Ok(subscription) = serde_json::from_value::<Subscription>(record.subscription) else { continue };
-            if matches(&subscription, event, now).unwrap_or(false) {
+            if inbox_gate::admits(&record.run_id, &record.subscription_id, &subscription, event)
+                && matches(&subscription, event, now).unwrap_or(false)
+            {
                 let input = StepInput::EventReceived { subscription_id: record.subscription_id, event: event.clone() };
                 self.deliver(&record.run_id, input);
             }
@@ -118,7 +120,9 @@ impl<S: Store + Clone> Engine<S> {
         let types = subscription.types.as_deref();
         let events = self.inner.store.retained_events(DEFAULT_WORKSPACE, run_id, since, types, LOOKBACK_LIMIT).await?;
         for stored in events {
-            if matches(subscription, &stored.event, now).unwrap_or(false) {
+            if inbox_gate::admits(run_id, subscription_id, subscription, &stored.event)
+                && matches(subscription, &stored.event, now).unwrap_or(false)
+            {
                 let input =
                     StepInput::EventReceived { subscription_id: subscription_id.to_owned(), event: stored.event };
                 self.deliver(run_id, input);

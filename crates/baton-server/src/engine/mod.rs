@@ -11,6 +11,7 @@ mod admission;
 mod cluster;
 mod effects;
 mod events;
+pub mod inbox_gate;
 mod registry;
 mod schedules;
 mod sweeper;
@@ -107,6 +108,8 @@ pub struct RunOutcome {
 #[derive(Debug, Clone)]
 pub struct RunUpdate {
     pub run_id: String,
+    /// The run's workspace: streams show a caller the runs of its own workspace only.
+    pub workspace: String,
     pub status: RunStatus,
     /// The step's lifecycle events with their history sequence numbers.
     pub history: Vec<(i64, HistoryEvent)>,

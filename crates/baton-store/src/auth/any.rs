@@ -1,7 +1,10 @@
 //! [`AuthStore`] for [`AnyStore`]: every call goes to the backend it holds.
 
 use crate::any::AnyStore;
-use crate::auth::{AuditEntry, AuthStore, KeyGrant, KeyRecord, MemberRecord, MemberUpdate, NewAuditEntry, NewWorkspace, WorkspaceRecord};
+use crate::auth::{
+    AuditEntry, AuthStore, KeyGrant, KeyRecord, MemberRecord, MemberUpdate, NewAuditEntry, NewWorkspace,
+    WorkspaceRecord,
+};
 use crate::error::StoreError;
 use crate::records::Millis;
 

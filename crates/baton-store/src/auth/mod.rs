@@ -37,8 +37,11 @@ pub trait AuthStore: Send + Sync + 'static {
     fn members(&self, workspace: &str) -> impl Future<Output = Result<Vec<MemberRecord>, StoreError>> + Send;
 
     /// One member of a workspace (`None` for a member of another workspace).
-    fn member(&self, workspace: &str, id: &str)
-    -> impl Future<Output = Result<Option<MemberRecord>, StoreError>> + Send;
+    fn member(
+        &self,
+        workspace: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<MemberRecord>, StoreError>> + Send;
 
     /// Adds a member.
     ///

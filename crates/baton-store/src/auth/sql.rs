@@ -198,22 +198,24 @@ macro_rules! auth_statements {
             }
             let select_member =
                 concat!("SELECT ", member_columns!(), " FROM members m WHERE m.workspace = $1 AND m.id = $2");
-            let Some(row) =
-                sqlx::query(select_member).bind(&update.workspace).bind(&update.member_id).fetch_optional(&mut *conn).await?
+            let Some(row) = sqlx::query(select_member)
+                .bind(&update.workspace)
+                .bind(&update.member_id)
+                .fetch_optional(&mut *conn)
+                .await?
             else {
                 return Ok(None);
             };
             let current = member_at(&row, 0)?;
             let demoted = current.role == ADMIN_ROLE && update.role.as_deref().is_some_and(|role| role != ADMIN_ROLE);
             if demoted {
-                let other_admins: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM members WHERE workspace = $1 AND role = $2 AND id <> $3",
-                )
-                .bind(&update.workspace)
-                .bind(ADMIN_ROLE)
-                .bind(&update.member_id)
-                .fetch_one(&mut *conn)
-                .await?;
+                let other_admins: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE workspace = $1 AND role = $2 AND id <> $3")
+                        .bind(&update.workspace)
+                        .bind(ADMIN_ROLE)
+                        .bind(&update.member_id)
+                        .fetch_one(&mut *conn)
+                        .await?;
                 if other_admins == 0 {
                     return Err(StoreError::Conflict(format!(
                         "member {} is the last admin of workspace {}",
@@ -277,7 +279,11 @@ macro_rules! auth_statements {
         }
 
         pub(crate) async fn touch_key(conn: &mut $conn, id: &str, now: Millis) -> Result<(), StoreError> {
-            sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1").bind(id).bind(now).execute(&mut *conn).await?;
+            sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
             Ok(())
         }
 
@@ -298,7 +304,11 @@ macro_rules! auth_statements {
         }
 
         pub(crate) async fn members(pool: &$pool, workspace: &str) -> Result<Vec<MemberRecord>, StoreError> {
-            let sql = concat!("SELECT ", member_columns!(), " FROM members m WHERE m.workspace = $1 ORDER BY m.created_at, m.id");
+            let sql = concat!(
+                "SELECT ",
+                member_columns!(),
+                " FROM members m WHERE m.workspace = $1 ORDER BY m.created_at, m.id"
+            );
             let rows = sqlx::query(sql).bind(workspace).fetch_all(pool).await?;
             Ok(rows.iter().map(|row| member_at(row, 0)).collect::<Result<_, _>>()?)
         }
@@ -314,8 +324,11 @@ macro_rules! auth_statements {
         }
 
         pub(crate) async fn keys(pool: &$pool, workspace: &str) -> Result<Vec<KeyRecord>, StoreError> {
-            let sql =
-                concat!("SELECT ", key_columns!(), " FROM api_keys k WHERE k.workspace = $1 ORDER BY k.created_at DESC, k.id");
+            let sql = concat!(
+                "SELECT ",
+                key_columns!(),
+                " FROM api_keys k WHERE k.workspace = $1 ORDER BY k.created_at DESC, k.id"
+            );
             let rows = sqlx::query(sql).bind(workspace).fetch_all(pool).await?;
             Ok(rows.iter().map(|row| key_at(row, 0)).collect::<Result<_, _>>()?)
         }
@@ -332,7 +345,11 @@ macro_rules! auth_statements {
                  WHERE k.hash = $1"
             );
             let Some(row) = sqlx::query(sql).bind(hash).fetch_optional(pool).await? else { return Ok(None) };
-            Ok(Some(KeyGrant { key: key_at(&row, 0)?, member: member_at(&row, 11)?, workspace: workspace_at(&row, 18)? }))
+            Ok(Some(KeyGrant {
+                key: key_at(&row, 0)?,
+                member: member_at(&row, 11)?,
+                workspace: workspace_at(&row, 18)?,
+            }))
         }
 
         pub(crate) async fn audit(

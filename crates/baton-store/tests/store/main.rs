@@ -38,8 +38,8 @@ macro_rules! backend_tests {
 mod checkpoints;
 mod events;
 mod fixtures;
-mod identity;
 mod idempotency;
+mod identity;
 mod inbox;
 mod intake;
 mod leases;
