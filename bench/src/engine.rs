@@ -224,6 +224,10 @@ impl Drop for Server {
     }
 }
 
+/// The admin key every benchmarked `baton serve` is bootstrapped with
+/// (`BATON_BOOTSTRAP_API_KEY`); the load generator sends it on every request.
+pub const BENCH_KEY: &str = "bk_bench-admin-key-000000001";
+
 fn spawn(
     kind: Kind,
     programs: &Programs,
@@ -241,7 +245,7 @@ fn spawn(
                 &format!("127.0.0.1:{port}"),
                 "--allow-private-network",
             ]);
-            command.args(serve_args);
+            command.args(serve_args).env("BATON_BOOTSTRAP_API_KEY", BENCH_KEY);
             command
         }
         Kind::Dbos => {

@@ -45,6 +45,17 @@ impl Drop for Served {
     }
 }
 
+/// The bootstrap admin key of every server the tests start (`BATON_BOOTSTRAP_API_KEY`).
+pub const TEST_KEY: &str = "bk_cli-suite-admin-key-0001";
+
+/// An HTTP client of the test servers: sends [`TEST_KEY`] on every request.
+pub fn http_client(timeout: std::time::Duration) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {TEST_KEY}")).unwrap();
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder().no_proxy().timeout(timeout).default_headers(headers).build().unwrap()
+}
+
 /// Starts `baton serve --listen 127.0.0.1:PORT --allow-private-network ARGS…` on a free port,
 /// appending its output to `log`; returns it and its base URL once `/healthz` answers.
 pub async fn serve(args: &[&std::ffi::OsStr], log: &Path, http: &reqwest::Client) -> (Served, String) {
@@ -56,6 +67,7 @@ pub async fn serve(args: &[&std::ffi::OsStr], log: &Path, http: &reqwest::Client
         .env_remove("BATON_DB")
         .env_remove("BATON_DATABASE_URL")
         .env("BATON_LOG", "warn,baton_server=info")
+        .env("BATON_BOOTSTRAP_API_KEY", TEST_KEY)
         .stdin(std::process::Stdio::null())
         .stdout(log_file.try_clone().unwrap())
         .stderr(log_file)

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::{Value, json};
 
-use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
+use baton_server::api::{Api, DEFAULT_MAX_BODY_BYTES};
 use baton_server::engine::Engine;
 use baton_store::{AnyStore, SqliteOptions, SqliteStore, Store as _};
 
@@ -167,9 +167,10 @@ async fn overdue_lists_the_items_past_their_deadline() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.unwrap();
     let config = crate::support::loopback_config(1);
+    crate::auth_support::bootstrap(&store).await;
     let api = Api::new(
         Engine::new(AnyStore::from(store), config),
-        ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES, sink_stats: Vec::new() },
+        crate::auth_support::api_config(DEFAULT_MAX_BODY_BYTES, Vec::new()),
     );
     let call = |request: Request<Body>| send(api.router.clone(), request);
     let post = |uri: &str, body: String| Request::post(uri).body(Body::from(body)).unwrap();

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt as _;
 
-use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
+use baton_server::api::{Api, DEFAULT_MAX_BODY_BYTES};
 use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine};
 use baton_store::{AnyStore, SqliteOptions, SqliteStore};
 
@@ -113,7 +113,8 @@ impl TestApi {
         let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.expect("open store");
         let config = crate::support::loopback_config(DEFAULT_APPROVAL_DEADLINE_MS);
         let engine = Engine::new(AnyStore::from(store.clone()), config);
-        let api = Api::new(engine, ApiConfig { max_body_bytes, sink_stats: Vec::new() });
+        crate::auth_support::bootstrap(&store).await;
+        let api = Api::new(engine, crate::auth_support::api_config(max_body_bytes, Vec::new()));
         TestApi { _dir: dir, store, api }
     }
 
@@ -174,7 +175,13 @@ impl TestApi {
     }
 }
 
+/// Sends `request` as the test admin (see [`crate::auth_support::authorize`]).
 pub async fn send(router: Router, request: Request<Body>) -> Reply {
+    send_as_is(router, crate::auth_support::authorize(request)).await
+}
+
+/// Sends `request` with exactly the headers it has.
+pub async fn send_as_is(router: Router, request: Request<Body>) -> Reply {
     let response = router.oneshot(request).await.expect("infallible router");
     let (parts, body) = response.into_parts();
     let body = body.collect().await.expect("body").to_bytes();
@@ -200,6 +207,9 @@ impl SseReader {
     pub async fn open(url: &str, headers: &[(&str, &str)]) -> SseReader {
         let client = reqwest::Client::builder().no_proxy().build().expect("client");
         let mut request = client.get(url).header("accept", "text/event-stream");
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization")) {
+            request = request.bearer_auth(crate::auth_support::TEST_KEY);
+        }
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

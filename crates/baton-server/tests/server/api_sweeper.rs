@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
+use baton_server::api::{Api, DEFAULT_MAX_BODY_BYTES};
 use baton_server::engine::{Engine, SweepReport};
 use baton_server::sinks::{self, RetryPolicy, SinkOptions};
 use baton_store::{AnyStore, SqliteOptions, SqliteStore};
@@ -79,20 +79,32 @@ async fn an_expired_wait_keeps_the_metadata_adds_the_reason_and_is_counted_in_me
     let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.unwrap();
     // Every human-input wait is overdue 1 ms after it starts.
     let config = crate::support::loopback_config(1);
+    crate::auth_support::bootstrap(&store).await;
     let engine = Engine::new(AnyStore::from(store), config);
     let (up_url, up_count) = receiver(StatusCode::OK).await;
     let (down_url, down_count) = receiver(StatusCode::SERVICE_UNAVAILABLE).await;
     let retry = RetryPolicy { attempts: 2, base: Duration::from_millis(1), cap: Duration::from_millis(5) };
     let options = SinkOptions { retry, ..SinkOptions::new(LOOPBACK) };
     let event_sinks = sinks::start(&engine, &[up_url, down_url], options).await.expect("sinks start");
-    let api =
-        Api::new(engine.clone(), ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES, sink_stats: event_sinks.stats() });
+    let api = Api::new(engine.clone(), crate::auth_support::api_config(DEFAULT_MAX_BODY_BYTES, event_sinks.stats()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(api.serve(listener, std::future::pending()));
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_static(concat!("Bearer ", "bk_test-suite-admin-key-0001")),
+        )]))
+        .build()
+        .unwrap();
 
-    let deployed = http.post(format!("{base}/api/v1/workflows")).body(APPROVAL).send().await.unwrap();
+    let deployed = http
+        .post(format!("{base}/api/v1/workflows"))
+        .header("content-type", "application/yaml")
+        .body(APPROVAL)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(deployed.status(), 201);
     let start = |metadata: Value| {
         let body = json!({"workflow": {"namespace": "test", "name": "approval"}, "metadata": metadata});

@@ -11,7 +11,7 @@ use axum::http::Request;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
+use baton_server::api::{Api, DEFAULT_MAX_BODY_BYTES};
 use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig};
 use baton_server::standin::StandIn;
 use baton_store::{AnyStore, SqliteOptions, SqliteStore};
@@ -48,9 +48,10 @@ impl ExampleServer {
             approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
             cluster: None,
         };
+        crate::auth_support::bootstrap(&store).await;
         let api = Api::new(
             Engine::new(AnyStore::from(store), config),
-            ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES, sink_stats: Vec::new() },
+            crate::auth_support::api_config(DEFAULT_MAX_BODY_BYTES, Vec::new()),
         );
         let server = ExampleServer { _dir: dir, api, standin };
         for file in ["support-triage.yaml", "order-payment.yaml", "daily-digest.yaml"] {

@@ -9,6 +9,8 @@ mod api_runs;
 mod api_support;
 mod api_sweeper;
 mod api_workflows;
+mod auth_support;
+mod authz;
 mod egress;
 mod engine;
 mod examples;

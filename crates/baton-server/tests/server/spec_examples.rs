@@ -16,7 +16,7 @@ use axum::http::{Method, Request, Uri};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use baton_server::api::{Api, ApiConfig, DEFAULT_MAX_BODY_BYTES};
+use baton_server::api::{Api, DEFAULT_MAX_BODY_BYTES};
 use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine, EngineConfig, now_ms};
 use baton_store::{AnyStore, ScheduleClaim, SqliteOptions, SqliteStore, Store as _};
 
@@ -83,8 +83,8 @@ impl SpecServer {
         let rewrites = CALLED_ORIGINS.iter().map(|origin| ((*origin).to_owned(), recorder.base.clone())).collect();
         let config = EngineConfig { rewrites, ..crate::support::loopback_config(DEFAULT_APPROVAL_DEADLINE_MS) };
         let engine = Engine::new(AnyStore::from(store.clone()), config);
-        let api =
-            Api::new(engine.clone(), ApiConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES, sink_stats: Vec::new() });
+        crate::auth_support::bootstrap(&store).await;
+        let api = Api::new(engine.clone(), crate::auth_support::api_config(DEFAULT_MAX_BODY_BYTES, Vec::new()));
         SpecServer { store, engine, api }
     }
 
