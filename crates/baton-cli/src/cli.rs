@@ -372,6 +372,16 @@ pub struct ServeArgs {
     /// Allow sinks on loopback and private addresses (local development and tests).
     #[arg(long)]
     pub allow_private_sinks: bool,
+    /// Seconds a client has to send a request's header; then the connection is closed.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub request_header_timeout: u64,
+    /// Seconds a client has to send a request's body; then it is answered 408 (event streams,
+    /// which have no request body, are not limited).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub request_body_timeout: u64,
+    /// Concurrent connections from one client address; further ones are closed at once.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_connections_per_client: usize,
     /// PostgreSQL database shared by several nodes (`postgres://user@host:port/db`); overrides
     /// `--db`, which also accepts such a URL.
     #[arg(long, env = "BATON_DATABASE_URL", value_name = "URL")]

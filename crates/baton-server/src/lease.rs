@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use baton_store::{LeaseRequest, Store, StoreError};
 
-use crate::engine::now_ms;
+use crate::clock::now_ms;
 
 /// Name of the lease that owns a database's runs.
 pub const ENGINE_LEASE: &str = "engine";

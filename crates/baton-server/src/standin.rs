@@ -1,6 +1,6 @@
 //! A local stand-in for `petstore.swagger.io` and `httpbin.org`, so the CTK's `call`, `data-flow`
 //! and `try` features and Baton's own tests run without the network (`baton conformance` and the
-//! integration tests start one and point [`crate::http_client::HttpExecutor`] rewrites at it).
+//! integration tests start one and point [`crate::outbound::http_client::HttpExecutor`] rewrites at it).
 //!
 //! Petstore: `GET /v2/pet/findByStatus?status=X` (3 pets), `GET /v2/pet/{id}` (ids 1..=10, 404
 //! otherwise, `getPetByName/*` included), `POST /v2/pet`, `GET /v2/swagger.json` and `/v2/swagger.yaml`

@@ -3,7 +3,6 @@
 pub mod conformance;
 pub mod deploy;
 pub mod events;
-pub mod first_start;
 pub mod identity;
 pub mod inbox;
 pub mod run;
@@ -13,14 +12,12 @@ pub mod validate;
 pub mod watch;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use serde_json::Value;
 
-use baton_core::compile::CompiledWorkflow;
-use baton_server::engine::{Engine, EngineError};
-use baton_store::{SqliteOptions, SqliteStore, Store, StoreError};
+use baton_server::server::{Refusal, ServerError, WorkflowSource};
+use baton_store::{SqliteOptions, SqliteStore};
 
 /// A usage error or an invalid definition: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -37,15 +34,21 @@ pub fn connect(args: &crate::cli::ServerArgs) -> anyhow::Result<crate::client::C
 /// Opens (creating when missing) the SQLite database at `path`. A PostgreSQL URL is a usage
 /// error here: only `baton serve` drives a PostgreSQL database.
 pub async fn open_store(path: &Path) -> anyhow::Result<SqliteStore> {
+    sqlite_only(path)?;
+    SqliteStore::open(SqliteOptions::new(path))
+        .await
+        .with_context(|| format!("cannot open database {}", path.display()))
+}
+
+/// Refuses a PostgreSQL URL where a command needs a SQLite file.
+pub fn sqlite_only(path: &Path) -> anyhow::Result<()> {
     if path.to_str().is_some_and(|db| db.starts_with("postgres://") || db.starts_with("postgresql://")) {
         return Err(UsageError(
             "this command reads a SQLite file; for PostgreSQL start `baton serve --db URL` and use --server URL".into(),
         )
         .into());
     }
-    SqliteStore::open(SqliteOptions::new(path))
-        .await
-        .with_context(|| format!("cannot open database {}", path.display()))
+    Ok(())
 }
 
 /// Writes one line of data to stdout. A closed pipe (`baton runs list | head`) is not an error.
@@ -59,44 +62,53 @@ pub fn print_data(line: &str) {
     }
 }
 
-/// Deploys every `.yaml`, `.yml` and `.json` file of `dir` (sorted by name) and returns the
-/// deployed workflows. Reports every invalid or conflicting file (stderr), then fails with a
-/// usage error if there was any.
-pub async fn deploy_folder<S: Store + Clone>(
-    engine: &Engine<S>,
-    dir: &Path,
-) -> anyhow::Result<Vec<Arc<CompiledWorkflow>>> {
+/// Every `.yaml`, `.yml` and `.json` file of `dir`, sorted by name, to deploy at start.
+pub fn read_folder(dir: &Path) -> anyhow::Result<Vec<WorkflowSource>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|err| UsageError(format!("cannot read {}: {err}", dir.display())))?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
         .filter(|path| path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml" || ext == "json"))
         .collect();
     files.sort();
-    let mut deployed = Vec::new();
-    let mut n_refused = 0;
-    for file in &files {
-        let name = file.display();
-        let text = std::fs::read_to_string(file).map_err(|err| UsageError(format!("cannot read {name}: {err}")))?;
-        match engine.deploy(&text).await {
-            Ok(workflow) => deployed.push(workflow),
-            Err(EngineError::Definition(err)) => {
-                n_refused += 1;
-                for diagnostic in err.diagnostics() {
-                    eprintln!("{name}:{diagnostic}");
+    files
+        .iter()
+        .map(|file| {
+            let label = file.display().to_string();
+            let text =
+                std::fs::read_to_string(file).map_err(|err| UsageError(format!("cannot read {label}: {err}")))?;
+            Ok(WorkflowSource { label, text })
+        })
+        .collect()
+}
+
+/// A failed start as the CLI reports it: every refused definition (stderr) and a usage error
+/// (exit 2) for what the user can fix, the error with its causes otherwise.
+pub fn server_error(err: ServerError, workflows: Option<&Path>) -> anyhow::Error {
+    match err {
+        ServerError::Refused(refused) => {
+            for workflow in &refused {
+                match &workflow.reason {
+                    Refusal::Invalid(err) => {
+                        for diagnostic in err.diagnostics() {
+                            eprintln!("{}:{diagnostic}", workflow.label);
+                        }
+                    }
+                    Refusal::Conflict(message) => eprintln!("{}: {message}", workflow.label),
                 }
             }
-            Err(EngineError::Store(StoreError::Conflict(message))) => {
-                n_refused += 1;
-                eprintln!("{name}: {message}");
-            }
-            Err(err) => return Err(err).with_context(|| format!("cannot deploy {name}")),
+            let place = workflows.map(|dir| format!(" in {}", dir.display())).unwrap_or_default();
+            UsageError(format!("{} definition(s){place} cannot be deployed", refused.len())).into()
         }
+        ServerError::Lease(err @ baton_server::lease::LeaseError::Held { .. }) => UsageError(err.to_string()).into(),
+        ServerError::Lease(err) => anyhow::Error::new(err).context("cannot take the database lease"),
+        err @ (ServerError::Sinks(_)
+        | ServerError::Listen { .. }
+        | ServerError::OpenOffLoopback { .. }
+        | ServerError::Bootstrap(baton_server::auth::bootstrap::BootstrapError::MalformedKey)) => {
+            UsageError(format!("{:#}", anyhow::Error::new(err))).into()
+        }
+        err => err.into(),
     }
-    if n_refused > 0 {
-        return Err(UsageError(format!("{n_refused} definition(s) in {} cannot be deployed", dir.display())).into());
-    }
-    eprintln!("deployed {} definition(s) from {}", deployed.len(), dir.display());
-    Ok(deployed)
 }
 
 /// `--secret NAME=VALUE` pairs as the `$secrets` object.
@@ -110,13 +122,4 @@ pub fn parse_secrets(pairs: &[String]) -> anyhow::Result<Value> {
         secrets.insert(name.to_owned(), value);
     }
     Ok(Value::Object(secrets))
-}
-
-/// Takes the database lease (one Baton process drives a database's runs at a time); another
-/// live process holding it is a usage error.
-pub async fn take_lease(store: &SqliteStore) -> anyhow::Result<baton_server::lease::HeldLease> {
-    baton_server::lease::acquire(store).await.map_err(|err| match err {
-        baton_server::lease::LeaseError::Held { .. } => UsageError(err.to_string()).into(),
-        err => anyhow::Error::new(err).context("cannot take the database lease"),
-    })
 }

@@ -7,48 +7,47 @@ use anyhow::Context as _;
 use serde_json::Value;
 
 use baton_core::state::RunStatus;
-use baton_server::egress::EgressPolicy;
-use baton_server::engine::{
-    DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, EngineError, RunOutcome,
-};
-use baton_store::{SqliteStore, Store};
+use baton_server::api::ApiEngine;
+use baton_server::engine::{EngineError, RunOutcome};
+use baton_server::outbound::egress::EgressPolicy;
+use baton_server::server::{Server, ServerConfig};
+use baton_store::Store;
 
 use crate::cli::RunArgs;
-use crate::commands::{UsageError, deploy_folder, open_store, parse_secrets, take_lease};
+use crate::commands::{UsageError, parse_secrets, read_folder, server_error, sqlite_only};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|err| UsageError(format!("cannot read {}: {err}", args.file.display())))?;
     let input = parse_input(&args.input)?;
-    let secrets = parse_secrets(&args.secrets)?;
-    let store = open_store(&args.db.db).await?;
-    let lease = take_lease(&store).await?;
-    let egress = EgressPolicy { allow_loopback: args.allow_private_network, allow_private: args.allow_private_network };
-    let config = EngineConfig {
-        secrets,
-        egress,
-        rewrites: Vec::new(),
-        event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
-        approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
-        cluster: None,
-    };
-    let engine = match crate::progress::observer() {
-        Some(observer) => Engine::with_observer(store.clone(), config, observer),
-        None => Engine::new(store.clone(), config),
-    };
+    sqlite_only(&args.db.db)?;
+    let mut config = ServerConfig::local(&args.db.db);
+    config.secrets = parse_secrets(&args.secrets)?;
+    config.egress =
+        EgressPolicy { allow_loopback: args.allow_private_network, allow_private: args.allow_private_network };
+    config.observer = crate::progress::observer();
     if let Some(dir) = &args.workflows {
-        deploy_folder(&engine, dir).await?;
+        config.workflows = read_folder(dir)?;
     }
-    let workflow = deploy(&engine, &text, &args.file.display().to_string()).await?;
+    let server = Server::start(config).await.map_err(|err| server_error(err, args.workflows.as_deref()))?;
+    if let Some(dir) = &args.workflows {
+        eprintln!("deployed {} definition(s) from {}", server.deployed().len(), dir.display());
+    }
+    let outcome = drive(&server, &args, &text, input).await;
+    server.close().await;
+    Ok(report(&outcome?))
+}
+
+/// Deploys the file and drives its run (a new one, or `--run-id`'s) to its end.
+async fn drive(server: &Server, args: &RunArgs, text: &str, input: Value) -> anyhow::Result<RunOutcome> {
+    let engine = server.engine();
+    let workflow = deploy(engine, text, &args.file.display().to_string()).await?;
     let run_id = match &args.run_id {
-        Some(run_id) if store.get_run(run_id).await?.is_some() => run_id.clone(),
+        Some(run_id) if server.store().get_run(run_id).await?.is_some() => run_id.clone(),
         requested => engine.create_run(&workflow, input, requested.clone()).await?,
     };
     tracing::info!(run_id = %run_id, "driving run");
-    let outcome = engine.drive(&run_id).await?;
-    lease.release(&store).await;
-    store.close().await;
-    Ok(report(&outcome))
+    Ok(engine.drive(&run_id).await?)
 }
 
 /// Prints the outcome and returns the exit code: 0 completed, 1 otherwise.
@@ -70,7 +69,7 @@ fn report(outcome: &RunOutcome) -> ExitCode {
 }
 
 async fn deploy(
-    engine: &Engine<SqliteStore>,
+    engine: &ApiEngine,
     text: &str,
     name: &str,
 ) -> anyhow::Result<std::sync::Arc<baton_core::compile::CompiledWorkflow>> {

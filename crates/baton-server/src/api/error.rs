@@ -35,6 +35,10 @@ pub enum ApiError {
     InvalidRequest(String),
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The client did not send the request body within the body-read timeout
+    /// ([`crate::inbound::InboundLimits::body_read_timeout`]).
+    #[error("request body timed out")]
+    RequestTimeout,
     #[error("run {0} not found")]
     RunNotFound(String),
     #[error("run {run_id} is {status}: cannot {signal} it")]
@@ -152,6 +156,7 @@ impl ApiError {
             | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::UnknownTaskReference(_) | ApiError::InvalidResponse { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -170,6 +175,7 @@ impl ApiError {
             ApiError::MalformedJson(_) => ("malformed-json", "the request body is not valid JSON"),
             ApiError::InvalidRequest(_) => ("invalid-request", "invalid request"),
             ApiError::PayloadTooLarge => ("payload-too-large", "the request body is too large"),
+            ApiError::RequestTimeout => ("request-timeout", "the request body was not received in time"),
             ApiError::RunNotFound(_) => ("run-not-found", "run not found"),
             ApiError::SignalRefused { .. } => ("signal-refused", "the run's status does not allow this signal"),
             ApiError::InvalidEvent(_) => ("invalid-event", "the CloudEvent is not valid"),
@@ -282,6 +288,7 @@ impl ApiError {
             }
             ApiError::WorkspaceDeleted
             | ApiError::PayloadTooLarge
+            | ApiError::RequestTimeout
             | ApiError::NotFound
             | ApiError::MethodNotAllowed
             | ApiError::Unavailable(_)

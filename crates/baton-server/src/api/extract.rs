@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::error::ApiError;
 use crate::auth::media;
+use crate::inbound::BodyTimeout;
 
 /// A JSON request body. A `Content-Type` other than `application/json` (or none) is
 /// `unsupported-media-type` ([`crate::auth::media`]), syntax errors are `malformed-json`, a body
@@ -92,7 +93,21 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge
+    } else if caused_by_body_timeout(&rejection) {
+        ApiError::RequestTimeout
     } else {
         ApiError::InvalidRequest(rejection.body_text())
     }
+}
+
+/// Whether the body failed because its read deadline passed (`inbound/body_timeout.rs`).
+fn caused_by_body_timeout(rejection: &BytesRejection) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(err) = source {
+        if err.is::<BodyTimeout>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }

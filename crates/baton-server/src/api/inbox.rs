@@ -29,6 +29,7 @@ use crate::api::identity_dto::Responder;
 use crate::api::{ApiEngine, AppState, record_run_id};
 use crate::auth::access::{Member, Viewer};
 use crate::auth::{Caller, Role};
+use crate::clock::now_ms;
 use crate::engine::EngineError;
 use crate::engine::inbox_gate::{INBOX_ITEM_ATTRIBUTE, RESPONDER_ATTRIBUTE, RESPONDER_NAME_ATTRIBUTE};
 
@@ -112,10 +113,6 @@ pub(crate) async fn list_inbox(
         false => None,
     };
     Ok(Json(InboxPage { items: items.into_iter().map(item_info).collect(), next_cursor }))
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 /// An opaque cursor: base64url of `[createdAt, runId, subscriptionId]` of the page's last item.

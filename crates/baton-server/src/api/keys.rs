@@ -19,7 +19,7 @@ use crate::api::identity_dto::{KeyCreated, KeyInfo, KeyList, NewKeyRequest};
 use crate::api::members::parse_role;
 use crate::auth::access::Admin;
 use crate::auth::{Role, keys};
-use crate::engine::now_ms;
+use crate::clock::now_ms;
 
 /// Create an API key
 ///

@@ -16,7 +16,7 @@ use crate::api::extract::{ApiJson, ApiPath};
 use crate::api::identity_dto::{MemberChange, MemberInfo, MemberList, NewMemberRequest};
 use crate::auth::Role;
 use crate::auth::access::{Admin, Viewer};
-use crate::engine::now_ms;
+use crate::clock::now_ms;
 
 /// A role text from a request, checked.
 pub(crate) fn parse_role(text: &str) -> Result<Role, ApiError> {

@@ -26,7 +26,7 @@ use baton_store::Store;
 use crate::api::ApiEngine;
 use crate::api::error::ApiError;
 use crate::engine::RunUpdate;
-use crate::sinks::SinkStats;
+use crate::notify::sinks::SinkStats;
 
 const TASK_STARTED: &str = "io.serverlessworkflow.task.started.v1";
 const TASK_COMPLETED: &str = "io.serverlessworkflow.task.completed.v1";

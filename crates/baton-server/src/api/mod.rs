@@ -29,7 +29,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -42,6 +41,7 @@ use baton_store::AnyStore;
 
 use crate::auth::{Auth, AuthConfig};
 use crate::engine::Engine;
+use crate::inbound::InboundLimits;
 
 pub use crate::api::error::{ApiError, PROBLEM_JSON, Problem};
 
@@ -59,9 +59,9 @@ pub const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub struct ApiConfig {
     /// Largest accepted request body; larger ones get `413 /problems/payload-too-large`.
     pub max_body_bytes: usize,
-    /// The lifecycle-event sinks' counters in `--sink` order ([`crate::sinks::Sinks::stats`]),
+    /// The lifecycle-event sinks' counters in `--sink` order ([`crate::notify::sinks::Sinks::stats`]),
     /// exposed by `/metrics` labelled `sink="1"`, `sink="2"`, ...; empty without sinks.
-    pub sink_stats: Vec<Arc<crate::sinks::SinkStats>>,
+    pub sink_stats: Vec<Arc<crate::notify::sinks::SinkStats>>,
     /// How callers authenticate (keys by default; `--auth none`, `--metrics-public`).
     pub auth: AuthConfig,
     /// Origins allowed to call the API from a browser (`--cors-origin`); empty: CORS off, no
@@ -167,27 +167,20 @@ impl Api {
         self.shutdown.cancel();
     }
 
-    /// Serves on `listener` until `signal` completes, then stops accepting connections, ends the
-    /// streams and waits for the requests in flight.
+    /// Serves on `listener` with `limits` until `signal` completes, then stops accepting
+    /// connections, ends the streams and waits for the requests in flight.
     pub async fn serve(
-        self,
+        &self,
         listener: TcpListener,
+        limits: InboundLimits,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let shutdown = self.shutdown.clone();
-        // Small responses and SSE events leave at once instead of waiting on Nagle's algorithm
-        // for the client's delayed ACK (about 40 ms on Linux).
-        let listener = listener.tap_io(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(error = %err, "cannot set TCP_NODELAY");
-            }
+        tokio::spawn(async move {
+            signal.await;
+            shutdown.cancel();
         });
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(async move {
-                signal.await;
-                shutdown.cancel();
-            })
-            .await
+        crate::inbound::serve(listener, self.router.clone(), limits, self.shutdown.clone()).await
     }
 }
 

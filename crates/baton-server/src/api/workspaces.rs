@@ -14,7 +14,7 @@ use crate::api::extract::ApiJson;
 use crate::api::identity_dto::{NewWorkspaceRequest, WorkspaceCreated, WorkspaceInfo, WorkspaceList};
 use crate::auth::access::{ServerAdmin, Viewer};
 use crate::auth::{Role, bootstrap, keys};
-use crate::engine::now_ms;
+use crate::clock::now_ms;
 
 /// Longest workspace slug.
 const MAX_SLUG_LEN: usize = 63;

@@ -168,7 +168,7 @@ impl Auth {
         };
         let key = keys::bearer_token(header)
             .ok_or(ApiError::Unauthenticated("the Authorization header is not `Bearer <key>`"))?;
-        let now = crate::engine::now_ms();
+        let now = crate::clock::now_ms();
         let grant = self.cache.grant(&self.store, &keys::hash_key(key), now).await?;
         let Some(grant) = grant else { return Err(ApiError::Unauthenticated("unknown API key")) };
         if grant.key.revoked_at.is_some() {

@@ -21,10 +21,12 @@ use baton_core::{StepContext, in_flight, step};
 use baton_model::error_types::StandardError;
 use baton_store::{Checkpoint, NewHistoryEntry, ParentLink, Store, StoreError, TERMINAL_STATUSES};
 
+use crate::clock::now_ms;
 use crate::engine::effects::{child_result, perform_call, start_subflow};
 use crate::engine::events::{stored_event, subscription_record};
 use crate::engine::inbox_gate;
-use crate::engine::{Delivery, Deployed, Engine, EngineError, RunUpdate, now_ms, retry_transient};
+use crate::engine::recovery::retry_transient;
+use crate::engine::{Delivery, Deployed, Engine, EngineError, RunUpdate};
 
 /// A run loaded into memory, with the channel its inputs arrive on.
 struct Actor<S: Store + Clone> {

@@ -18,7 +18,9 @@ use baton_core::state::{RunStatus, StepInput};
 use baton_store::{NODE_LEASE_PREFIX, Store};
 use tokio::sync::Notify;
 
-use crate::engine::{Delivery, Engine, EngineError, Inner, now_ms, retry_transient};
+use crate::clock::now_ms;
+use crate::engine::recovery::retry_transient;
+use crate::engine::{Delivery, Engine, EngineError, Inner};
 
 /// How often a node waiting for a run that another node drives looks at the store.
 pub(super) const REMOTE_WATCH_INTERVAL: Duration = Duration::from_millis(250);

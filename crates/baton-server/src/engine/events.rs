@@ -8,7 +8,8 @@ use baton_core::events::{Subscription, matches, validate_cloud_event};
 use baton_core::state::StepInput;
 use baton_store::{Store, StoredEvent, SubscriptionRecord};
 
-use crate::engine::{DEFAULT_WORKSPACE, Engine, EngineError, inbox_gate, now_ms};
+use crate::clock::now_ms;
+use crate::engine::{DEFAULT_WORKSPACE, Engine, EngineError, inbox_gate};
 
 /// Most retained events offered to one new subscription.
 const LOOKBACK_LIMIT: u32 = 10_000;

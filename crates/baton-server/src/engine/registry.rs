@@ -9,7 +9,8 @@ use baton_core::compile::CompiledWorkflow;
 use baton_core::definition::load_definition;
 use baton_store::{PutOutcome, Store, WorkflowRecord};
 
-use crate::engine::{DEFAULT_WORKSPACE, EngineError, now_ms};
+use crate::clock::now_ms;
+use crate::engine::{DEFAULT_WORKSPACE, EngineError};
 
 /// Namespace, name and version of a workflow.
 pub type WorkflowKey = (String, String, String);

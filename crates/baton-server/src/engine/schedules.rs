@@ -36,7 +36,8 @@ use baton_core::events::{CorrelationKey, Filter, FilterRole, Subscription, corre
 use baton_model::{EventFilter, ReadMode, Schedule};
 use baton_store::{ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, Store, StoreError, TERMINAL_STATUSES};
 
-use crate::engine::{DEFAULT_WORKSPACE, Engine, EngineError, Inner, now_ms};
+use crate::clock::now_ms;
+use crate::engine::{DEFAULT_WORKSPACE, Engine, EngineError, Inner};
 
 /// Longest sleep of the scheduler loop: other nodes' deployments and ended `after` runs are
 /// noticed within this time.

@@ -6,7 +6,8 @@ use std::sync::PoisonError;
 use baton_core::state::StepInput;
 use baton_store::{LeaseRequest, Store, StoreError};
 
-use crate::engine::{Engine, EngineError, now_ms};
+use crate::clock::now_ms;
+use crate::engine::{Engine, EngineError};
 
 /// The lease a sweeper pass holds when several nodes share the database.
 pub const SWEEPER_LEASE: &str = "sweeper";

@@ -6,9 +6,7 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::{Value, json};
 
-use baton_server::api::{Api, DEFAULT_MAX_BODY_BYTES};
-use baton_server::engine::Engine;
-use baton_store::{AnyStore, SqliteOptions, SqliteStore, Store as _};
+use baton_store::Store as _;
 
 use crate::api_support::{Reply, TestApi, send};
 
@@ -165,14 +163,8 @@ async fn the_inbox_lists_waiting_items_with_evaluated_titles_and_filters() {
 async fn overdue_lists_the_items_past_their_deadline() {
     // A server whose default approval deadline has passed as soon as a run waits.
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.unwrap();
-    let config = crate::support::loopback_config(1);
-    crate::auth_support::bootstrap(&store).await;
-    let api = Api::new(
-        Engine::new(AnyStore::from(store), config),
-        crate::auth_support::api_config(DEFAULT_MAX_BODY_BYTES, Vec::new()),
-    );
-    let call = |request: Request<Body>| send(api.router.clone(), request);
+    let server = crate::support::start(crate::support::local_config(&dir.path().join("baton.db"), 1)).await;
+    let call = |request: Request<Body>| send(server.api().router.clone(), request);
     let post = |uri: &str, body: String| Request::post(uri).body(Body::from(body)).unwrap();
     assert!(call(post("/api/v1/workflows", REFUND.to_owned())).await.status.is_success());
     let start = json!({"workflow": {"namespace": "test", "name": "refund"}, "input": {"orderId": "A", "amount": 1}});

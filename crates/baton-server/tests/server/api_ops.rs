@@ -6,6 +6,8 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use serde_json::json;
 
+use baton_store::Store as _;
+
 use crate::api_support::{HELLO, TestApi};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,7 +112,7 @@ async fn openapi_document_matches_the_routes() {
     let reply = api.get("/api/v1/openapi.json").await;
     assert_eq!(reply.status, 200);
     let served = reply.json();
-    assert_eq!(served, serde_json::to_value(&api.api.openapi).unwrap());
+    assert_eq!(served, serde_json::to_value(&api.server.api().openapi).unwrap());
     assert!(served["openapi"].as_str().unwrap().starts_with("3."));
     assert!(served["components"]["schemas"]["Problem"].is_object());
 

@@ -13,9 +13,10 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt as _;
 
-use baton_server::api::{Api, DEFAULT_MAX_BODY_BYTES};
-use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine};
-use baton_store::{AnyStore, SqliteOptions, SqliteStore};
+use baton_server::api::DEFAULT_MAX_BODY_BYTES;
+use baton_server::engine::DEFAULT_APPROVAL_DEADLINE_MS;
+use baton_server::server::Server;
+use baton_store::AnyStore;
 
 /// Two `set` tasks: `{name}` → `{greeting: "hello NAME!"}`.
 pub const HELLO: &str = r#"
@@ -95,12 +96,12 @@ impl Reply {
     }
 }
 
-/// A router on an engine on a fresh SQLite file.
+/// An embedded node on a fresh SQLite file.
 pub struct TestApi {
     /// Holds the database file until the test ends.
     _dir: TempDir,
-    pub store: SqliteStore,
-    pub api: Api,
+    pub store: AnyStore,
+    pub server: Server,
 }
 
 impl TestApi {
@@ -110,16 +111,14 @@ impl TestApi {
 
     pub async fn with_body_limit(max_body_bytes: usize) -> TestApi {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.expect("open store");
-        let config = crate::support::loopback_config(DEFAULT_APPROVAL_DEADLINE_MS);
-        let engine = Engine::new(AnyStore::from(store.clone()), config);
-        crate::auth_support::bootstrap(&store).await;
-        let api = Api::new(engine, crate::auth_support::api_config(max_body_bytes, Vec::new()));
-        TestApi { _dir: dir, store, api }
+        let mut config = crate::support::local_config(&dir.path().join("baton.db"), DEFAULT_APPROVAL_DEADLINE_MS);
+        config.max_body_bytes = max_body_bytes;
+        let server = crate::support::start(config).await;
+        TestApi { _dir: dir, store: server.store().clone(), server }
     }
 
     pub fn router(&self) -> Router {
-        self.api.router.clone()
+        self.server.api().router.clone()
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
@@ -167,11 +166,8 @@ impl TestApi {
 
     /// Serves the router on 127.0.0.1 (an ephemeral port) until the test ends.
     pub async fn listen(&self) -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let router = self.router();
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        addr
+        let base = crate::support::serve_api(&self.server).await;
+        base.trim_start_matches("http://").parse().expect("an address")
     }
 }
 

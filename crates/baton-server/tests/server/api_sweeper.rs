@@ -12,10 +12,8 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use baton_server::api::{Api, DEFAULT_MAX_BODY_BYTES};
-use baton_server::engine::{Engine, SweepReport};
-use baton_server::sinks::{self, RetryPolicy, SinkOptions};
-use baton_store::{AnyStore, SqliteOptions, SqliteStore};
+use baton_server::engine::SweepReport;
+use baton_server::notify::sinks::RetryPolicy;
 
 use crate::support::LOOPBACK;
 
@@ -76,20 +74,16 @@ fn sample(text: &str, name: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_wait_keeps_the_metadata_adds_the_reason_and_is_counted_in_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.unwrap();
     // Every human-input wait is overdue 1 ms after it starts.
-    let config = crate::support::loopback_config(1);
-    crate::auth_support::bootstrap(&store).await;
-    let engine = Engine::new(AnyStore::from(store), config);
+    let mut config = crate::support::local_config(&dir.path().join("baton.db"), 1);
     let (up_url, up_count) = receiver(StatusCode::OK).await;
     let (down_url, down_count) = receiver(StatusCode::SERVICE_UNAVAILABLE).await;
-    let retry = RetryPolicy { attempts: 2, base: Duration::from_millis(1), cap: Duration::from_millis(5) };
-    let options = SinkOptions { retry, ..SinkOptions::new(LOOPBACK) };
-    let event_sinks = sinks::start(&engine, &[up_url, down_url], options).await.expect("sinks start");
-    let api = Api::new(engine.clone(), crate::auth_support::api_config(DEFAULT_MAX_BODY_BYTES, event_sinks.stats()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(api.serve(listener, std::future::pending()));
+    config.sinks = vec![up_url, down_url];
+    config.sink_egress = LOOPBACK;
+    config.sink_retry = RetryPolicy { attempts: 2, base: Duration::from_millis(1), cap: Duration::from_millis(5) };
+    let server = crate::support::start(config).await;
+    let engine = server.engine().clone();
+    let base = crate::support::serve_api(&server).await;
     let http = reqwest::Client::builder()
         .default_headers(reqwest::header::HeaderMap::from_iter([(
             reqwest::header::AUTHORIZATION,

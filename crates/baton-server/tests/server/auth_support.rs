@@ -1,31 +1,12 @@
 //! How the tests authenticate: every test server's `default` workspace is bootstrapped with a
-//! known admin key, and the test senders add it (and a JSON content type) to requests that
+//! known admin key (`support::local_config`), and the test senders add it (and a JSON content type) to requests that
 //! carry none, so tests written before keys existed call the API as that admin.
-
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, header};
 
-use baton_server::api::ApiConfig;
-use baton_server::auth::AuthConfig;
-use baton_server::auth::bootstrap::{FirstStart, first_start};
-use baton_server::sinks::SinkStats;
-use baton_store::AuthStore;
-
 /// The bootstrap admin key of every test server.
 pub const TEST_KEY: &str = "bk_test-suite-admin-key-0001";
-
-/// The API's config in tests: keys required, no CORS.
-pub fn api_config(max_body_bytes: usize, sink_stats: Vec<Arc<SinkStats>>) -> ApiConfig {
-    ApiConfig { max_body_bytes, sink_stats, auth: AuthConfig::KEYS, cors_origins: Vec::new() }
-}
-
-/// Creates the `default` workspace with [`TEST_KEY`] as its admin key.
-pub async fn bootstrap(store: &impl AuthStore) {
-    let started = first_start(store, Some(TEST_KEY.to_owned()), 1).await.expect("bootstrap");
-    assert!(matches!(started, FirstStart::Created { .. } | FirstStart::AlreadyDone));
-}
 
 /// `request` with `Authorization: Bearer TEST_KEY` unless it has an `Authorization`, and, for a
 /// method with a body, `Content-Type: application/json` unless it has a type or is a binary-mode

@@ -3,8 +3,8 @@
 
 use baton_core::http::build_request;
 use baton_model::error_types::StandardError;
-use baton_server::egress::{EgressPolicy, guarded_client};
-use baton_server::http_client::HttpExecutor;
+use baton_server::outbound::egress::{EgressPolicy, guarded_client};
+use baton_server::outbound::http_client::HttpExecutor;
 use baton_server::standin::StandIn;
 
 use crate::support::{LOOPBACK, STRICT, call, expect_failure, expect_response, request};
@@ -64,7 +64,7 @@ async fn guarded_client_resolver_refuses_loopback_names() {
     let url = format!("http://localhost:{}/echo", stand_in.addr.port());
     let strict = guarded_client(EgressPolicy { allow_loopback: false, allow_private: true }, false);
     let err = strict.get(&url).send().await.unwrap_err();
-    assert!(baton_server::egress::find_egress_error(&err).is_some(), "{err:?}");
+    assert!(baton_server::outbound::egress::find_egress_error(&err).is_some(), "{err:?}");
     let allowed = guarded_client(LOOPBACK, true);
     assert_eq!(allowed.get(&url).send().await.unwrap().status(), 200);
 }

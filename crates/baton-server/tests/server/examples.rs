@@ -11,13 +11,11 @@ use axum::http::Request;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use baton_server::api::{Api, DEFAULT_MAX_BODY_BYTES};
-use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig};
+use baton_server::engine::DEFAULT_APPROVAL_DEADLINE_MS;
+use baton_server::server::Server;
 use baton_server::standin::StandIn;
-use baton_store::{AnyStore, SqliteOptions, SqliteStore};
 
 use crate::api_support::{Reply, send};
-use crate::support::LOOPBACK;
 
 /// The bearer token the examples' chat model is called with (`$secrets.llm.token`).
 const LLM_TOKEN: &str = "sk-test-example";
@@ -31,7 +29,7 @@ fn example(name: &str) -> String {
 /// with every example of `examples/` deployed.
 struct ExampleServer {
     _dir: TempDir,
-    api: Api,
+    server: Server,
     standin: StandIn,
 }
 
@@ -39,21 +37,10 @@ impl ExampleServer {
     async fn start() -> ExampleServer {
         let standin = StandIn::start().await.expect("stand-in");
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(SqliteOptions::new(dir.path().join("baton.db"))).await.expect("open store");
-        let config = EngineConfig {
-            secrets: json!({"llm": {"token": LLM_TOKEN}}),
-            egress: LOOPBACK,
-            rewrites: standin.rewrites(),
-            event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
-            approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
-            cluster: None,
-        };
-        crate::auth_support::bootstrap(&store).await;
-        let api = Api::new(
-            Engine::new(AnyStore::from(store), config),
-            crate::auth_support::api_config(DEFAULT_MAX_BODY_BYTES, Vec::new()),
-        );
-        let server = ExampleServer { _dir: dir, api, standin };
+        let mut config = crate::support::local_config(&dir.path().join("baton.db"), DEFAULT_APPROVAL_DEADLINE_MS);
+        config.secrets = json!({"llm": {"token": LLM_TOKEN}});
+        config.rewrites = standin.rewrites();
+        let server = ExampleServer { _dir: dir, server: crate::support::start(config).await, standin };
         for file in ["support-triage.yaml", "order-payment.yaml", "daily-digest.yaml"] {
             let reply = server.post("/api/v1/workflows", "application/yaml", example(file)).await;
             assert!(reply.status.is_success(), "deploy {file}: {}", String::from_utf8_lossy(&reply.body));
@@ -63,7 +50,7 @@ impl ExampleServer {
 
     async fn post(&self, uri: &str, content_type: &str, body: String) -> Reply {
         let request = Request::post(uri).header("content-type", content_type).body(Body::from(body)).unwrap();
-        send(self.api.router.clone(), request).await
+        send(self.server.api().router.clone(), request).await
     }
 
     async fn post_json(&self, uri: &str, body: &Value) -> Reply {
@@ -71,7 +58,7 @@ impl ExampleServer {
     }
 
     async fn get(&self, uri: &str) -> Value {
-        let reply = send(self.api.router.clone(), Request::get(uri).body(Body::empty()).unwrap()).await;
+        let reply = send(self.server.api().router.clone(), Request::get(uri).body(Body::empty()).unwrap()).await;
         assert_eq!(reply.status, 200, "{uri}: {}", String::from_utf8_lossy(&reply.body));
         reply.json()
     }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use baton_core::http::{Credentials, build_request, expand_uri_template, read_response};
 use baton_model::error_types::StandardError;
 use baton_model::types::OutputFormat;
-use baton_server::http_client::{HttpExecutor, MAX_BODY_BYTES};
+use baton_server::outbound::http_client::{HttpExecutor, MAX_BODY_BYTES};
 
 use crate::support::{LOOPBACK, call, expect_failure, expect_response, request, setup};
 

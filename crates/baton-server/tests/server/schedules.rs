@@ -109,7 +109,7 @@ async fn a_fire_missed_while_down_runs_once_after_a_restart() {
     engine.deploy(&scheduled("hourly", "every: PT1H", QUICK)).await.expect("deploy");
     let schedule = engine.store().schedules(None).await.unwrap().remove(0);
     // As if the server had been down for ten hours past the due time.
-    let now = baton_server::engine::now_ms();
+    let now = baton_server::clock::now_ms();
     let missed = now - 10 * 3_600_000;
     let back = ScheduleClaim {
         workspace: schedule.workspace.clone(),

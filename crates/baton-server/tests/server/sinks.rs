@@ -10,9 +10,9 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use baton_core::state::RunStatus;
-use baton_server::egress::EgressPolicy;
 use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine};
-use baton_server::sinks::{self, RetryPolicy, SinkError, SinkOptions};
+use baton_server::notify::sinks::{self, RetryPolicy, SinkError, SinkOptions};
+use baton_server::outbound::egress::EgressPolicy;
 use baton_store::{SqliteOptions, SqliteStore, Store};
 
 use crate::support::{LOOPBACK, STRICT};

@@ -16,9 +16,11 @@ use axum::http::{Method, Request, Uri};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use baton_server::api::{Api, DEFAULT_MAX_BODY_BYTES};
-use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine, EngineConfig, now_ms};
-use baton_store::{AnyStore, ScheduleClaim, SqliteOptions, SqliteStore, Store as _};
+use baton_server::api::ApiEngine;
+use baton_server::clock::now_ms;
+use baton_server::engine::DEFAULT_APPROVAL_DEADLINE_MS;
+use baton_server::server::Server;
+use baton_store::{AnyStore, ScheduleClaim, Store as _};
 
 use crate::api_support::{Reply, send};
 
@@ -72,20 +74,17 @@ impl Recorder {
 /// The API on an engine on the SQLite file at `path`, the examples' origins rewritten to
 /// `recorder`.
 struct SpecServer {
-    store: SqliteStore,
-    engine: Engine<AnyStore>,
-    api: Api,
+    store: AnyStore,
+    engine: ApiEngine,
+    server: Server,
 }
 
 impl SpecServer {
     async fn open(path: &Path, recorder: &Recorder) -> SpecServer {
-        let store = SqliteStore::open(SqliteOptions::new(path)).await.expect("open store");
-        let rewrites = CALLED_ORIGINS.iter().map(|origin| ((*origin).to_owned(), recorder.base.clone())).collect();
-        let config = EngineConfig { rewrites, ..crate::support::loopback_config(DEFAULT_APPROVAL_DEADLINE_MS) };
-        let engine = Engine::new(AnyStore::from(store.clone()), config);
-        crate::auth_support::bootstrap(&store).await;
-        let api = Api::new(engine.clone(), crate::auth_support::api_config(DEFAULT_MAX_BODY_BYTES, Vec::new()));
-        SpecServer { store, engine, api }
+        let mut config = crate::support::local_config(path, DEFAULT_APPROVAL_DEADLINE_MS);
+        config.rewrites = CALLED_ORIGINS.iter().map(|origin| ((*origin).to_owned(), recorder.base.clone())).collect();
+        let server = crate::support::start(config).await;
+        SpecServer { store: server.store().clone(), engine: server.engine().clone(), server }
     }
 
     /// A fresh database in `dir` with the example `file` deployed.
@@ -98,11 +97,11 @@ impl SpecServer {
 
     async fn post(&self, uri: &str, content_type: &str, body: String) -> Reply {
         let request = Request::post(uri).header("content-type", content_type).body(Body::from(body)).unwrap();
-        send(self.api.router.clone(), request).await
+        send(self.server.api().router.clone(), request).await
     }
 
     async fn get(&self, uri: &str) -> Value {
-        let reply = send(self.api.router.clone(), Request::get(uri).body(Body::empty()).unwrap()).await;
+        let reply = send(self.server.api().router.clone(), Request::get(uri).body(Body::empty()).unwrap()).await;
         assert_eq!(reply.status, 200, "{uri}: {}", String::from_utf8_lossy(&reply.body));
         reply.json()
     }
@@ -339,8 +338,7 @@ async fn schedule_cron_is_due_at_midnight_utc_and_a_due_fire_runs_the_backup() {
         fired: None,
     };
     assert!(server.store.claim_schedule(claim).await.unwrap());
-    server.store.close().await;
-    drop(server);
+    server.server.close().await;
     let server = SpecServer::open(&dir.path().join("baton.db"), &recorder).await;
     server.engine.recover().await.expect("recover");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

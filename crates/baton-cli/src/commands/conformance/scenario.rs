@@ -6,16 +6,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use baton_server::egress::EgressPolicy;
-use baton_server::engine::{
-    DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Engine, EngineConfig, EngineError,
-};
-use baton_store::{SqliteStore, Store};
+use baton_server::engine::EngineError;
+use baton_server::outbound::egress::EgressPolicy;
+use baton_server::server::{Server, ServerConfig};
+use baton_store::{AnyStore, Store};
 
 use crate::commands::conformance::check::{self, Execution, TaskEvent};
 use crate::commands::conformance::feature::{Scenario, StepText};
 use crate::commands::conformance::step::{self, Step, StepError};
-use crate::commands::open_store;
 
 /// Longest a scenario's run may take before it counts as failed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -80,22 +78,17 @@ impl Harness {
     async fn execute(&mut self, definition: &str, input: Value) -> Result<Execution, String> {
         self.n_databases += 1;
         let path = self.scratch.join(format!("scenario-{}.db", self.n_databases));
-        let store = open_store(&path).await.map_err(|err| format!("{err:#}"))?;
-        let result = self.execute_on(&store, definition, input).await;
-        store.close().await;
+        let mut config = ServerConfig::local(path);
+        config.egress = EgressPolicy { allow_loopback: true, allow_private: false };
+        config.rewrites = self.rewrites.clone();
+        let server = Server::start(config).await.map_err(|err| format!("{:#}", anyhow::Error::new(err)))?;
+        let result = Self::execute_on(&server, definition, input).await;
+        server.close().await;
         result
     }
 
-    async fn execute_on(&self, store: &SqliteStore, definition: &str, input: Value) -> Result<Execution, String> {
-        let config = EngineConfig {
-            secrets: Value::Object(Default::default()),
-            egress: EgressPolicy { allow_loopback: true, allow_private: false },
-            rewrites: self.rewrites.clone(),
-            event_retention_ms: DEFAULT_EVENT_RETENTION_MS,
-            approval_deadline_ms: DEFAULT_APPROVAL_DEADLINE_MS,
-            cluster: None,
-        };
-        let engine = Engine::new(store.clone(), config);
+    async fn execute_on(server: &Server, definition: &str, input: Value) -> Result<Execution, String> {
+        let engine = server.engine();
         let workflow = engine.deploy(definition).await.map_err(|err| match err {
             EngineError::Definition(err) => {
                 let diagnostics: Vec<String> = err.diagnostics().iter().map(ToString::to_string).collect();
@@ -125,13 +118,13 @@ impl Harness {
             status: outcome.status,
             output: outcome.output,
             error: outcome.error.map(|error| error.to_value()),
-            events: task_events(store, &run_id).await?,
+            events: task_events(server.store(), &run_id).await?,
         })
     }
 }
 
 /// The run's task lifecycle events, in history order.
-async fn task_events(store: &SqliteStore, run_id: &str) -> Result<Vec<TaskEvent>, String> {
+async fn task_events(store: &AnyStore, run_id: &str) -> Result<Vec<TaskEvent>, String> {
     let mut events = Vec::new();
     let mut after_seq = 0;
     loop {

@@ -10,7 +10,7 @@
 //!
 //! Always refused: unspecified, broadcast, multicast, link-local (this includes cloud metadata
 //! at 169.254.169.254), documentation, benchmarking and reserved ranges, and IPv6 prefixes that
-//! embed IPv4 addresses (NAT64, 6to4, Teredo). Loopback and private networks (RFC 1918,
+//! embed IPv4 addresses (NAT64, 6to4, Teredo), and IPv6 site-local fec0::/10. Loopback and private networks (RFC 1918,
 //! 100.64/10, fc00::/7) are refused unless the policy allows them.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -103,6 +103,8 @@ impl EgressPolicy {
             return self.allow_private;
         }
         let forbidden = ip.is_unspecified()
+            // Site-local fec0::/10 (deprecated by RFC 3879, still routed inside some networks).
+            || segments[0] & 0xffc0 == 0xfec0
             || ip.is_multicast()
             || ip.is_unicast_link_local()
             // IPv4-compatible ::a.b.c.d (deprecated) and the rest of ::/96.
@@ -169,6 +171,8 @@ pub fn guarded_client(policy: EgressPolicy, follow_redirects: bool) -> reqwest::
         .no_proxy()
         .dns_resolver(Arc::new(GuardedResolver::new(policy)))
         .redirect(redirect)
+        // A Referer would tell the next hop where the request came from (issue 13, item 9).
+        .referer(false)
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(TOTAL_TIMEOUT)
         .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")));
@@ -232,6 +236,8 @@ mod tests {
             "2001::1",
             "::127.0.0.1",
             "3fff::1",
+            "fec0::1",
+            "feff:ffff::1",
         ];
         for text in always {
             for policy in [STRICT, LOCAL, PRIVATE, EgressPolicy { allow_loopback: true, allow_private: true }] {

@@ -20,7 +20,7 @@
 //! shutdown. The durable source of truth is the run's history (`GET /api/v1/runs/{id}/history`
 //! and its SSE stream).
 //!
-//! Every request goes through the SSRF guard ([`crate::egress`]): loopback and private
+//! Every request goes through the SSRF guard ([`crate::outbound::egress`]): loopback and private
 //! destinations are refused unless the policy allows them (`baton serve --allow-private-sinks`),
 //! no proxy from the environment, each redirect re-checked. A sink refused by the guard at
 //! startup is a startup error. Logs name a sink by its number and origin only
@@ -40,8 +40,8 @@ use url::Url;
 use baton_core::state::HistoryEvent;
 use baton_store::Store;
 
-use crate::egress::{EgressError, EgressPolicy, find_egress_error, guarded_client};
 use crate::engine::{Engine, RunUpdate};
+use crate::outbound::egress::{EgressError, EgressPolicy, find_egress_error, guarded_client};
 
 /// The content type of a structured-mode CloudEvent.
 pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";

@@ -6,6 +6,9 @@
 //! - 503: no connection (refused, reset, name resolution failed);
 //! - 504: the connect (5 s) or total (30 s) timeout expired;
 //! - 502: anything else on the wire (protocol errors, a body over 16 MiB, more than 5 redirects);
+//!
+//! Redirects are followed hop by hop (`redirect.rs`): a hop to another origin carries none of
+//! the workflow's headers, and no hop carries `Referer`.
 //! - 403: the egress policy refused the destination (also after a redirect or DNS lookup);
 //! - 400 (configuration): the request itself cannot be sent (bad URI, header or method).
 //!
@@ -26,7 +29,8 @@ use baton_core::http::{display_uri, read_response};
 use baton_model::error_types::StandardError;
 use baton_model::types::OutputFormat;
 
-use crate::egress::{EgressError, EgressPolicy, find_egress_error, guarded_client};
+use crate::outbound::egress::{EgressError, EgressPolicy, MAX_REDIRECTS, find_egress_error, guarded_client};
+use crate::outbound::redirect;
 
 /// The largest response body read; a larger one fails the call.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -37,7 +41,7 @@ pub struct HttpExecutor {
     policy: EgressPolicy,
     /// `(prefix, replacement)` pairs, e.g. `https://petstore.swagger.io` → `http://127.0.0.1:PORT`.
     rewrites: Arc<Vec<(String, String)>>,
-    following: reqwest::Client,
+    /// Follows no redirect itself: [`HttpExecutor::send_following`] does, hop by hop.
     direct: reqwest::Client,
 }
 
@@ -53,12 +57,7 @@ impl HttpExecutor {
     /// Rewritten URIs still go through the egress policy, so pointing them at 127.0.0.1 needs
     /// `allow_loopback`.
     pub fn new(policy: EgressPolicy, rewrites: Vec<(String, String)>) -> HttpExecutor {
-        HttpExecutor {
-            policy,
-            rewrites: Arc::new(rewrites),
-            following: guarded_client(policy, true),
-            direct: guarded_client(policy, false),
-        }
+        HttpExecutor { policy, rewrites: Arc::new(rewrites), direct: guarded_client(policy, false) }
     }
 
     /// `uri` with the first matching rewrite applied.
@@ -160,13 +159,8 @@ impl HttpExecutor {
         }
         let body = request.body.as_ref().map(|body| encode_body(body, &mut headers));
 
-        let client = if request.redirect { &self.following } else { &self.direct };
-        let mut builder = client.request(method, url).headers(headers);
-        if let Some(body) = body {
-            builder = builder.body(body);
-        }
         tracing::debug!(method = %request.method, uri = %display_uri(&request.uri), "sending outbound request");
-        let mut response = builder.send().await.map_err(|err| transport_error(&shown, err))?;
+        let mut response = self.send_following(&shown, request.redirect, method, url, headers, body).await?;
 
         let status = response.status().as_u16();
         let response_headers: Vec<(String, String)> = response
@@ -194,6 +188,57 @@ impl HttpExecutor {
         let body_base64 = BASE64.encode(&bytes);
         Ok(HttpResponse { status, headers: response_headers, body_base64 })
     }
+}
+
+impl HttpExecutor {
+    /// Sends the request and, with `follow`, up to [`MAX_REDIRECTS`] redirects after it: each
+    /// hop's URL is checked by the egress policy, and a hop to another origin drops every
+    /// header the workflow set (`redirect.rs`).
+    async fn send_following(
+        &self,
+        shown: &str,
+        follow: bool,
+        mut method: reqwest::Method,
+        mut url: Url,
+        mut headers: HeaderMap,
+        mut body: Option<Vec<u8>>,
+    ) -> Result<reqwest::Response, WorkflowError> {
+        let mut n_redirects = 0;
+        loop {
+            let mut builder = self.direct.request(method.clone(), url.clone()).headers(headers.clone());
+            if let Some(body) = &body {
+                builder = builder.body(body.clone());
+            }
+            let response = builder.send().await.map_err(|err| transport_error(shown, err))?;
+            let hop = match follow {
+                true => redirect::next_hop(&url, &method, response.status(), response.headers()),
+                false => None,
+            };
+            let Some(hop) = hop else { return Ok(response) };
+            if n_redirects == MAX_REDIRECTS {
+                return Err(egress_refusal(shown, &EgressError::TooManyRedirects));
+            }
+            n_redirects += 1;
+            if let Err(err) = self.policy.check_url(&hop.url) {
+                return Err(egress_refusal(shown, &err));
+            }
+            if !redirect::same_origin(&url, &hop.url) {
+                redirect::strip_workflow_headers(&mut headers);
+            }
+            if !hop.keep_body {
+                body = None;
+                redirect::strip_body_headers(&mut headers);
+            }
+            (method, url) = (hop.method, hop.url);
+        }
+    }
+}
+
+/// The call failure for a request the egress guard refused: 502 for too many redirects,
+/// 403 for a forbidden destination.
+fn egress_refusal(shown: &str, egress: &EgressError) -> WorkflowError {
+    let status = if *egress == EgressError::TooManyRedirects { 502 } else { 403 };
+    WorkflowError::standard(StandardError::Communication, format!("{shown} refused: {egress}")).with_status(status)
 }
 
 /// Strings go as text, objects with a form content type as a form, everything else as JSON.
@@ -231,9 +276,7 @@ fn encode_body(body: &Value, headers: &mut HeaderMap) -> Vec<u8> {
 
 fn transport_error(shown: &str, err: reqwest::Error) -> WorkflowError {
     if let Some(egress) = find_egress_error(&err) {
-        let status = if *egress == EgressError::TooManyRedirects { 502 } else { 403 };
-        return WorkflowError::standard(StandardError::Communication, format!("{shown} refused: {egress}"))
-            .with_status(status);
+        return egress_refusal(shown, egress);
     }
     let (status, what) = if err.is_timeout() {
         (504, "timed out")
