@@ -68,10 +68,11 @@ pub(crate) async fn send_events(
     // Publishing must not stop halfway because the client went away: the whole batch is
     // published in a task of its own.
     let engine = state.engine.clone();
+    let workspace = caller.workspace.clone();
     let published = tokio::spawn(async move {
         let (mut accepted, mut duplicates) = (0, 0);
         for event in events {
-            match engine.publish_event(event).await? {
+            match engine.publish_event_in(&workspace, event).await? {
                 true => accepted += 1,
                 false => duplicates += 1,
             }

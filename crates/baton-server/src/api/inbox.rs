@@ -184,7 +184,7 @@ pub(crate) async fn authorize_event_answer(
     };
     let Some((run_id, subscription_id)) = parse_item_id(&item) else { return Err(ApiError::ItemNotFound(item)) };
     let store = state.engine.store();
-    if !store.get_run(run_id).await?.is_some_and(|run| run.workspace == caller.workspace) {
+    if store.get_run(run_id).await?.is_none_or(|run| run.workspace != caller.workspace) {
         return Err(ApiError::ItemNotFound(item));
     }
     let Some(inbox) = store.subscription(run_id, subscription_id).await?.and_then(|record| record.inbox) else {
@@ -295,11 +295,14 @@ pub(crate) async fn respond(
     }
     // Published in a task of its own: a client that goes away cannot stop it halfway.
     let engine = state.engine.clone();
-    let (target_run, target_subscription) = (run_id.to_owned(), subscription_id.to_owned());
+    let (workspace, target_run, target_subscription) =
+        (caller.workspace.clone(), run_id.to_owned(), subscription_id.to_owned());
     let published =
-        tokio::spawn(async move { engine.publish_event_to(&target_run, &target_subscription, event).await })
-            .await
-            .map_err(|err| ApiError::Internal(format!("inbox response task failed: {err}")))?;
+        tokio::spawn(
+            async move { engine.publish_event_to(&workspace, &target_run, &target_subscription, event).await },
+        )
+        .await
+        .map_err(|err| ApiError::Internal(format!("inbox response task failed: {err}")))?;
     let accepted = match published {
         Ok(accepted) => accepted,
         Err(EngineError::InvalidEvent(problems)) => {
@@ -348,7 +351,7 @@ fn answer(item: &str, run_id: &str, event_id: &str, accepted: bool, responded_by
 /// is tried.
 async fn closed(engine: &ApiEngine, run: &RunRecord, item: &str, event_id: &str) -> Result<Response, ApiError> {
     let mut sources = BTreeSet::from([DEFAULT_RESPONSE_SOURCE.to_owned()]);
-    match engine.workflow(&run.namespace, &run.name, &run.version).await {
+    match engine.workflow_in(&run.workspace, &run.namespace, &run.name, &run.version).await {
         Ok(deployed) => {
             for task in &deployed.workflow.tasks {
                 let CompiledKind::Listen(listen) = &task.kind else { continue };

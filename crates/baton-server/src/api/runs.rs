@@ -93,7 +93,8 @@ pub(crate) async fn start_run(
     let Value::Object(metadata) = request.metadata else {
         return Err(ApiError::InvalidRequest("metadata must be a JSON object".into()));
     };
-    let deployed = state.engine.workflow(&reference.namespace, &reference.name, &reference.version).await?;
+    let deployed =
+        state.engine.workflow_in(&caller.workspace, &reference.namespace, &reference.name, &reference.version).await?;
     let include_tasks = parse_include_tasks(query.include_tasks.as_deref());
     let unknown: Vec<String> = include_tasks
         .iter()
@@ -109,10 +110,11 @@ pub(crate) async fn start_run(
     let engine = state.engine.clone();
     let workflow = deployed.workflow.clone();
     let input = request.input;
+    let workspace = caller.workspace.clone();
     let created = tokio::spawn(async move {
         let (run_id, created) = match idempotency_key {
-            Some(key) => engine.create_run_idempotent(&workflow, input, metadata, &key).await?,
-            None => (engine.create_run_with_metadata(&workflow, input, metadata).await?, true),
+            Some(key) => engine.create_run_idempotent(&workspace, &workflow, input, metadata, &key).await?,
+            None => (engine.create_run_with_metadata(&workspace, &workflow, input, metadata).await?, true),
         };
         if created {
             engine.start(&run_id).await?;

@@ -47,7 +47,7 @@ pub(crate) async fn deploy_workflow(
     if query.concurrency == Some(0) {
         return Err(ApiError::InvalidRequest("concurrency must be at least 1".into()));
     }
-    let (deployed, outcome) = match state.engine.deploy_with_outcome(&text, query.concurrency).await {
+    let (deployed, outcome) = match state.engine.deploy_in(&caller.workspace, &text, query.concurrency).await {
         Ok(deployed) => deployed,
         Err(EngineError::Store(StoreError::Conflict(message))) => return Err(ApiError::WorkflowConflict(message)),
         Err(err) => return Err(err.into()),

@@ -129,7 +129,11 @@ impl<S: Store + Clone> Actor<S> {
                 engine.start(run_id).await?;
             }
         }
-        let deployed = engine.inner.registry.get(store, &record.namespace, &record.name, &record.version).await?;
+        let deployed = engine
+            .inner
+            .registry
+            .get(store, &record.workspace, &record.namespace, &record.name, &record.version)
+            .await?;
         let state: RunState = serde_json::from_value(record.state)
             .map_err(|err| EngineError::CorruptRun { run_id: run_id.into(), message: err.to_string() })?;
         Ok(Loaded::Here(Box::new(Actor {
@@ -162,7 +166,9 @@ impl<S: Store + Clone> Actor<S> {
         self.act(in_flight(&self.state)).await;
         for (subscription_id, active) in self.state.subscriptions.clone() {
             let run_id = self.state.run_id.clone();
-            if let Err(err) = self.engine.offer_retained(&run_id, &subscription_id, &active.subscription).await {
+            if let Err(err) =
+                self.engine.offer_retained(&self.workspace, &run_id, &subscription_id, &active.subscription).await
+            {
                 tracing::error!(run_id = %run_id, error = %err, "cannot offer retained events");
             }
         }
@@ -334,6 +340,7 @@ impl<S: Store + Clone> Actor<S> {
                 Command::CancelTimer { timer_id } => timers_cleared.push(timer_id.clone()),
                 Command::EmitEvent { event } => events.push(stored_event(event, now)),
                 Command::Subscribe { subscription_id, subscription } => subscriptions_set.push(subscription_record(
+                    &self.workspace,
                     run_id,
                     subscription_id,
                     subscription,
@@ -412,12 +419,14 @@ impl<S: Store + Clone> Actor<S> {
                 Command::CancelTimer { timer_id } => self.engine.inner.timers.cancel(&run_id, &timer_id),
                 // Event subscriptions (`listen`) are not wired into the engine yet.
                 Command::Subscribe { subscription_id, subscription } => {
-                    if let Err(err) = self.engine.offer_retained(&run_id, &subscription_id, &subscription).await {
+                    if let Err(err) =
+                        self.engine.offer_retained(&self.workspace, &run_id, &subscription_id, &subscription).await
+                    {
                         tracing::error!(run_id = %run_id, error = %err, "cannot offer retained events");
                     }
                 }
                 Command::EmitEvent { event } => {
-                    if let Err(err) = self.engine.route_event(&event).await {
+                    if let Err(err) = self.engine.route_event(&self.workspace, &event).await {
                         tracing::error!(run_id = %run_id, error = %err, "cannot route an emitted event");
                     }
                 }

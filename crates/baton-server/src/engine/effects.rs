@@ -60,7 +60,11 @@ pub(super) async fn start_subflow<S: Store + Clone>(
         report(EffectResult::Failed { error });
         return Ok(());
     }
-    let workflow = match engine.inner.registry.get(&engine.inner.store, &namespace, &name, &version).await {
+    let workspace = match engine.inner.store.get_run(parent_run_id).await? {
+        Some(parent) => parent.workspace,
+        None => return Err(EngineError::RunNotFound(parent_run_id.into())),
+    };
+    let workflow = match engine.inner.registry.get(&engine.inner.store, &workspace, &namespace, &name, &version).await {
         Ok(deployed) => deployed.workflow.clone(),
         Err(EngineError::WorkflowNotFound { .. }) => {
             let title = format!("workflow {namespace}/{name}:{version} is not known");
@@ -71,7 +75,7 @@ pub(super) async fn start_subflow<S: Store + Clone>(
     };
     let child_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, idempotency_key.as_bytes()).to_string();
     let parent = ParentLink { run_id: parent_run_id.into(), effect_id: effect_id.into() };
-    match engine.create_run_with_parent(&workflow, input, child_id.clone(), Some(parent)).await {
+    match engine.create_run_with_parent(&workspace, &workflow, input, child_id.clone(), Some(parent)).await {
         Ok(()) => engine.start(&child_id).await?,
         Err(EngineError::Store(StoreError::Conflict(_))) => {
             let Some(child) = engine.inner.store.get_run(&child_id).await? else { return Ok(()) };

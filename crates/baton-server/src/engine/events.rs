@@ -36,6 +36,7 @@ pub(super) fn stored_event(event: &Value, now: i64) -> StoredEvent {
 /// The stored form of a subscription a step issued. A human-input wait without a deadline of
 /// its own gets the engine's default approval deadline.
 pub(super) fn subscription_record(
+    workspace: &str,
     run_id: &str,
     subscription_id: &str,
     subscription: &Subscription,
@@ -46,7 +47,7 @@ pub(super) fn subscription_record(
     SubscriptionRecord {
         run_id: run_id.to_owned(),
         subscription_id: subscription_id.to_owned(),
-        workspace: DEFAULT_WORKSPACE.into(),
+        workspace: workspace.into(),
         types: subscription.types.clone(),
         subscription: serde_json::to_value(subscription).unwrap_or(Value::Null),
         inbox: subscription.inbox.clone(),
@@ -56,18 +57,24 @@ pub(super) fn subscription_record(
 }
 
 impl<S: Store + Clone> Engine<S> {
-    /// Accepts a CloudEvent (structured JSON): checks it, stores it once per `source` + `id`, and
-    /// delivers it to every matching subscription. Returns `false` for a duplicate, which is
-    /// acknowledged and otherwise ignored.
+    /// [`Engine::publish_event_in`] the `default` workspace.
+    pub async fn publish_event(&self, event: Value) -> Result<bool, EngineError> {
+        self.publish_event_in(DEFAULT_WORKSPACE, event).await
+    }
+
+    /// Accepts a CloudEvent (structured JSON) into `workspace`: checks it, stores it once per
+    /// `source` + `id`, and delivers it to every matching subscription of that workspace (never
+    /// to another's). Returns `false` for a duplicate, which is acknowledged and otherwise
+    /// ignored.
     ///
     /// Errors: [`EngineError::InvalidEvent`] listing every missing or invalid attribute.
-    pub async fn publish_event(&self, event: Value) -> Result<bool, EngineError> {
+    pub async fn publish_event_in(&self, workspace: &str, event: Value) -> Result<bool, EngineError> {
         validate_cloud_event(&event).map_err(EngineError::InvalidEvent)?;
         let stored = stored_event(&event, now_ms());
-        if !self.inner.store.put_event(stored, DEFAULT_WORKSPACE, None).await? {
+        if !self.inner.store.put_event(stored, workspace, None).await? {
             return Ok(false);
         }
-        self.route_event(&event).await?;
+        self.route_event(workspace, &event).await?;
         Ok(true)
     }
 
@@ -78,24 +85,25 @@ impl<S: Store + Clone> Engine<S> {
     /// Errors: [`EngineError::InvalidEvent`] listing every missing or invalid attribute.
     pub async fn publish_event_to(
         &self,
+        workspace: &str,
         run_id: &str,
         subscription_id: &str,
         event: Value,
     ) -> Result<bool, EngineError> {
         validate_cloud_event(&event).map_err(EngineError::InvalidEvent)?;
         let stored = stored_event(&event, now_ms());
-        if !self.inner.store.put_event(stored, DEFAULT_WORKSPACE, Some(run_id)).await? {
+        if !self.inner.store.put_event(stored, workspace, Some(run_id)).await? {
             return Ok(false);
         }
         self.deliver(run_id, StepInput::EventReceived { subscription_id: subscription_id.to_owned(), event });
         Ok(true)
     }
 
-    /// Delivers a stored event to every subscription it matches.
-    pub(super) async fn route_event(&self, event: &Value) -> Result<(), EngineError> {
+    /// Delivers a stored event to every subscription of `workspace` it matches.
+    pub(super) async fn route_event(&self, workspace: &str, event: &Value) -> Result<(), EngineError> {
         let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
         let now = now_ms();
-        for record in self.inner.store.subscriptions_for_type(DEFAULT_WORKSPACE, kind).await? {
+        for record in self.inner.store.subscriptions_for_type(workspace, kind).await? {
             let Ok(subscription) = serde_json::from_value::<Subscription>(record.subscription) else { continue };
             if inbox_gate::admits(&record.run_id, &record.subscription_id, &subscription, event)
                 && matches(&subscription, event, now).unwrap_or(false)
@@ -104,7 +112,7 @@ impl<S: Store + Clone> Engine<S> {
                 self.deliver(&record.run_id, input);
             }
         }
-        self.fire_event_schedules(event).await;
+        self.fire_event_schedules(workspace, event).await;
         Ok(())
     }
 
@@ -112,6 +120,7 @@ impl<S: Store + Clone> Engine<S> {
     /// oldest first: an event sent before the run reached its `listen` is not lost.
     pub(super) async fn offer_retained(
         &self,
+        workspace: &str,
         run_id: &str,
         subscription_id: &str,
         subscription: &Subscription,
@@ -119,7 +128,7 @@ impl<S: Store + Clone> Engine<S> {
         let now = now_ms();
         let since = now - self.inner.event_retention_ms;
         let types = subscription.types.as_deref();
-        let events = self.inner.store.retained_events(DEFAULT_WORKSPACE, run_id, since, types, LOOKBACK_LIMIT).await?;
+        let events = self.inner.store.retained_events(workspace, run_id, since, types, LOOKBACK_LIMIT).await?;
         for stored in events {
             if inbox_gate::admits(run_id, subscription_id, subscription, &stored.event)
                 && matches(subscription, &stored.event, now).unwrap_or(false)

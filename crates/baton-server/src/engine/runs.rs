@@ -37,14 +37,38 @@ impl<S: Store + Clone> Engine<S> {
         text: &str,
         max_concurrency: Option<u32>,
     ) -> Result<(Arc<Deployed>, PutOutcome), EngineError> {
-        let deployed = self.inner.registry.deploy(&self.inner.store, text, max_concurrency).await?;
-        self.register_schedule(&deployed.0.workflow).await?;
+        self.deploy_in(DEFAULT_WORKSPACE, text, max_concurrency).await
+    }
+
+    /// Like [`Engine::deploy_with_outcome`], into `workspace`: its runs, events and schedule
+    /// belong to that workspace, and the same namespace/name/version in another workspace is
+    /// another workflow.
+    pub async fn deploy_in(
+        &self,
+        workspace: &str,
+        text: &str,
+        max_concurrency: Option<u32>,
+    ) -> Result<(Arc<Deployed>, PutOutcome), EngineError> {
+        let deployed = self.inner.registry.deploy(&self.inner.store, workspace, text, max_concurrency).await?;
+        self.register_schedule(&deployed.0).await?;
         Ok(deployed)
     }
 
-    /// The deployed workflow with this identity; `version` may be `latest`.
+    /// The deployed workflow with this identity in the `default` workspace; `version` may be
+    /// `latest`.
     pub async fn workflow(&self, namespace: &str, name: &str, version: &str) -> Result<Arc<Deployed>, EngineError> {
-        self.inner.registry.get(&self.inner.store, namespace, name, version).await
+        self.workflow_in(DEFAULT_WORKSPACE, namespace, name, version).await
+    }
+
+    /// The deployed workflow with this identity in `workspace`; `version` may be `latest`.
+    pub async fn workflow_in(
+        &self,
+        workspace: &str,
+        namespace: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Arc<Deployed>, EngineError> {
+        self.inner.registry.get(&self.inner.store, workspace, namespace, name, version).await
     }
 
     /// Creates a run (status `pending`, not started) and returns its id; `run_id` defaults to a
@@ -56,20 +80,21 @@ impl<S: Store + Clone> Engine<S> {
         run_id: Option<String>,
     ) -> Result<String, EngineError> {
         let run_id = run_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        self.create_run_with_parent(workflow, input, run_id.clone(), None).await?;
+        self.create_run_with_parent(DEFAULT_WORKSPACE, workflow, input, run_id.clone(), None).await?;
         Ok(run_id)
     }
 
-    /// Like [`Engine::create_run`] with a new id, the run's metadata set to `metadata`
-    /// ([`baton_core::state::RunState::metadata`]).
+    /// Like [`Engine::create_run`] in `workspace` with a new id, the run's metadata set to
+    /// `metadata` ([`baton_core::state::RunState::metadata`]).
     pub async fn create_run_with_metadata(
         &self,
+        workspace: &str,
         workflow: &CompiledWorkflow,
         input: Value,
         metadata: serde_json::Map<String, Value>,
     ) -> Result<String, EngineError> {
         let run_id = uuid::Uuid::now_v7().to_string();
-        self.insert_run(workflow, input, metadata, run_id.clone(), None, None).await?;
+        self.insert_run(workspace, workflow, input, metadata, run_id.clone(), None, None).await?;
         Ok(run_id)
     }
 
@@ -79,22 +104,23 @@ impl<S: Store + Clone> Engine<S> {
     /// decides, the others find it.
     pub async fn create_run_idempotent(
         &self,
+        workspace: &str,
         workflow: &CompiledWorkflow,
         input: Value,
         metadata: serde_json::Map<String, Value>,
         idempotency_key: &str,
     ) -> Result<(String, bool), EngineError> {
         let store = &self.inner.store;
-        if let Some(existing) = store.run_by_idempotency_key(DEFAULT_WORKSPACE, idempotency_key).await? {
+        if let Some(existing) = store.run_by_idempotency_key(workspace, idempotency_key).await? {
             return Ok((existing.id, false));
         }
         let run_id = uuid::Uuid::now_v7().to_string();
         let key = Some(idempotency_key.to_owned());
-        let created = self.insert_run(workflow, input, metadata, run_id.clone(), None, key).await;
+        let created = self.insert_run(workspace, workflow, input, metadata, run_id.clone(), None, key).await;
         match created {
             Ok(()) => Ok((run_id, true)),
             Err(StoreError::Conflict(message)) => {
-                match store.run_by_idempotency_key(DEFAULT_WORKSPACE, idempotency_key).await? {
+                match store.run_by_idempotency_key(workspace, idempotency_key).await? {
                     Some(existing) => Ok((existing.id, false)),
                     None => Err(StoreError::Conflict(message).into()),
                 }
@@ -103,18 +129,22 @@ impl<S: Store + Clone> Engine<S> {
         }
     }
 
+    /// Creates a run in `workspace` (a child run: in its parent's workspace).
     pub(crate) async fn create_run_with_parent(
         &self,
+        workspace: &str,
         workflow: &CompiledWorkflow,
         input: Value,
         run_id: String,
         parent: Option<ParentLink>,
     ) -> Result<(), EngineError> {
-        Ok(self.insert_run(workflow, input, serde_json::Map::new(), run_id, parent, None).await?)
+        Ok(self.insert_run(workspace, workflow, input, serde_json::Map::new(), run_id, parent, None).await?)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn insert_run(
         &self,
+        workspace: &str,
         workflow: &CompiledWorkflow,
         input: Value,
         metadata: serde_json::Map<String, Value>,
@@ -127,7 +157,7 @@ impl<S: Store + Clone> Engine<S> {
         state.metadata = metadata;
         let record = baton_store::NewRun {
             id: run_id,
-            workspace: DEFAULT_WORKSPACE.into(),
+            workspace: workspace.into(),
             namespace: workflow.namespace().into(),
             name: workflow.name().into(),
             version: workflow.version().into(),
@@ -146,8 +176,8 @@ impl<S: Store + Clone> Engine<S> {
     /// concurrency limit.
     pub async fn start(&self, run_id: &str) -> Result<(), EngineError> {
         let record = self.inner.store.get_run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
-        let deployed = self.workflow(&record.namespace, &record.name, &record.version).await?;
-        let key = (record.namespace, record.name, record.version);
+        let deployed = self.workflow_in(&record.workspace, &record.namespace, &record.name, &record.version).await?;
+        let key = (record.workspace, record.namespace, record.name, record.version);
         if let Some(limit) = deployed.max_concurrency
             && !self.inner.admission.admit(&key, limit, run_id)
         {
@@ -161,7 +191,7 @@ impl<S: Store + Clone> Engine<S> {
     /// A run of `deployed` ended: start the runs its slot admits.
     pub(crate) fn release(&self, deployed: &Deployed) {
         let Some(limit) = deployed.max_concurrency else { return };
-        let key = registry::key_of(&deployed.workflow);
+        let key = registry::key_of(&deployed.workspace, &deployed.workflow);
         for run_id in self.inner.admission.release(&key, limit) {
             self.deliver(&run_id, StepInput::Start);
         }

@@ -14,7 +14,7 @@ auth_statements!(SqliteConnection, SqlitePool, SqliteRow, "");
 
 /// One identity write queued for the writer task.
 pub(crate) enum AuthWrite {
-    CreateWorkspace(NewWorkspace),
+    CreateWorkspace(Box<NewWorkspace>),
     AddMember(MemberRecord, NewAuditEntry),
     UpdateMember(MemberUpdate),
     CreateKey(KeyRecord, NewAuditEntry),
@@ -47,7 +47,7 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, write: &AuthWrite) -> Res
 
 impl SqliteStore {
     async fn auth_write(&self, write: AuthWrite) -> Result<AuthWritten, StoreError> {
-        self.write(write, Request::Auth).await
+        self.write(write, |job| Request::Auth(Box::new(job))).await
     }
 }
 
@@ -58,7 +58,7 @@ fn mismatch() -> StoreError {
 
 impl AuthStore for SqliteStore {
     async fn create_workspace(&self, new: NewWorkspace) -> Result<(), StoreError> {
-        self.auth_write(AuthWrite::CreateWorkspace(new)).await.map(|_| ())
+        self.auth_write(AuthWrite::CreateWorkspace(Box::new(new))).await.map(|_| ())
     }
 
     async fn workspaces(&self) -> Result<Vec<WorkspaceRecord>, StoreError> {

@@ -39,7 +39,7 @@ pub(crate) enum Request {
     ClaimOrphanRuns(Job<(String, Millis, u32), Vec<String>>),
     PutRunInput(Job<(String, Value, Millis), Option<String>>),
     /// The identity area's writes (`sqlite/auth.rs`).
-    Auth(Job<auth::AuthWrite, auth::AuthWritten>),
+    Auth(Box<Job<auth::AuthWrite, auth::AuthWritten>>),
 }
 
 /// A write's input, its reply channel and, once applied, its result.
