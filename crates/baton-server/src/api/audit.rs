@@ -19,7 +19,7 @@ const MAX_LIMIT: u32 = 500;
 /// The entry recording that `caller` did `action` to `target` at `now`.
 pub(crate) fn entry(caller: &Caller, action: &str, target: &str, detail: Value, now: i64) -> NewAuditEntry {
     NewAuditEntry {
-        workspace: caller.workspace.clone(),
+        workspace: caller.workspace.to_string(),
         at: now,
         actor: Some(caller.member_id.clone()),
         action: action.into(),
@@ -58,7 +58,7 @@ pub(crate) async fn list_audit(
         Some(cursor) => Some(cursor.parse::<i64>().map_err(|_| ApiError::InvalidRequest("unknown cursor".into()))?),
     };
     // One more than asked: tells whether a next page exists.
-    let mut entries = state.auth.store().audit(&caller.workspace, before, limit + 1).await?;
+    let mut entries = state.auth.store().audit(caller.workspace.as_str(), before, limit + 1).await?;
     let next_cursor = match entries.len() > limit as usize {
         true => {
             entries.truncate(limit as usize);

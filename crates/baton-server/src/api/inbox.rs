@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use baton_core::compile::CompiledKind;
 use baton_core::events::{FilterRole, Subscription, matches, validate_cloud_event};
 use baton_core::expr::strip_runtime_expression;
-use baton_store::{AuthStore, InboxFilter, InboxItem, RunRecord, Store};
+use baton_store::{AuthStore, EventStore, InboxFilter, InboxItem, RunRecord, RunStore};
 
 use crate::api::audit;
 use crate::api::dto::{InboxItemInfo, InboxPage, InboxQuery, RespondRequest, RespondResult, WorkflowId, rfc3339};
@@ -92,7 +92,6 @@ pub(crate) async fn list_inbox(
     };
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let filter = InboxFilter {
-        workspace: caller.workspace.clone(),
         assignee: query
             .assignee
             .filter(|assignee| !assignee.is_empty())
@@ -104,7 +103,7 @@ pub(crate) async fn list_inbox(
         limit: limit + 1,
         after,
     };
-    let mut items = state.engine.store().list_inbox(filter).await?;
+    let mut items = state.engine.store().list_inbox(&caller.workspace, filter).await?;
     let next_cursor = match items.len() > limit as usize {
         true => {
             items.truncate(limit as usize);
@@ -184,10 +183,12 @@ pub(crate) async fn authorize_event_answer(
     };
     let Some((run_id, subscription_id)) = parse_item_id(&item) else { return Err(ApiError::ItemNotFound(item)) };
     let store = state.engine.store();
-    if store.get_run(run_id).await?.is_none_or(|run| run.workspace != caller.workspace) {
+    if store.get_run(&caller.workspace, run_id).await?.is_none() {
         return Err(ApiError::ItemNotFound(item));
     }
-    let Some(inbox) = store.subscription(run_id, subscription_id).await?.and_then(|record| record.inbox) else {
+    let Some(inbox) =
+        store.subscription(&caller.workspace, run_id, subscription_id).await?.and_then(|record| record.inbox)
+    else {
         return Err(ApiError::ItemNotFound(item));
     };
     if inbox.get("acceptEvents") != Some(&Value::Bool(true)) {
@@ -245,10 +246,8 @@ pub(crate) async fn respond(
     record_run_id(run_id);
     let store = state.engine.store();
     let event_id = response_event_id(&item, &request.data);
-    let Some(run) = store.get_run(run_id).await?.filter(|run| run.workspace == caller.workspace) else {
-        return Err(ApiError::ItemNotFound(item));
-    };
-    let record = match store.subscription(run_id, subscription_id).await? {
+    let Some(run) = store.get_run(&caller.workspace, run_id).await? else { return Err(ApiError::ItemNotFound(item)) };
+    let record = match store.subscription(&caller.workspace, run_id, subscription_id).await? {
         Some(record) if record.inbox.is_none() => return Err(ApiError::ItemNotFound(item)),
         Some(record) if !record.inbox.as_ref().is_some_and(|inbox| may_answer(&caller, inbox)) => {
             return Err(ApiError::Forbidden("this item is assigned to other members"));
@@ -282,7 +281,7 @@ pub(crate) async fn respond(
     event[RESPONDER_ATTRIBUTE] = Value::String(caller.member_id.clone());
     event[RESPONDER_NAME_ATTRIBUTE] = Value::String(caller.member_name.clone());
     let source = event["source"].as_str().unwrap_or(DEFAULT_RESPONSE_SOURCE).to_owned();
-    if store.get_event(&source, &event_id).await?.is_some() {
+    if store.get_event(&caller.workspace, &source, &event_id).await?.is_some() {
         return Ok(answer(&item, run_id, &event_id, false, None));
     }
     validate_cloud_event(&event)
@@ -323,7 +322,7 @@ pub(crate) async fn respond(
 }
 
 fn is_terminal(run: &RunRecord) -> bool {
-    baton_core::state::RunStatus::parse(&run.status).is_some_and(|status| status.is_terminal())
+    run.status.is_terminal()
 }
 
 /// `202` when taken now, `200` with `Idempotency-Replayed: true` when taken before.
@@ -372,7 +371,7 @@ async fn closed(engine: &ApiEngine, run: &RunRecord, item: &str, event_id: &str)
         Err(err) => return Err(err.into()),
     }
     for source in &sources {
-        if engine.store().get_event(source, event_id).await?.is_some() {
+        if engine.store().get_event(&run.workspace, source, event_id).await?.is_some() {
             return Ok(answer(item, &run.id, event_id, false, None));
         }
     }

@@ -47,7 +47,7 @@ pub(crate) async fn create_key(
 ) -> Result<Response, ApiError> {
     let store = state.auth.store();
     let member_id = request.member_id.unwrap_or_else(|| caller.member_id.clone());
-    let Some(member) = store.member(&caller.workspace, &member_id).await? else {
+    let Some(member) = store.member(caller.workspace.as_str(), &member_id).await? else {
         return Err(ApiError::MemberNotFound(member_id));
     };
     let member_role = Role::parse(&member.role).unwrap_or(Role::Viewer);
@@ -82,7 +82,7 @@ pub(crate) async fn create_key(
     let key = keys::generate_key().map_err(|err| ApiError::Internal(format!("random source failed: {err}")))?;
     let record = KeyRecord {
         id: uuid::Uuid::new_v4().to_string(),
-        workspace: caller.workspace.clone(),
+        workspace: caller.workspace.to_string(),
         member_id: member.id.clone(),
         name: name.to_owned(),
         prefix: keys::shown_prefix(&key),
@@ -124,7 +124,7 @@ pub(crate) async fn create_key(
     )
 )]
 pub(crate) async fn list_keys(State(state): State<AppState>, Admin(caller): Admin) -> Result<Json<KeyList>, ApiError> {
-    let keys = state.auth.store().keys(&caller.workspace).await?;
+    let keys = state.auth.store().keys(caller.workspace.as_str()).await?;
     Ok(Json(KeyList { items: keys.into_iter().map(KeyInfo::from).collect() }))
 }
 
@@ -150,7 +150,7 @@ pub(crate) async fn revoke_key(
 ) -> Result<Response, ApiError> {
     let now = now_ms();
     let entry = audit::entry(&caller, "key.revoked", &key_id, json!({}), now);
-    if !state.auth.store().revoke_key(&caller.workspace, &key_id, entry).await? {
+    if !state.auth.store().revoke_key(caller.workspace.as_str(), &key_id, entry).await? {
         return Err(ApiError::KeyNotFound(key_id));
     }
     state.auth.forget_key(&key_id);

@@ -38,7 +38,7 @@ pub(crate) async fn list_members(
     State(state): State<AppState>,
     Viewer(caller): Viewer,
 ) -> Result<Json<MemberList>, ApiError> {
-    let members = state.auth.store().members(&caller.workspace).await?;
+    let members = state.auth.store().members(caller.workspace.as_str()).await?;
     Ok(Json(MemberList { items: members.into_iter().map(MemberInfo::from).collect() }))
 }
 
@@ -80,7 +80,7 @@ pub(crate) async fn add_member(
     let now = now_ms();
     let member = MemberRecord {
         id: uuid::Uuid::new_v4().to_string(),
-        workspace: caller.workspace.clone(),
+        workspace: caller.workspace.to_string(),
         name: name.to_owned(),
         email,
         role: role.as_str().into(),
@@ -134,7 +134,7 @@ pub(crate) async fn update_member(
         return Err(ApiError::Forbidden("changing a server admin needs a server admin"));
     }
     let store = state.auth.store();
-    let Some(before) = store.member(&caller.workspace, &member_id).await? else {
+    let Some(before) = store.member(caller.workspace.as_str(), &member_id).await? else {
         return Err(ApiError::MemberNotFound(member_id));
     };
     let action = match role {
@@ -147,7 +147,7 @@ pub(crate) async fn update_member(
     });
     let now = now_ms();
     let update = MemberUpdate {
-        workspace: caller.workspace.clone(),
+        workspace: caller.workspace.to_string(),
         member_id: member_id.clone(),
         role: role.map(|role| role.as_str().to_owned()),
         server_admin: change.server_admin,

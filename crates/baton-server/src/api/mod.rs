@@ -19,6 +19,7 @@ mod members;
 mod metrics;
 mod ops;
 mod runs;
+mod secrets;
 mod workflows;
 mod workspaces;
 
@@ -109,6 +110,7 @@ pub struct Api {
         (name = "events", description = "CloudEvents into the runs that wait for them"),
         (name = "inbox", description = "Human input: the items runs wait for, and answering them"),
         (name = "identity", description = "Workspaces, members, API keys and the audit log"),
+        (name = "secrets", description = "The workspace's secrets: written and listed, never read back"),
         (name = "operations", description = "Health, readiness, metrics, API description")
     )
 )]
@@ -135,6 +137,8 @@ impl Api {
             .routes(routes!(events::send_events))
             .routes(routes!(inbox::list_inbox))
             .routes(routes!(inbox::respond))
+            .routes(routes!(secrets::list_secrets))
+            .routes(routes!(secrets::put_secret, secrets::delete_secret))
             .routes(routes!(ops::healthz))
             .routes(routes!(ops::readyz))
             .routes(routes!(ops::metrics))

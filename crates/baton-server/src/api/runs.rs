@@ -12,7 +12,7 @@ use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use baton_core::state::{RunState, RunStatus};
-use baton_store::{RunFilter, RunRecord, Store, StoreError};
+use baton_store::{RunFilter, RunRecord, RunStatus as StoreStatus, RunStore, Store, StoreError, WorkspaceId};
 
 use crate::api::dto::{
     ListRunsQuery, RunDetail, RunList, RunListItem, RunResult, RunStatusBody, StartMode, StartRunQuery,
@@ -23,7 +23,7 @@ use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::{ApiEngine, AppState, record_run_id};
 use crate::auth::Caller;
 use crate::auth::access::{Member, Viewer};
-use crate::engine::{EngineError, Signal};
+use crate::engine::{CreateRun, EngineError, Signal};
 
 /// Default and largest wait of a synchronous start.
 const DEFAULT_WAIT_MS: u64 = 30_000;
@@ -108,18 +108,20 @@ pub(crate) async fn start_run(
     // Creating and starting the run must not depend on this request living on: the task runs
     // to its end even if the client disconnects and this handler is dropped.
     let engine = state.engine.clone();
-    let workflow = deployed.workflow.clone();
     let input = request.input;
     let workspace = caller.workspace.clone();
     let created = tokio::spawn(async move {
-        let (run_id, created) = match idempotency_key {
-            Some(key) => engine.create_run_idempotent(&workspace, &workflow, input, metadata, &key).await?,
-            None => (engine.create_run_with_metadata(&workspace, &workflow, input, metadata).await?, true),
+        let request = CreateRun {
+            metadata,
+            idempotency_key,
+            workspace: workspace.clone(),
+            ..CreateRun::new(&deployed.workflow, input)
         };
-        if created {
-            engine.start(&run_id).await?;
+        let created = engine.create(request).await?;
+        if created.created {
+            engine.start_created(&created.record, &deployed);
         }
-        Ok::<_, EngineError>((run_id, created))
+        Ok::<_, EngineError>((created.record.id, created.created))
     })
     .await
     .map_err(|err| ApiError::Internal(format!("run creation task failed: {err}")))?;
@@ -130,7 +132,7 @@ pub(crate) async fn start_run(
     let mut response = match query.mode.unwrap_or_default() {
         StartMode::Background => {
             let record = load_run(&state.engine, &caller, &run_id).await?;
-            let body = RunStatusBody { id: run_id.clone(), status: record.status };
+            let body = RunStatusBody { id: run_id.clone(), status: record.status.to_string() };
             (StatusCode::ACCEPTED, [(header::LOCATION, format!("/api/v1/runs/{run_id}"))], Json(body)).into_response()
         }
         StartMode::Sync => {
@@ -146,11 +148,11 @@ pub(crate) async fn start_run(
             let record = load_run(&state.engine, &caller, &run_id).await?;
             let tasks = match include_tasks.is_empty() {
                 true => None,
-                false => Some(task_outputs(state.engine.store(), &run_id, &include_tasks).await?),
+                false => Some(task_outputs(state.engine.store(), &caller.workspace, &run_id, &include_tasks).await?),
             };
             let body = RunResult {
                 id: record.id,
-                status: record.status,
+                status: record.status.to_string(),
                 output: record.output,
                 error: record.error,
                 history_cursor: record.last_seq,
@@ -187,6 +189,7 @@ fn parse_include_tasks(text: Option<&str>) -> BTreeSet<String> {
 /// entries (the last completion wins, e.g. inside a `for`).
 async fn task_outputs(
     store: &impl Store,
+    workspace: &WorkspaceId,
     run_id: &str,
     references: &BTreeSet<String>,
 ) -> Result<Map<String, Value>, ApiError> {
@@ -194,7 +197,7 @@ async fn task_outputs(
     let mut outputs = Map::new();
     let mut after = 0;
     loop {
-        let page = store.history(run_id, after, PAGE).await?;
+        let page = store.history(workspace, run_id, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         let n_entries = page.len();
@@ -216,10 +219,7 @@ async fn task_outputs(
 
 /// The run `run_id` of the caller's workspace; a run of another workspace is not found.
 async fn load_run(engine: &ApiEngine, caller: &Caller, run_id: &str) -> Result<RunRecord, ApiError> {
-    match engine.store().get_run(run_id).await? {
-        Some(run) if run.workspace == caller.workspace => Ok(run),
-        _ => Err(ApiError::RunNotFound(run_id.into())),
-    }
+    engine.store().get_run(&caller.workspace, run_id).await?.ok_or_else(|| ApiError::RunNotFound(run_id.into()))
 }
 
 /// List runs, newest first
@@ -241,20 +241,22 @@ pub(crate) async fn list_runs(
 ) -> Result<Json<RunList>, ApiError> {
     const DEFAULT_LIMIT: u32 = 50;
     const MAX_LIMIT: u32 = 500;
-    if let Some(status) = &query.status
-        && RunStatus::parse(status).is_none()
-    {
-        return Err(ApiError::InvalidRequest(format!(
-            "unknown status {status:?}: expected pending, running, waiting, suspended, cancelled, faulted or completed"
-        )));
-    }
+    let status = match query.status.as_deref().map(StoreStatus::parse) {
+        None => None,
+        Some(Ok(status)) => Some(status),
+        Some(Err(_)) => {
+            return Err(ApiError::InvalidRequest(format!(
+                "unknown status {:?}: expected pending, running, waiting, suspended, cancelled, faulted or completed",
+                query.status.unwrap_or_default()
+            )));
+        }
+    };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::InvalidRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
     }
     let filter = RunFilter {
-        workspace: Some(caller.workspace.clone()),
-        status: query.status,
+        status,
         namespace: query.namespace,
         name: query.name,
         version: query.version,
@@ -264,7 +266,7 @@ pub(crate) async fn list_runs(
         limit: limit + 1,
         before: query.cursor,
     };
-    let mut runs = match state.engine.store().list_runs(filter).await {
+    let mut runs = match state.engine.store().list_runs(&caller.workspace, filter).await {
         Ok(runs) => runs,
         Err(StoreError::NotFound(_)) => return Err(ApiError::InvalidRequest("unknown cursor".into())),
         Err(err) => return Err(err.into()),
@@ -315,7 +317,7 @@ pub(crate) async fn get_run(
     Ok(Json(RunDetail {
         id: record.id,
         workflow: WorkflowId { namespace: record.namespace, name: record.name, version: record.version },
-        status: record.status,
+        status: record.status.to_string(),
         input: record.input,
         metadata,
         output: record.output,
@@ -408,5 +410,5 @@ async fn signal(state: AppState, caller: Caller, run_id: String, signal: Signal)
     };
     let _ = tokio::time::timeout(SIGNAL_WAIT, state.engine.wait_for(&run_id, taken)).await;
     let record = load_run(&state.engine, &caller, &run_id).await?;
-    Ok((StatusCode::ACCEPTED, Json(RunStatusBody { id: record.id, status: record.status })).into_response())
+    Ok((StatusCode::ACCEPTED, Json(RunStatusBody { id: record.id, status: record.status.to_string() })).into_response())
 }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use baton_store::{PutOutcome, Store, StoreError};
+use baton_store::{ConflictKind, PutOutcome, StoreError, WorkflowStore};
 
 use crate::api::AppState;
 use crate::api::dto::{DeployQuery, WorkflowDetail, WorkflowInfo, WorkflowList};
@@ -49,7 +49,9 @@ pub(crate) async fn deploy_workflow(
     }
     let (deployed, outcome) = match state.engine.deploy_in(&caller.workspace, &text, query.concurrency).await {
         Ok(deployed) => deployed,
-        Err(EngineError::Store(StoreError::Conflict(message))) => return Err(ApiError::WorkflowConflict(message)),
+        Err(EngineError::Store(StoreError::Conflict(kind @ ConflictKind::WorkflowRedefined { .. }))) => {
+            return Err(ApiError::WorkflowConflict(kind.to_string()));
+        }
         Err(err) => return Err(err.into()),
     };
     let workflow = &deployed.workflow;

@@ -122,7 +122,7 @@ pub(crate) async fn list_workspaces(
     let store = state.auth.store();
     let records = match caller.server_admin {
         true => store.workspaces().await?,
-        false => store.workspace(&caller.workspace).await?.into_iter().collect(),
+        false => store.workspace(caller.workspace.as_str()).await?.into_iter().collect(),
     };
     Ok(Json(WorkspaceList { items: records.into_iter().map(WorkspaceInfo::from).collect() }))
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderValue;
 
-use baton_store::{AnyStore, KeyGrant};
+use baton_store::{AnyStore, KeyGrant, WorkspaceId};
 
 use crate::api::ApiError;
 use crate::auth::cache::KeyCache;
@@ -76,7 +76,7 @@ impl WorkspaceState {
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The workspace every resource of the request belongs to.
-    pub workspace: String,
+    pub workspace: WorkspaceId,
     pub workspace_state: WorkspaceState,
     pub member_id: String,
     pub member_name: String,
@@ -100,7 +100,7 @@ impl Caller {
         let key_role = Role::parse(&grant.key.role).unwrap_or(Role::Viewer);
         let role = member_role.min(key_role);
         Caller {
-            workspace: grant.workspace.id,
+            workspace: WorkspaceId::from(grant.workspace.id),
             workspace_state: WorkspaceState::parse(&grant.workspace.state),
             member_id: grant.member.id,
             member_name: grant.member.name,
@@ -198,7 +198,7 @@ impl Auth {
 /// The caller under `--auth none`.
 fn local_caller() -> Caller {
     Caller {
-        workspace: bootstrap::DEFAULT_WORKSPACE_ID.into(),
+        workspace: WorkspaceId::DEFAULT,
         workspace_state: WorkspaceState::Active,
         member_id: bootstrap::DEFAULT_ADMIN_ID.into(),
         member_name: "admin".into(),

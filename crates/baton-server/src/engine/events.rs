@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use baton_core::events::{Subscription, matches, validate_cloud_event};
 use baton_core::state::StepInput;
-use baton_store::{Store, StoredEvent, SubscriptionRecord};
+use baton_store::{Store, StoredEvent, SubscriptionRecord, WorkspaceId};
 
 use crate::clock::now_ms;
 use crate::engine::{DEFAULT_WORKSPACE, Engine, EngineError, inbox_gate};
@@ -36,7 +36,7 @@ pub(super) fn stored_event(event: &Value, now: i64) -> StoredEvent {
 /// The stored form of a subscription a step issued. A human-input wait without a deadline of
 /// its own gets the engine's default approval deadline.
 pub(super) fn subscription_record(
-    workspace: &str,
+    workspace: &WorkspaceId,
     run_id: &str,
     subscription_id: &str,
     subscription: &Subscription,
@@ -47,9 +47,9 @@ pub(super) fn subscription_record(
     SubscriptionRecord {
         run_id: run_id.to_owned(),
         subscription_id: subscription_id.to_owned(),
-        workspace: workspace.into(),
+        workspace: workspace.clone(),
         types: subscription.types.clone(),
-        subscription: serde_json::to_value(subscription).unwrap_or(Value::Null),
+        subscription: serde_json::to_value(subscription).expect("a Subscription serializes: its maps have string keys"),
         inbox: subscription.inbox.clone(),
         deadline_at: subscription.deadline_at.or(default_deadline),
         created_at: subscription.created_at,
@@ -59,7 +59,7 @@ pub(super) fn subscription_record(
 impl<S: Store + Clone> Engine<S> {
     /// [`Engine::publish_event_in`] the `default` workspace.
     pub async fn publish_event(&self, event: Value) -> Result<bool, EngineError> {
-        self.publish_event_in(DEFAULT_WORKSPACE, event).await
+        self.publish_event_in(&DEFAULT_WORKSPACE, event).await
     }
 
     /// Accepts a CloudEvent (structured JSON) into `workspace`: checks it, stores it once per
@@ -68,39 +68,40 @@ impl<S: Store + Clone> Engine<S> {
     /// ignored.
     ///
     /// Errors: [`EngineError::InvalidEvent`] listing every missing or invalid attribute.
-    pub async fn publish_event_in(&self, workspace: &str, event: Value) -> Result<bool, EngineError> {
+    pub async fn publish_event_in(&self, workspace: &WorkspaceId, event: Value) -> Result<bool, EngineError> {
         validate_cloud_event(&event).map_err(EngineError::InvalidEvent)?;
         let stored = stored_event(&event, now_ms());
-        if !self.inner.store.put_event(stored, workspace, None).await? {
+        if !self.inner.store.put_event(workspace, stored, None).await? {
             return Ok(false);
         }
         self.route_event(workspace, &event).await?;
         Ok(true)
     }
 
-    /// Accepts a CloudEvent that answers one subscription of one run (an inbox response): it is
-    /// stored once per `source` + `id` like any event, but delivered to that subscription only
-    /// and never offered to other runs. Returns `false` for a duplicate.
+    /// Accepts a CloudEvent that answers one subscription of one run of `workspace` (an inbox
+    /// response): it is stored once per `source` + `id` like any event, but delivered to that
+    /// subscription only and never offered to other runs. Returns `false` for a duplicate.
     ///
     /// Errors: [`EngineError::InvalidEvent`] listing every missing or invalid attribute.
     pub async fn publish_event_to(
         &self,
-        workspace: &str,
+        workspace: &WorkspaceId,
         run_id: &str,
         subscription_id: &str,
         event: Value,
     ) -> Result<bool, EngineError> {
         validate_cloud_event(&event).map_err(EngineError::InvalidEvent)?;
         let stored = stored_event(&event, now_ms());
-        if !self.inner.store.put_event(stored, workspace, Some(run_id)).await? {
+        if !self.inner.store.put_event(workspace, stored, Some(run_id)).await? {
             return Ok(false);
         }
         self.deliver(run_id, StepInput::EventReceived { subscription_id: subscription_id.to_owned(), event });
         Ok(true)
     }
 
-    /// Delivers a stored event to every subscription of `workspace` it matches.
-    pub(super) async fn route_event(&self, workspace: &str, event: &Value) -> Result<(), EngineError> {
+    /// Delivers a stored event to every subscription of `workspace` it matches (an inbox wait
+    /// only its own item's answers, [`inbox_gate`]).
+    pub(super) async fn route_event(&self, workspace: &WorkspaceId, event: &Value) -> Result<(), EngineError> {
         let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
         let now = now_ms();
         for record in self.inner.store.subscriptions_for_type(workspace, kind).await? {
@@ -116,11 +117,12 @@ impl<S: Store + Clone> Engine<S> {
         Ok(())
     }
 
-    /// Offers a subscription every retained event it matches that its run has not consumed yet,
-    /// oldest first: an event sent before the run reached its `listen` is not lost.
+    /// Offers a subscription every retained event of `workspace` it matches that its run has
+    /// not consumed yet, oldest first: an event sent before the run reached its `listen` is not
+    /// lost.
     pub(super) async fn offer_retained(
         &self,
-        workspace: &str,
+        workspace: &WorkspaceId,
         run_id: &str,
         subscription_id: &str,
         subscription: &Subscription,

@@ -33,10 +33,12 @@ use tokio::sync::Notify;
 
 use baton_core::events::{CorrelationKey, Filter, FilterRole, Subscription, correlation_group, match_filter, matches};
 use baton_model::{EventFilter, ReadMode, Schedule};
-use baton_store::{ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, Store, StoreError, TERMINAL_STATUSES};
+use baton_store::{
+    ConflictKind, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, Store, StoreError, WorkspaceId,
+};
 
 use crate::clock::now_ms;
-use crate::engine::{Deployed, Engine, EngineError, Inner};
+use crate::engine::{CreateRun, Deployed, Engine, EngineError, Inner};
 
 /// Longest sleep of the scheduler loop: other nodes' deployments and ended `after` runs are
 /// noticed within this time.
@@ -195,7 +197,7 @@ impl<S: Store + Clone> Engine<S> {
         let workflow = &deployed.workflow;
         let Some(schedule) = &workflow.workflow.schedule else { return Ok(()) };
         let Some(kind) = kind_of(schedule) else { return Ok(()) };
-        let spec = serde_json::to_value(schedule).unwrap_or(Value::Null);
+        let spec = serde_json::to_value(schedule).expect("a schedule serializes: its maps have string keys");
         let now = now_ms();
         let Some(plan) = plan(&spec) else {
             tracing::warn!(workflow = workflow.name(), "schedule cannot be planned; ignored");
@@ -240,8 +242,8 @@ impl<S: Store + Clone> Engine<S> {
             let Some(plan) = plan(&record.spec) else { continue };
             let Some(due) = record.next_due_at else {
                 if let (Plan::After(delay), Some(run_id)) = (&plan, &record.last_run_id)
-                    && let Some(run) = store.get_run(run_id).await?
-                    && TERMINAL_STATUSES.contains(&run.status.as_str())
+                    && let Some(run) = store.get_run(&record.workspace, run_id).await?
+                    && run.status.is_terminal()
                 {
                     let next = run.updated_at + delay;
                     store.claim_schedule(claim(&record, None, Some(next), None)).await?;
@@ -276,23 +278,23 @@ impl<S: Store + Clone> Engine<S> {
         run_id: &str,
     ) -> Result<bool, EngineError> {
         let deployed = self.workflow_in(&record.workspace, &record.namespace, &record.name, &record.version).await?;
-        let created =
-            self.create_run_with_parent(&record.workspace, &deployed.workflow, input, run_id.to_owned(), None);
-        match created.await {
-            Ok(()) => {}
-            Err(EngineError::Store(StoreError::Conflict(_))) => return Ok(false),
+        let request = CreateRun {
+            run_id: Some(run_id.to_owned()),
+            workspace: record.workspace.clone(),
+            ..CreateRun::new(&deployed.workflow, input)
+        };
+        let created = match self.create(request).await {
+            Ok(created) => created,
+            Err(EngineError::Store(StoreError::Conflict(ConflictKind::RunExists { .. }))) => return Ok(false),
             Err(err) => return Err(err),
-        }
-        // A created run that fails to start stays pending; `recover` starts it.
-        if let Err(err) = self.start(run_id).await {
-            tracing::warn!(error = %err, run_id, "scheduled run created but not started");
-        }
+        };
+        self.start_created(&created.record, &deployed);
         Ok(true)
     }
 
     /// Starts a run of every workflow whose `schedule.on` matches `event`. Failures are logged:
     /// they never reach the event's sender nor any run.
-    pub(super) async fn fire_event_schedules(&self, workspace: &str, event: &Value) {
+    pub(super) async fn fire_event_schedules(&self, workspace: &WorkspaceId, event: &Value) {
         let schedules = match self.inner.store.schedules(Some("on")).await {
             Ok(schedules) => schedules,
             Err(err) => {
@@ -306,7 +308,7 @@ impl<S: Store + Clone> Engine<S> {
             event.get("source").and_then(Value::as_str).unwrap_or_default(),
             event.get("id").and_then(Value::as_str).unwrap_or_default()
         );
-        for record in schedules.into_iter().filter(|record| record.workspace == workspace) {
+        for record in schedules.into_iter().filter(|record| record.workspace == *workspace) {
             let Some(Plan::On(on)) = plan(&record.spec) else { continue };
             if on.all {
                 if let Err(err) = self.record_all_match(&record, &on, event, now).await {

@@ -177,6 +177,12 @@ impl Server {
         if path.contains("{member}") {
             path = path.replace("{member}", &self.new_member("viewer").await);
         }
+        if path.contains("{secret}") {
+            let name = format!("s_{}", self.fresh());
+            let body = Some(("application/json", json!("stored").to_string()));
+            self.admin(reqwest::Method::PUT, &format!("/api/v1/secrets/{name}"), body).await;
+            path = path.replace("{secret}", &name);
+        }
         if path.contains("{key}") {
             let key = self.new_key("viewer").await;
             path = path.replace("{key}", &self.key_id(&key).await);
@@ -207,7 +213,11 @@ async fn documented(server: &Server) -> BTreeSet<(String, String)> {
 
 /// A table path as the template it stands for (`/api/v1/runs/{run}` → `/api/v1/runs/{id}`).
 fn template(path: &str) -> String {
-    let path = path.replace("{run}", "{id}").replace("{member}", "{id}").replace("{key}", "{id}");
+    let path = path
+        .replace("{run}", "{id}")
+        .replace("{member}", "{id}")
+        .replace("{key}", "{id}")
+        .replace("{secret}", "{name}");
     match path.strip_prefix("/api/v1/workflows/") {
         Some(_) => "/api/v1/workflows/{namespace}/{name}/{version}".to_owned(),
         None => path,

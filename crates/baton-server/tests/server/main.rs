@@ -6,6 +6,7 @@ mod api_history;
 mod api_inbox;
 mod api_ops;
 mod api_runs;
+mod api_secrets;
 mod api_support;
 mod api_sweeper;
 mod api_workflows;

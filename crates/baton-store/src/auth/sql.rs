@@ -42,7 +42,7 @@ macro_rules! auth_statements {
         fn conflict_on_unique(err: sqlx::Error, what: &str) -> StoreError {
             match &err {
                 sqlx::Error::Database(db) if db.is_unique_violation() => {
-                    StoreError::Conflict(format!("{what} is taken"))
+                    StoreError::Conflict(crate::error::ConflictKind::IdentityTaken { what: what.to_owned() })
                 }
                 _ => StoreError::Database(err),
             }
@@ -217,10 +217,10 @@ macro_rules! auth_statements {
                         .fetch_one(&mut *conn)
                         .await?;
                 if other_admins == 0 {
-                    return Err(StoreError::Conflict(format!(
-                        "member {} is the last admin of workspace {}",
-                        update.member_id, update.workspace
-                    )));
+                    return Err(StoreError::Conflict(crate::error::ConflictKind::LastAdmin {
+                        workspace: update.workspace.clone(),
+                        member_id: update.member_id.clone(),
+                    }));
                 }
             }
             let changed = MemberRecord {
