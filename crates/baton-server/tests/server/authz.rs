@@ -287,5 +287,6 @@ async fn authorization_matrix_on_postgres() {
     let mut config = crate::support::local_config(&dir.path().join("unused.db"), 0);
     let options = PgOptions { schema: Some(schema.name.clone()), ..PgOptions::new(schema.url.clone()) };
     config.database = Database::Postgres { options, node_lease_ttl_ms: 15_000 };
+    config.secret_key = Some(baton_server::secrets::SecretKey::generate().unwrap());
     check_matrix(config).await;
 }
