@@ -17,6 +17,7 @@ mod engine;
 mod examples;
 mod http;
 mod inbound;
+mod isolation;
 mod openapi;
 mod redirects;
 mod schedules;
