@@ -111,6 +111,7 @@ fn config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         },
         cors_origins: args.cors_origins.clone(),
         bootstrap_key: std::env::var(BOOTSTRAP_KEY_ENV).ok().filter(|key| !key.is_empty()),
+        max_value_bytes: args.max_value_bytes,
     })
 }
 

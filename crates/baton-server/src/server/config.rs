@@ -96,6 +96,9 @@ pub struct ServerConfig {
     /// The first admin key of an empty database (`BATON_BOOTSTRAP_API_KEY`); `None`: one is
     /// generated and, on SQLite, written to `<database file>.admin-key` (mode 0600).
     pub bootstrap_key: Option<String>,
+    /// Largest value an expression may build, in estimated bytes of JSON (see
+    /// [`EngineConfig::max_value_bytes`](crate::engine::EngineConfig::max_value_bytes)).
+    pub max_value_bytes: usize,
 }
 
 impl ServerConfig {
@@ -124,6 +127,7 @@ impl ServerConfig {
             auth: AuthConfig::KEYS,
             cors_origins: Vec::new(),
             bootstrap_key: None,
+            max_value_bytes: baton_core::expr::DEFAULT_MAX_VALUE_BYTES,
         }
     }
 }
