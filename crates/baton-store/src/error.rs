@@ -86,4 +86,11 @@ pub enum ConflictKind {
     /// [`crate::ClusterStore::renew_lease`]: the holder lost the lease to another.
     #[error("lease {name} was lost")]
     LeaseLost { name: String },
+    /// [`crate::AuthStore`]: a unique identity is taken (`what`: a workspace's id or slug, a
+    /// member's id or email in its workspace, a key's id or hash).
+    #[error("{what} is taken")]
+    IdentityTaken { what: String },
+    /// [`crate::AuthStore::update_member`]: the change would leave the workspace without an admin.
+    #[error("member {member_id} is the last admin of workspace {workspace}")]
+    LastAdmin { workspace: String, member_id: String },
 }

@@ -26,6 +26,7 @@ use baton_store::{
 use crate::clock::now_ms;
 use crate::engine::effects::{child_result, perform_call, start_subflow};
 use crate::engine::events::{stored_event, subscription_record};
+use crate::engine::inbox_gate;
 use crate::engine::recovery::retry_transient;
 use crate::engine::status::to_store;
 use crate::engine::stepping::StepFailed;
@@ -134,7 +135,11 @@ impl<S: Store + Clone> Actor<S> {
                 engine.start(run_id).await?;
             }
         }
-        let deployed = engine.inner.registry.get(store, &record.namespace, &record.name, &record.version).await?;
+        let deployed = engine
+            .inner
+            .registry
+            .get(store, &record.workspace, &record.namespace, &record.name, &record.version)
+            .await?;
         let state = open_run_state(&engine, run_id, record.state)?;
         Ok(Loaded::Here(Box::new(Actor {
             engine,
@@ -167,7 +172,9 @@ impl<S: Store + Clone> Actor<S> {
         self.act(in_flight(&self.state)).await;
         for (subscription_id, active) in self.state.subscriptions.clone() {
             let run_id = self.state.run_id.clone();
-            if let Err(err) = self.engine.offer_retained(&run_id, &subscription_id, &active.subscription).await {
+            if let Err(err) =
+                self.engine.offer_retained(&self.workspace, &run_id, &subscription_id, &active.subscription).await
+            {
                 tracing::error!(run_id = %run_id, error = %err, "cannot offer retained events");
             }
         }
@@ -246,7 +253,9 @@ impl<S: Store + Clone> Actor<S> {
             StepInput::TimerFired { timer_id } => Some(timer_id.clone()),
             _ => None,
         };
-        let output = self.compute(input).await?;
+        let answer = inbox_gate::pending_answer(&self.state, &input);
+        let mut output = self.compute(input).await?;
+        inbox_gate::record_answer(answer, &mut output, now_ms());
         self.commit(&output, fired, stored_id).await?;
         self.act(output.commands).await;
         if self.state.status.is_terminal() {
@@ -336,6 +345,7 @@ impl<S: Store + Clone> Actor<S> {
         let state = &self.state;
         let update = RunUpdate {
             run_id: state.run_id.clone(),
+            workspace: self.workspace.clone(),
             status: state.status,
             history: (first_seq..).zip(output.history.iter().cloned()).collect(),
             output: state.output.clone(),
@@ -367,6 +377,7 @@ impl<S: Store + Clone> Actor<S> {
                 Command::CancelTimer { timer_id } => timers_cleared.push(timer_id.clone()),
                 Command::EmitEvent { event } => events.push(stored_event(event, now)),
                 Command::Subscribe { subscription_id, subscription } => subscriptions_set.push(subscription_record(
+                    &self.workspace,
                     run_id,
                     subscription_id,
                     subscription,
@@ -465,12 +476,14 @@ impl<S: Store + Clone> Actor<S> {
                 Command::CancelTimer { timer_id } => self.engine.inner.timers.cancel(&run_id, &timer_id),
                 // Event subscriptions (`listen`) are not wired into the engine yet.
                 Command::Subscribe { subscription_id, subscription } => {
-                    if let Err(err) = self.engine.offer_retained(&run_id, &subscription_id, &subscription).await {
+                    if let Err(err) =
+                        self.engine.offer_retained(&self.workspace, &run_id, &subscription_id, &subscription).await
+                    {
                         tracing::error!(run_id = %run_id, error = %err, "cannot offer retained events");
                     }
                 }
                 Command::EmitEvent { event } => {
-                    if let Err(err) = self.engine.route_event(&event).await {
+                    if let Err(err) = self.engine.route_event(&self.workspace, &event).await {
                         tracing::error!(run_id = %run_id, error = %err, "cannot route an emitted event");
                     }
                 }

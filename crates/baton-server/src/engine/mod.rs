@@ -12,6 +12,7 @@ mod cluster;
 mod delivery;
 mod effects;
 mod events;
+pub mod inbox_gate;
 mod quarantine;
 mod recovery;
 mod registry;
@@ -131,6 +132,8 @@ pub struct CreateRun<'a> {
     pub parent: Option<ParentLink>,
     /// Makes creating idempotent per workspace (the API's `Idempotency-Key`).
     pub idempotency_key: Option<String>,
+    /// The workspace the run belongs to (the workflow's; a child run: its parent's).
+    pub workspace: WorkspaceId,
 }
 
 impl<'a> CreateRun<'a> {
@@ -143,6 +146,7 @@ impl<'a> CreateRun<'a> {
             metadata: serde_json::Map::new(),
             parent: None,
             idempotency_key: None,
+            workspace: DEFAULT_WORKSPACE,
         }
     }
 }
@@ -169,6 +173,8 @@ pub struct RunOutcome {
 #[derive(Debug, Clone)]
 pub struct RunUpdate {
     pub run_id: String,
+    /// The run's workspace: streams show a caller the runs of its own workspace only.
+    pub workspace: WorkspaceId,
     pub status: RunStatus,
     /// The step's lifecycle events with their history sequence numbers.
     pub history: Vec<(i64, HistoryEvent)>,

@@ -5,6 +5,7 @@
 //! concurrent calls, from this process or another node, proceed in parallel. Each write is a
 //! single statement (see [`writes`]), hence atomic without an explicit transaction.
 
+mod auth;
 mod codec;
 mod leases;
 mod ownership;

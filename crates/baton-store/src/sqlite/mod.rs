@@ -1,6 +1,7 @@
 //! The SQLite store: one database file in WAL mode, a read pool and a single group-committing
 //! writer task (see [`writer`]).
 
+mod auth;
 mod codec;
 mod health;
 mod leases;

@@ -30,7 +30,7 @@ use crate::records::{
 use crate::rows;
 use crate::secrets::SecretRecord;
 use crate::sqlite::health::{Health, RETRY_DELAYS, is_disk_fault};
-use crate::sqlite::{health, leases, ownership, schedules, secrets, writes};
+use crate::sqlite::{auth, health, leases, ownership, schedules, secrets, writes};
 
 /// One queued write and the caller waiting for it.
 pub(crate) enum Request {
@@ -52,6 +52,8 @@ pub(crate) enum Request {
     ClaimRun(Job<(String, String, Millis), Option<OwnerEpoch>>),
     ClaimOrphanRuns(Job<(String, Millis, u32), Vec<RunRef>>),
     PutRunInput(Job<(String, Value, Millis), Option<String>>),
+    /// The identity area's writes (`sqlite/auth.rs`).
+    Auth(Box<Job<auth::AuthWrite, auth::AuthWritten>>),
     PutSecret(Job<SecretRecord, bool>),
     DeleteSecret(Job<(String, String), bool>),
     /// A write that changes nothing ([`health::probe`]): `ping` checks the writer with it.
@@ -185,6 +187,10 @@ impl Request {
                 let result = ownership::put_run_input(conn, run_id, input, *now).await;
                 job.record(result)
             }
+            Request::Auth(job) => {
+                let result = auth::apply(conn, &job.input).await;
+                job.record(result)
+            }
             Request::PutSecret(job) => {
                 let result = secrets::put(conn, &job.input).await;
                 job.record(result)
@@ -224,6 +230,7 @@ impl Request {
             Request::ClaimRun(job) => job.result = Some(Err(err)),
             Request::ClaimOrphanRuns(job) => job.result = Some(Err(err)),
             Request::PutRunInput(job) => job.result = Some(Err(err)),
+            Request::Auth(job) => job.result = Some(Err(err)),
             Request::PutSecret(job) => job.result = Some(Err(err)),
             Request::DeleteSecret(job) => job.result = Some(Err(err)),
             Request::Probe(job) => job.result = Some(Err(err)),
@@ -248,6 +255,7 @@ impl Request {
             Request::ClaimRun(job) => job.answer(),
             Request::ClaimOrphanRuns(job) => job.answer(),
             Request::PutRunInput(job) => job.answer(),
+            Request::Auth(job) => job.answer(),
             Request::PutSecret(job) => job.answer(),
             Request::DeleteSecret(job) => job.answer(),
             Request::Probe(job) => job.answer(),

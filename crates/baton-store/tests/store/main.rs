@@ -42,6 +42,7 @@ mod disk_faults;
 mod events;
 mod fixtures;
 mod idempotency;
+mod identity;
 mod inbox;
 mod intake;
 mod leases;
