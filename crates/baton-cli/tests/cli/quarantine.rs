@@ -37,7 +37,7 @@ async fn serve(db: &Path, log: &Path, http: &reqwest::Client) -> (Served, String
 async fn issue_13_run_that_killed_the_server_twice_is_quarantined() {
     let dir = tempfile::tempdir().unwrap();
     let (db, log) = (dir.path().join("baton.db"), dir.path().join("serve.log"));
-    let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap();
+    let http = support::http_client(Duration::from_secs(30));
 
     let (mut server, base) = serve(&db, &log, &http).await;
     deploy(&http, &base, heavy()).await;
