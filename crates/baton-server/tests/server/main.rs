@@ -10,6 +10,7 @@ mod api_secrets;
 mod api_support;
 mod api_sweeper;
 mod api_workflows;
+mod durations;
 mod egress;
 mod engine;
 mod examples;
