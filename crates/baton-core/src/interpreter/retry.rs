@@ -169,9 +169,12 @@ mod tests {
             jitter_ms: None,
         };
         let delays = |backoff| (1..=4).map(|n| backoff_delay_ms(&policy(backoff), n)).collect::<Vec<_>>();
-        assert_eq!(delays(Backoff::Constant), [100, 100, 100, 100]);
-        assert_eq!(delays(Backoff::Linear), [100, 200, 300, 400]);
-        assert_eq!(delays(Backoff::Exponential), [100, 200, 400, 800]);
+        assert_eq!(delays(Backoff::Constant), [Some(100), Some(100), Some(100), Some(100)]);
+        assert_eq!(delays(Backoff::Linear), [Some(100), Some(200), Some(300), Some(400)]);
+        assert_eq!(delays(Backoff::Exponential), [Some(100), Some(200), Some(400), Some(800)]);
+        // Beyond u64 the delay is refused, never saturated or wrapped.
+        assert_eq!(backoff_delay_ms(&policy(Backoff::Exponential), 65), None);
+        assert_eq!(backoff_delay_ms(&CompiledRetry { delay_ms: u64::MAX, ..policy(Backoff::Linear) }, 2), None);
     }
 
     #[test]
