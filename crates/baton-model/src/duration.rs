@@ -1,6 +1,13 @@
 //! DSL durations (`dsl-reference.md#duration`): an inline object or an ISO 8601 string.
 
-use crate::types::Duration;
+use crate::types::{Duration, InlineDuration};
+
+/// The longest duration a definition or an expression may give: 100 years of 365.25 days
+/// (36,525 days, 3,155,760,000,000 ms). Beyond it a duration is refused, so that adding it to a
+/// time in ms can never wrap (`i64` ms reach ~292 million years).
+pub const MAX_DURATION_MS: u64 = 36_525 * MS_PER_DAY;
+
+const MS_PER_DAY: u64 = 86_400_000;
 
 /// A duration that cannot be turned into milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -13,34 +20,48 @@ pub enum DurationError {
     Expression,
     #[error("duration is negative")]
     Negative,
+    #[error("duration exceeds 100 years (the limit is {MAX_DURATION_MS} ms)")]
+    TooLong,
 }
 
 impl Duration {
     /// The duration in milliseconds. Days are 24 hours; years and months are refused.
     ///
     /// Errors: [`DurationError`] for unparsable strings, calendar units, negative values and
-    /// `${ }` expressions (evaluate those first, then call [`parse_iso8601_ms`]).
+    /// `${ }` expressions (evaluate those first, then call [`parse_iso8601_ms`]), and
+    /// [`DurationError::TooLong`] beyond [`MAX_DURATION_MS`] (any field, or their sum).
     pub fn to_millis(&self) -> Result<u64, DurationError> {
         match self {
-            Duration::Inline(parts) => {
-                let ms = parts.days.unwrap_or(0) as f64 * 86_400_000.0
-                    + parts.hours.unwrap_or(0) as f64 * 3_600_000.0
-                    + parts.minutes.unwrap_or(0) as f64 * 60_000.0
-                    + parts.seconds.unwrap_or(0) as f64 * 1_000.0
-                    + parts.milliseconds.unwrap_or(0) as f64;
-                Ok(ms as u64)
-            }
+            Duration::Inline(parts) => inline_ms(parts),
             Duration::Text(text) if is_runtime_expression(text) => Err(DurationError::Expression),
             Duration::Text(text) => parse_iso8601_ms(text),
         }
     }
 }
 
+/// The sum of the inline fields in ms, in checked arithmetic: a field of `u64::MAX` days must
+/// be refused, not wrap or round through `f64`.
+fn inline_ms(parts: &InlineDuration) -> Result<u64, DurationError> {
+    let fields = [
+        (parts.days, MS_PER_DAY),
+        (parts.hours, 3_600_000),
+        (parts.minutes, 60_000),
+        (parts.seconds, 1_000),
+        (parts.milliseconds, 1),
+    ];
+    let total = fields.into_iter().try_fold(0u64, |total, (count, unit)| {
+        count.unwrap_or(0).checked_mul(unit).and_then(|ms| total.checked_add(ms))
+    });
+    total.filter(|ms| *ms <= MAX_DURATION_MS).ok_or(DurationError::TooLong)
+}
+
 /// Parses an ISO 8601 duration such as `PT1H30M`, `P2D` or `PT0.25S` into milliseconds.
+///
+/// Errors: [`DurationError`] for unparsable text, years or months, a negative duration and one
+/// beyond [`MAX_DURATION_MS`] (including values too large for jiff's span units).
 pub fn parse_iso8601_ms(text: &str) -> Result<u64, DurationError> {
-    let span: jiff::Span = jiff::fmt::temporal::SpanParser::new()
-        .parse_span(text.trim())
-        .map_err(|_| DurationError::InvalidIso(text.to_owned()))?;
+    let span: jiff::Span =
+        jiff::fmt::temporal::SpanParser::new().parse_span(text.trim()).map_err(|err| iso_error(text, &err))?;
     if span.get_years() != 0 || span.get_months() != 0 {
         return Err(DurationError::Calendar(text.to_owned()));
     }
@@ -50,7 +71,19 @@ pub fn parse_iso8601_ms(text: &str) -> Result<u64, DurationError> {
     if duration.is_negative() {
         return Err(DurationError::Negative);
     }
-    Ok(duration.as_millis() as u64)
+    u64::try_from(duration.as_millis()).ok().filter(|ms| *ms <= MAX_DURATION_MS).ok_or(DurationError::TooLong)
+}
+
+/// jiff refuses a unit beyond its range (more than 7,304,484 days, or a number beyond 64 bits)
+/// with a parse error whose text is all it offers to tell it apart;
+/// that is a duration too long, not a malformed one.
+fn iso_error(text: &str, err: &jiff::Error) -> DurationError {
+    let message = err.to_string();
+    if message.contains("range") || message.contains("too big") {
+        DurationError::TooLong
+    } else {
+        DurationError::InvalidIso(text.to_owned())
+    }
 }
 
 /// Whether a string is a runtime expression in a value position: `^\s*\$\{.+\}\s*$`
@@ -74,5 +107,24 @@ mod tests {
         assert!(matches!(parse_iso8601_ms("soon"), Err(DurationError::InvalidIso(_))));
         let inline = Duration::Inline(InlineDuration { seconds: Some(2), milliseconds: Some(5), ..Default::default() });
         assert_eq!(inline.to_millis(), Ok(2_005));
+    }
+
+    #[test]
+    fn exactly_100_years_is_accepted_and_one_ms_more_refused() {
+        let days = |days, milliseconds| {
+            Duration::Inline(InlineDuration { days: Some(days), milliseconds, ..Default::default() }).to_millis()
+        };
+        assert_eq!(days(36_525, None), Ok(MAX_DURATION_MS));
+        assert_eq!(days(36_525, Some(1)), Err(DurationError::TooLong));
+        assert_eq!(days(106_751_991_167, None), Err(DurationError::TooLong));
+        assert_eq!(days(u64::MAX, Some(u64::MAX)), Err(DurationError::TooLong));
+        let hours = Duration::Inline(InlineDuration { hours: Some(u64::MAX / 1_000), ..Default::default() });
+        assert_eq!(hours.to_millis(), Err(DurationError::TooLong));
+        assert_eq!(parse_iso8601_ms("P36525D"), Ok(MAX_DURATION_MS));
+        assert_eq!(parse_iso8601_ms("PT876600H"), Ok(MAX_DURATION_MS));
+        assert_eq!(parse_iso8601_ms("P36525DT0.001S"), Err(DurationError::TooLong));
+        assert_eq!(parse_iso8601_ms("P36526D"), Err(DurationError::TooLong));
+        assert_eq!(parse_iso8601_ms("P106751991167D"), Err(DurationError::TooLong));
+        assert_eq!(parse_iso8601_ms("PT99999999999999999999S"), Err(DurationError::TooLong));
     }
 }

@@ -10,7 +10,7 @@ use crate::compile::{CompiledKind, DelaySpec, TaskId};
 use crate::error::WorkflowError;
 use crate::interpreter::lifecycle::iso8601;
 use crate::interpreter::{Machine, WORKFLOW_FRAME, Work, data};
-use crate::state::{Cursor, Exec, Frame, Millis, TimerPurpose, TryPhase};
+use crate::state::{Cursor, Exec, Frame, TimerPurpose, TryPhase};
 
 impl Machine<'_> {
     pub(super) fn enter(&mut self, frame_id: u64, parent: u64, slot: usize, task_id: TaskId, raw_input: Value) {
@@ -65,8 +65,11 @@ impl Machine<'_> {
             frame.input = input.clone();
         }
         if let Some(timeout_ms) = task.timeout_ms {
-            let timer =
-                self.start_timer(self.now() + timeout_ms as Millis, TimerPurpose::TaskTimeout { frame: frame_id });
+            let due_at = match self.due_in(timeout_ms, "task timeout") {
+                Ok(due_at) => due_at,
+                Err(error) => return self.agenda.push_back(Work::Fail { frame: frame_id, error }),
+            };
+            let timer = self.start_timer(due_at, TimerPurpose::TaskTimeout { frame: frame_id });
             if let Some(frame) = self.state.frames.get_mut(&frame_id) {
                 frame.timeout_timer = Some(timer);
             }
@@ -155,8 +158,7 @@ impl Machine<'_> {
                         })?
                     }
                 };
-                let timer_id =
-                    self.start_timer(self.now() + delay_ms as Millis, TimerPurpose::Wait { frame: frame_id });
+                let timer_id = self.start_timer(self.due_in(delay_ms, "wait")?, TimerPurpose::Wait { frame: frame_id });
                 self.set_exec(frame_id, Exec::Wait { timer_id });
             }
             CompiledKind::Emit(template) => {

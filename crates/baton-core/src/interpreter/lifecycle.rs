@@ -60,7 +60,10 @@ impl Machine<'_> {
         // dsl.md "Data flow": the transformed workflow input is the initial `$context`.
         self.set_context(input.clone());
         if let Some(timeout_ms) = self.workflow.timeout_ms {
-            self.start_timer(self.now() + timeout_ms as Millis, TimerPurpose::WorkflowTimeout);
+            match self.due_in(timeout_ms, "workflow timeout") {
+                Ok(due_at) => self.start_timer(due_at, TimerPurpose::WorkflowTimeout),
+                Err(error) => return self.fault_workflow(error.at("/timeout/after")),
+            };
         }
         let list = &self.workflow.lists[self.workflow.root];
         let cursor = Cursor { list: list.reference.clone(), index: 0, child: None };

@@ -72,6 +72,7 @@ impl Machine<'_> {
             None => None,
         };
         let timeout_ms = self.workflow.task_by_reference(&reference).and_then(|id| self.workflow.tasks[id].timeout_ms);
+        let deadline_at = timeout_ms.map(|ms| self.due_in(ms, "listen timeout")).transpose()?;
         let mut subscription = Subscription {
             created_at: self.now(),
             task: reference.clone(),
@@ -79,7 +80,7 @@ impl Machine<'_> {
             filters,
             correlation: Default::default(),
             inbox,
-            deadline_at: timeout_ms.map(|ms| self.now() + ms as crate::state::Millis),
+            deadline_at,
         };
         subscription.refresh_types();
         let exec = |subscription_id| Exec::Listen {

@@ -15,9 +15,11 @@ mod retry;
 
 use std::collections::VecDeque;
 
+use baton_model::error_types::StandardError;
 use serde_json::{Map, Value};
 
 use crate::compile::CompiledWorkflow;
+use crate::error::WorkflowError;
 use crate::state::{
     Command, Exec, Frame, HistoryEvent, Millis, RunState, RunStatus, STATE_FORMAT, StepInput, StepOutput, TimerPurpose,
     Work,
@@ -130,6 +132,23 @@ struct Machine<'a> {
 impl Machine<'_> {
     fn now(&self) -> Millis {
         self.context.now
+    }
+
+    /// The time `delay_ms` from now, in checked arithmetic: a delay beyond
+    /// [`MAX_DURATION_MS`](baton_model::duration::MAX_DURATION_MS) (a computed retry backoff, a
+    /// duration from an expression) or a sum beyond `i64` is a runtime error, never a time that
+    /// wrapped into the past and fires at once.
+    fn due_in(&self, delay_ms: u64, what: &str) -> Result<Millis, WorkflowError> {
+        Some(delay_ms)
+            .filter(|ms| *ms <= baton_model::duration::MAX_DURATION_MS)
+            .and_then(|ms| Millis::try_from(ms).ok())
+            .and_then(|ms| self.now().checked_add(ms))
+            .ok_or_else(|| {
+                WorkflowError::standard(StandardError::Runtime, format!("{what} is out of range")).with_detail(format!(
+                    "{what} of {delay_ms} ms exceeds 100 years ({} ms)",
+                    baton_model::duration::MAX_DURATION_MS
+                ))
+            })
     }
 
     fn next_id(&mut self) -> u64 {

@@ -13,7 +13,7 @@ use crate::compile::{Backoff, CompiledCatch, CompiledKind, CompiledRetry};
 use crate::error::WorkflowError;
 use crate::interpreter::lifecycle::iso8601;
 use crate::interpreter::{Machine, Work};
-use crate::state::{Cursor, Exec, Millis, TimerPurpose, TryPhase};
+use crate::state::{Cursor, Exec, TimerPurpose, TryPhase};
 
 /// Whether `error` passes the `errors.with` filter; types compare by last path segment.
 fn filter_matches(catch: &CompiledCatch, error: &WorkflowError) -> bool {
@@ -25,12 +25,13 @@ fn filter_matches(catch: &CompiledCatch, error: &WorkflowError) -> bool {
         && filter.details.as_deref().is_none_or(|detail| error.detail.as_deref() == Some(detail))
 }
 
-/// The delay before retry number `retry` (1-based), before jitter.
-fn backoff_delay_ms(policy: &CompiledRetry, retry: u32) -> u64 {
+/// The delay before retry number `retry` (1-based), before jitter; `None` when it does not fit
+/// in a `u64` (the caller refuses it, as it refuses any delay beyond 100 years).
+fn backoff_delay_ms(policy: &CompiledRetry, retry: u32) -> Option<u64> {
     match policy.backoff {
-        Backoff::Constant => policy.delay_ms,
-        Backoff::Linear => policy.delay_ms.saturating_mul(u64::from(retry)),
-        Backoff::Exponential => policy.delay_ms.saturating_mul(1u64 << (retry - 1).min(32)),
+        Backoff::Constant => Some(policy.delay_ms),
+        Backoff::Linear => policy.delay_ms.checked_mul(u64::from(retry)),
+        Backoff::Exponential => 1u64.checked_shl(retry - 1).and_then(|factor| policy.delay_ms.checked_mul(factor)),
     }
 }
 
@@ -94,19 +95,25 @@ impl Machine<'_> {
             };
             let retry = attempt; // retries done so far + 1
             let within_count = policy.max_retries.is_none_or(|max| attempt - 1 < max);
-            let mut delay = backoff_delay_ms(policy, retry);
-            if let Some((from, to)) = policy.jitter_ms {
-                delay += jitter_ms(from, to, &format!("{}{}{attempt}", self.state.run_id, frame.reference));
-            }
-            let elapsed = (self.now() - first_attempt_at).max(0) as u64;
-            let within_duration = policy.max_duration_ms.is_none_or(|max| elapsed + delay <= max);
+            let jitter = policy.jitter_ms.map_or(0, |(from, to)| {
+                jitter_ms(from, to, &format!("{}{}{attempt}", self.state.run_id, frame.reference))
+            });
+            let delay = backoff_delay_ms(policy, retry).and_then(|delay| delay.checked_add(jitter)).unwrap_or(u64::MAX);
+            let elapsed = u64::try_from(self.now().saturating_sub(first_attempt_at)).unwrap_or(0);
+            // An elapsed time plus a delay beyond u64 is beyond every limit.
+            let within_duration =
+                policy.max_duration_ms.is_none_or(|max| elapsed.checked_add(delay).is_some_and(|total| total <= max));
             if retry_wanted && within_count && within_duration {
+                let due_at = match self.due_in(delay, "retry delay") {
+                    Ok(due_at) => due_at,
+                    Err(error) => return self.agenda.push_back(Work::Fail { frame: frame_id, error }),
+                };
                 self.history(
                     "task.retried",
                     Some(&frame.reference),
                     json!({"retriedAt": iso8601(self.now()), "attempt": attempt + 1}),
                 );
-                let timer_id = self.start_timer(self.now() + delay as Millis, TimerPurpose::Retry { frame: frame_id });
+                let timer_id = self.start_timer(due_at, TimerPurpose::Retry { frame: frame_id });
                 if let Some(Exec::Try { phase, .. }) = self.exec_mut(frame_id) {
                     *phase = TryPhase::RetryDelay { timer_id, error };
                 }
@@ -162,9 +169,12 @@ mod tests {
             jitter_ms: None,
         };
         let delays = |backoff| (1..=4).map(|n| backoff_delay_ms(&policy(backoff), n)).collect::<Vec<_>>();
-        assert_eq!(delays(Backoff::Constant), [100, 100, 100, 100]);
-        assert_eq!(delays(Backoff::Linear), [100, 200, 300, 400]);
-        assert_eq!(delays(Backoff::Exponential), [100, 200, 400, 800]);
+        assert_eq!(delays(Backoff::Constant), [Some(100), Some(100), Some(100), Some(100)]);
+        assert_eq!(delays(Backoff::Linear), [Some(100), Some(200), Some(300), Some(400)]);
+        assert_eq!(delays(Backoff::Exponential), [Some(100), Some(200), Some(400), Some(800)]);
+        // Beyond u64 the delay is refused, never saturated or wrapped.
+        assert_eq!(backoff_delay_ms(&policy(Backoff::Exponential), 65), None);
+        assert_eq!(backoff_delay_ms(&CompiledRetry { delay_ms: u64::MAX, ..policy(Backoff::Linear) }, 2), None);
     }
 
     #[test]

@@ -42,8 +42,10 @@ pub(super) fn subscription_record(
     subscription: &Subscription,
     approval_deadline_ms: i64,
 ) -> SubscriptionRecord {
+    // Checked: a deadline beyond `i64` ms is no deadline, not one that wrapped into the past.
     let default_deadline = (subscription.inbox.is_some() && approval_deadline_ms > 0)
-        .then_some(subscription.created_at + approval_deadline_ms);
+        .then(|| subscription.created_at.checked_add(approval_deadline_ms))
+        .flatten();
     SubscriptionRecord {
         run_id: run_id.to_owned(),
         subscription_id: subscription_id.to_owned(),

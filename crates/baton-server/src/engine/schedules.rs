@@ -141,30 +141,35 @@ fn on_plan(schedule: &Schedule) -> Option<OnPlan> {
 fn plan(spec: &Value) -> Option<Plan> {
     let schedule: Schedule = serde_json::from_value(spec.clone()).ok()?;
     if let Some(every) = &schedule.every {
-        return Some(Plan::Every(every.to_millis().ok()?.max(1) as i64));
+        return Some(Plan::Every(i64::try_from(every.to_millis().ok()?.max(1)).ok()?));
     }
     if let Some(cron) = &schedule.cron {
         return Some(Plan::Cron(Box::new(parse_cron(cron)?)));
     }
     if let Some(after) = &schedule.after {
-        return Some(Plan::After(after.to_millis().ok()? as i64));
+        return Some(Plan::After(i64::try_from(after.to_millis().ok()?).ok()?));
     }
     Some(Plan::On(Box::new(on_plan(&schedule)?)))
 }
 
-/// The first due time of a schedule deployed at `now`.
+/// The first due time of a schedule deployed at `now`; `None` for a time beyond `i64` ms, which
+/// validation rules out (durations are at most 100 years) and which must never wrap to the past.
 fn first_due(plan: &Plan, now: i64) -> Option<i64> {
     match plan {
-        Plan::Every(ms) | Plan::After(ms) => Some(now + ms),
+        Plan::Every(ms) | Plan::After(ms) => now.checked_add(*ms),
         Plan::Cron(cron) => next_cron(cron, now),
         Plan::On(..) => None,
     }
 }
 
-/// The due time after a fire of `due` handled at `now`: missed slots are skipped.
+/// The due time after a fire of `due` handled at `now`: missed slots are skipped. Checked
+/// arithmetic: an overflow means no further fire, never a due time in the past.
 fn next_due(plan: &Plan, due: i64, now: i64) -> Option<i64> {
     match plan {
-        Plan::Every(ms) => Some(due + ((now - due) / ms + 1) * ms),
+        Plan::Every(ms) => {
+            let slots = now.checked_sub(due)?.checked_div(*ms)?.checked_add(1)?;
+            due.checked_add(slots.checked_mul(*ms)?)
+        }
         Plan::Cron(cron) => next_cron(cron, now.max(due)),
         Plan::After(_) | Plan::On(..) => None,
     }

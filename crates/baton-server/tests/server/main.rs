@@ -13,6 +13,7 @@ mod api_workflows;
 mod auth_support;
 mod authz;
 mod disk_faults;
+mod durations;
 mod egress;
 mod engine;
 mod examples;
