@@ -19,7 +19,7 @@ async fn issue_13_a_cancel_acknowledged_before_kill_9_cancels_the_run_once_after
     let stub = standin.base_url();
     let dir = tempfile::tempdir().unwrap();
     let (db, log) = (dir.path().join("baton.db"), dir.path().join("serve.log"));
-    let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap();
+    let http = support::http_client(Duration::from_secs(30));
 
     let (mut server, base) = serve(&db, &log, &http).await;
     let definition = format!(
