@@ -15,6 +15,7 @@ mod inbox;
 mod metrics;
 mod ops;
 mod runs;
+mod schema;
 mod workflows;
 
 use std::future::Future;
@@ -99,7 +100,7 @@ impl Api {
         let metrics = Arc::new(metrics::Metrics::new(config.sink_stats));
         tokio::spawn(metrics::collect_task_latencies(engine.subscribe(), metrics.clone(), shutdown.clone()));
         let state = AppState { engine, metrics, shutdown: shutdown.clone(), openapi: Arc::new(OnceLock::new()) };
-        let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .routes(routes!(workflows::deploy_workflow, workflows::list_workflows))
             .routes(routes!(workflows::get_workflow))
             .routes(routes!(runs::start_run, runs::list_runs))
@@ -117,6 +118,7 @@ impl Api {
             .routes(routes!(ops::metrics))
             .routes(routes!(ops::openapi_json))
             .split_for_parts();
+        schema::complete(&mut openapi, config.max_body_bytes);
         let json = openapi.to_json().unwrap_or_else(|_| "{}".into());
         let _ = state.openapi.set(json);
         let router = router
