@@ -224,6 +224,9 @@ impl Drop for Server {
     }
 }
 
+/// The secret key of the benchmark's PostgreSQL nodes (they keep no secrets worth hiding).
+const BENCH_SECRET_KEY: &str = "6261746f6e2d62656e63682d7365637265742d6b65792d303030303030303030";
+
 fn spawn(
     kind: Kind,
     programs: &Programs,
@@ -242,6 +245,10 @@ fn spawn(
                 "--allow-private-network",
             ]);
             command.args(serve_args);
+            // PostgreSQL nodes need the key sealing secrets at rest, the same on every node.
+            if db.to_str().is_some_and(|db| db.starts_with("postgres")) {
+                command.env("BATON_SECRET_KEY", BENCH_SECRET_KEY);
+            }
             command
         }
         Kind::Dbos => {

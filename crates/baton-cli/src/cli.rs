@@ -127,6 +127,25 @@ pub struct RespondArgs {
     pub server: ServerArgs,
 }
 
+/// Secrets for `$secrets` and the key that seals secrets at rest. Secrets also come from
+/// `BATON_SECRET_<NAME>` environment variables; the key from `BATON_SECRET_KEY`.
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    /// A secret as NAME=VALUE (VALUE is JSON when it parses as JSON, text otherwise), read by
+    /// workflows that declare NAME in `use.secrets`. Repeatable. Visible to other users in
+    /// `ps`: prefer --secret-file or BATON_SECRET_<NAME>.
+    #[arg(long = "secret", value_name = "NAME=VALUE")]
+    pub pairs: Vec<String>,
+    /// Secrets from a file: a JSON object, or `.env` lines NAME=VALUE.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// The key sealing secrets at rest (32 bytes as 64 hex digits or base64). Default:
+    /// BATON_SECRET_KEY, else `<db>.secret-key` beside a SQLite database (created, mode 0600);
+    /// PostgreSQL needs BATON_SECRET_KEY or this file.
+    #[arg(long, value_name = "FILE")]
+    pub secret_key_file: Option<PathBuf>,
+}
+
 /// Where the SQLite database lives.
 #[derive(Debug, Args)]
 pub struct DbArgs {
@@ -147,9 +166,8 @@ pub struct RunArgs {
     /// Folder of further definitions (subflows for `run: workflow`), deployed first.
     #[arg(long)]
     pub workflows: Option<PathBuf>,
-    /// A secret as NAME=VALUE (VALUE is JSON when it parses as JSON, text otherwise). Repeatable.
-    #[arg(long = "secret", value_name = "NAME=VALUE")]
-    pub secrets: Vec<String>,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
     /// Run id: resumes that run when it is unfinished, prints its result when it has ended,
     /// starts a new run with this id otherwise.
     #[arg(long)]
@@ -272,10 +290,8 @@ pub struct ServeArgs {
     /// How long received events are kept for `listen`s that start later, in seconds.
     #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
     pub event_retention: u64,
-    /// A secret as NAME=VALUE (VALUE is JSON when it parses as JSON, text otherwise), visible to
-    /// every run as `$secrets.NAME`. Repeatable.
-    #[arg(long = "secret", value_name = "NAME=VALUE")]
-    pub secrets: Vec<String>,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
     /// Start the built-in stand-in services on 127.0.0.1 (petstore, httpbin, an
     /// OpenAI-compatible /v1/chat/completions, /refunds) and send calls to petstore.swagger.io and
     /// httpbin.org to them; allows calls to loopback. For demos and local development.

@@ -271,21 +271,38 @@ pub fn read_response(
     }
 }
 
-/// The URI with any `user:password@` removed, for titles, logs and outputs.
+/// The URI for titles, logs and outputs: any `user:password@` removed and every query value
+/// shown as `***` (query strings often carry keys and tokens), names kept.
 pub fn display_uri(uri: &str) -> String {
-    match Url::parse(uri) {
-        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            url.to_string()
-        }
-        _ => uri.to_owned(),
+    let Ok(mut url) = Url::parse(uri) else { return uri.to_owned() };
+    if !url.username().is_empty() || url.password().is_some() {
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
     }
+    if let Some(query) = url.query().filter(|query| !query.is_empty()) {
+        let masked: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) => format!("{name}=***"),
+                None => pair.to_owned(),
+            })
+            .collect();
+        url.set_query(Some(&masked.join("&")));
+    }
+    url.to_string()
 }
 
-/// Headers whose values are secrets and are shown as `***`.
+/// Headers whose values are secrets and are shown as `***`: `Authorization`,
+/// `Proxy-Authorization`, `Cookie`, `Set-Cookie`, and any name ending in `-key`, `-token` or
+/// `-secret` (`X-Api-Key`, `X-Auth-Token`), or named `api-key`/`apikey`.
 pub fn is_sensitive_header(name: &str) -> bool {
-    name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("proxy-authorization")
+    let name = name.to_ascii_lowercase();
+    matches!(name.as_str(), "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "apikey" | "api-key")
+        || name.ends_with("-key")
+        || name.ends_with("-token")
+        || name.ends_with("-secret")
+        || name.ends_with("_key")
+        || name.ends_with("_token")
 }
 
 fn decode_content(headers: &[(String, String)], body: &[u8]) -> Value {
@@ -478,6 +495,22 @@ mod tests {
         let mut call = get("http://h/");
         call.headers = Some(json!({"bad name": "x"}));
         assert!(build_request(call).unwrap_err().is(StandardError::Configuration));
+    }
+
+    // See: #11
+    #[test]
+    fn issue_11_display_uri_hides_query_values_and_userinfo() {
+        assert_eq!(
+            display_uri("https://u:p@h.example/a?api_key=s3cr3t&flag&page=2#top"),
+            "https://h.example/a?api_key=***&flag&page=***#top"
+        );
+        assert_eq!(display_uri("http://h/plain"), "http://h/plain");
+        for name in ["Authorization", "cookie", "X-Api-Key", "x-auth-token", "Client-Secret", "apikey"] {
+            assert!(is_sensitive_header(name), "{name}");
+        }
+        for name in ["Accept", "Content-Type", "X-Request-Id", "Keyboard"] {
+            assert!(!is_sensitive_header(name), "{name}");
+        }
     }
 
     #[test]

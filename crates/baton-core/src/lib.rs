@@ -15,6 +15,7 @@ pub mod expr;
 pub mod http;
 pub mod interpreter;
 pub mod openapi;
+pub mod redact;
 pub mod state;
 pub mod support;
 

@@ -2,7 +2,7 @@
 //!
 //! Two layers: the JSON-schema gate ([`schema_diagnostics`], run on the raw document) and the
 //! semantic checks the schema cannot express ([`check_workflow`], run on the typed model):
-//! unique task names, flow targets, references into `use`, durations, cron expressions, inline
+//! unique task names, flow targets, references into `use` (secrets read by `$secrets` included), durations, cron expressions, inline
 //! JSON schemas and variable names. Runtime expressions are compiled by `baton-core`, not here.
 
 mod flow;
@@ -10,6 +10,7 @@ mod pointer;
 mod references;
 mod schema;
 mod schema_text;
+mod secrets;
 mod serde_errors;
 mod values;
 mod walk;
@@ -31,6 +32,8 @@ pub fn validate_document(document: &Value) -> Result<Workflow, Vec<Diagnostic>> 
     }
     let workflow = Workflow::deserialize(document).map_err(|error| vec![serde_errors::locate(document, &error)])?;
     let mut diagnostics = check_workflow(&workflow);
+    let declared = workflow.use_.as_ref().map(|uses| uses.secrets.as_slice()).unwrap_or_default();
+    diagnostics.extend(secrets::undeclared_secrets(document, declared));
     if diagnostics.is_empty() {
         return Ok(workflow);
     }

@@ -9,5 +9,6 @@ pub mod inbound;
 pub mod lease;
 pub mod notify;
 pub mod outbound;
+pub mod secrets;
 pub mod server;
 pub mod standin;

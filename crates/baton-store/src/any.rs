@@ -5,14 +5,16 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::error::StoreError;
+use crate::ids::{OwnerEpoch, WorkspaceId};
 use crate::postgres::PgStore;
 use crate::records::{
-    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome,
-    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, StoredEvent,
+    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewRun, PutOutcome, RunFilter,
+    RunInput, RunRecord, RunRef, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, StoredEvent,
     SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
 use crate::sqlite::{CommitStats, SqliteStore};
-use crate::store::Store;
+use crate::status::RunStatus;
+use crate::store::{ClusterStore, EventStore, RunStore, ScheduleStore, StoreLifecycle, WorkflowStore};
 
 /// A store of either backend; every call goes to the one it holds.
 #[derive(Clone)]
@@ -45,209 +47,78 @@ impl AnyStore {
     }
 }
 
-/// Runs `$call` on the backend `$self` holds, bound as `$store`.
-macro_rules! dispatch {
-    ($self:ident, $store:ident => $call:expr) => {
-        match $self {
-            AnyStore::Sqlite($store) => $call,
-            AnyStore::Postgres($store) => $call,
+/// Implements the area trait `$area` for [`AnyStore`]: each listed method goes to the backend
+/// it holds. A new method is one line here.
+macro_rules! delegate {
+    ($area:ident { $(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)* }) => {
+        impl $area for AnyStore {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match self {
+                        AnyStore::Sqlite(store) => store.$name($($arg),*).await,
+                        AnyStore::Postgres(store) => store.$name($($arg),*).await,
+                    }
+                }
+            )*
         }
     };
 }
 
-impl Store for AnyStore {
-    async fn put_workflow(&self, record: WorkflowRecord) -> Result<PutOutcome, StoreError> {
-        dispatch!(self, store => store.put_workflow(record).await)
-    }
+delegate!(StoreLifecycle {
+    fn ping(&self) -> Result<(), StoreError>;
+    fn close(&self) -> ();
+});
 
-    async fn get_workflow(
-        &self,
-        workspace: &str,
-        namespace: &str,
-        name: &str,
-        version: &str,
-    ) -> Result<Option<WorkflowRecord>, StoreError> {
-        dispatch!(self, store => store.get_workflow(workspace, namespace, name, version).await)
-    }
+delegate!(WorkflowStore {
+    fn put_workflow(&self, record: WorkflowRecord) -> Result<PutOutcome, StoreError>;
+    fn get_workflow(&self, workspace: &WorkspaceId, namespace: &str, name: &str, version: &str) -> Result<Option<WorkflowRecord>, StoreError>;
+    fn list_workflows(&self, workspace: &WorkspaceId) -> Result<Vec<WorkflowRecord>, StoreError>;
+});
 
-    async fn list_workflows(&self, workspace: &str) -> Result<Vec<WorkflowRecord>, StoreError> {
-        dispatch!(self, store => store.list_workflows(workspace).await)
-    }
+delegate!(RunStore {
+    fn create_run(&self, run: NewRun) -> Result<RunRecord, StoreError>;
+    fn commit(&self, checkpoint: Checkpoint) -> Result<i64, StoreError>;
+    fn get_run(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<RunRecord>, StoreError>;
+    fn load_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError>;
+    fn run_by_idempotency_key(&self, workspace: &WorkspaceId, idempotency_key: &str) -> Result<Option<RunRecord>, StoreError>;
+    fn count_runs_by_status(&self) -> Result<Vec<(RunStatus, u64)>, StoreError>;
+    fn list_runs(&self, workspace: &WorkspaceId, filter: RunFilter) -> Result<Vec<RunSummary>, StoreError>;
+    fn history(&self, workspace: &WorkspaceId, run_id: &str, after_seq: i64, limit: u32) -> Result<Vec<HistoryEntry>, StoreError>;
+    fn unfinished_runs(&self) -> Result<Vec<RunRef>, StoreError>;
+    fn child_runs(&self, workspace: &WorkspaceId, parent_run_id: &str) -> Result<Vec<RunSummary>, StoreError>;
+    fn due_timers(&self, now: Millis, limit: u32) -> Result<Vec<TimerRecord>, StoreError>;
+    fn timers_of_run(&self, run_id: &str) -> Result<Vec<TimerRecord>, StoreError>;
+});
 
-    async fn create_run(&self, run: NewRun, history: Vec<NewHistoryEntry>) -> Result<(), StoreError> {
-        dispatch!(self, store => store.create_run(run, history).await)
-    }
+delegate!(EventStore {
+    fn get_event(&self, workspace: &WorkspaceId, source: &str, id: &str) -> Result<Option<StoredEvent>, StoreError>;
+    fn put_event(&self, workspace: &WorkspaceId, event: StoredEvent, target_run_id: Option<&str>) -> Result<bool, StoreError>;
+    fn subscriptions_for_type(&self, workspace: &WorkspaceId, kind: &str) -> Result<Vec<SubscriptionRecord>, StoreError>;
+    fn retained_events(&self, workspace: &WorkspaceId, run_id: &str, since: Millis, types: Option<&[String]>, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
+    fn subscription(&self, workspace: &WorkspaceId, run_id: &str, subscription_id: &str) -> Result<Option<SubscriptionRecord>, StoreError>;
+    fn list_inbox(&self, workspace: &WorkspaceId, filter: InboxFilter) -> Result<Vec<InboxItem>, StoreError>;
+    fn overdue_inbox(&self, now: Millis, limit: u32) -> Result<Vec<InboxItem>, StoreError>;
+    fn delete_events_before(&self, received_before: Millis) -> Result<u64, StoreError>;
+});
 
-    async fn commit(&self, checkpoint: Checkpoint) -> Result<i64, StoreError> {
-        dispatch!(self, store => store.commit(checkpoint).await)
-    }
+delegate!(ScheduleStore {
+    fn put_schedule(&self, record: ScheduleRecord) -> Result<bool, StoreError>;
+    fn schedules(&self, kind: Option<&str>) -> Result<Vec<ScheduleRecord>, StoreError>;
+    fn claim_schedule(&self, claim: ScheduleClaim) -> Result<bool, StoreError>;
+    fn put_schedule_match(&self, found: ScheduleMatch) -> Result<bool, StoreError>;
+    fn schedule_matches(&self, schedule: &ScheduleKey, group_key: Option<&str>) -> Result<Vec<ScheduleMatch>, StoreError>;
+    fn delete_schedule_matches(&self, schedule: &ScheduleKey, group_key: &str, event_keys: &[String]) -> Result<u64, StoreError>;
+});
 
-    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
-        dispatch!(self, store => store.get_run(id).await)
-    }
-
-    async fn run_by_idempotency_key(
-        &self,
-        workspace: &str,
-        idempotency_key: &str,
-    ) -> Result<Option<RunRecord>, StoreError> {
-        dispatch!(self, store => store.run_by_idempotency_key(workspace, idempotency_key).await)
-    }
-
-    async fn count_runs_by_status(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        dispatch!(self, store => store.count_runs_by_status().await)
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self, store => store.ping().await)
-    }
-
-    async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>, StoreError> {
-        dispatch!(self, store => store.list_runs(filter).await)
-    }
-
-    async fn history(&self, run_id: &str, after_seq: i64, limit: u32) -> Result<Vec<HistoryEntry>, StoreError> {
-        dispatch!(self, store => store.history(run_id, after_seq, limit).await)
-    }
-
-    async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
-        dispatch!(self, store => store.unfinished_runs().await)
-    }
-
-    async fn child_runs(&self, parent_run_id: &str) -> Result<Vec<RunSummary>, StoreError> {
-        dispatch!(self, store => store.child_runs(parent_run_id).await)
-    }
-
-    async fn due_timers(&self, now: Millis, limit: u32) -> Result<Vec<TimerRecord>, StoreError> {
-        dispatch!(self, store => store.due_timers(now, limit).await)
-    }
-
-    async fn timers_of_run(&self, run_id: &str) -> Result<Vec<TimerRecord>, StoreError> {
-        dispatch!(self, store => store.timers_of_run(run_id).await)
-    }
-
-    async fn get_event(&self, source: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
-        dispatch!(self, store => store.get_event(source, id).await)
-    }
-
-    async fn put_event(
-        &self,
-        event: StoredEvent,
-        workspace: &str,
-        target_run_id: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, store => store.put_event(event, workspace, target_run_id).await)
-    }
-
-    async fn subscriptions_for_type(&self, workspace: &str, kind: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {
-        dispatch!(self, store => store.subscriptions_for_type(workspace, kind).await)
-    }
-
-    async fn retained_events(
-        &self,
-        workspace: &str,
-        run_id: &str,
-        since: Millis,
-        types: Option<&[String]>,
-        limit: u32,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        dispatch!(self, store => store.retained_events(workspace, run_id, since, types, limit).await)
-    }
-
-    async fn subscription(
-        &self,
-        run_id: &str,
-        subscription_id: &str,
-    ) -> Result<Option<SubscriptionRecord>, StoreError> {
-        dispatch!(self, store => store.subscription(run_id, subscription_id).await)
-    }
-
-    async fn list_inbox(&self, filter: InboxFilter) -> Result<Vec<InboxItem>, StoreError> {
-        dispatch!(self, store => store.list_inbox(filter).await)
-    }
-
-    async fn overdue_inbox(&self, now: Millis, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
-        dispatch!(self, store => store.overdue_inbox(now, limit).await)
-    }
-
-    async fn delete_events_before(&self, received_before: Millis) -> Result<u64, StoreError> {
-        dispatch!(self, store => store.delete_events_before(received_before).await)
-    }
-
-    async fn acquire_lease(&self, request: LeaseRequest) -> Result<Lease, StoreError> {
-        dispatch!(self, store => store.acquire_lease(request).await)
-    }
-
-    async fn renew_lease(&self, name: &str, holder: &str, epoch: i64, expires_at: Millis) -> Result<(), StoreError> {
-        dispatch!(self, store => store.renew_lease(name, holder, epoch, expires_at).await)
-    }
-
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        dispatch!(self, store => store.release_lease(name, holder).await)
-    }
-
-    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
-        dispatch!(self, store => store.lease(name).await)
-    }
-
-    async fn put_schedule(&self, record: ScheduleRecord) -> Result<bool, StoreError> {
-        dispatch!(self, store => store.put_schedule(record).await)
-    }
-
-    async fn schedules(&self, kind: Option<&str>) -> Result<Vec<ScheduleRecord>, StoreError> {
-        dispatch!(self, store => store.schedules(kind).await)
-    }
-
-    async fn claim_schedule(&self, claim: ScheduleClaim) -> Result<bool, StoreError> {
-        dispatch!(self, store => store.claim_schedule(claim).await)
-    }
-
-    async fn put_schedule_match(&self, found: ScheduleMatch) -> Result<bool, StoreError> {
-        dispatch!(self, store => store.put_schedule_match(found).await)
-    }
-
-    async fn schedule_matches(
-        &self,
-        schedule: &ScheduleKey,
-        group_key: Option<&str>,
-    ) -> Result<Vec<ScheduleMatch>, StoreError> {
-        dispatch!(self, store => store.schedule_matches(schedule, group_key).await)
-    }
-
-    async fn delete_schedule_matches(
-        &self,
-        schedule: &ScheduleKey,
-        group_key: &str,
-        event_keys: &[String],
-    ) -> Result<u64, StoreError> {
-        dispatch!(self, store => store.delete_schedule_matches(schedule, group_key, event_keys).await)
-    }
-
-    async fn leases_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {
-        dispatch!(self, store => store.leases_with_prefix(prefix).await)
-    }
-
-    async fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<i64>, StoreError> {
-        dispatch!(self, store => store.claim_run(run_id, node, now).await)
-    }
-
-    async fn claim_orphan_runs(&self, node: &str, now: Millis, limit: u32) -> Result<Vec<String>, StoreError> {
-        dispatch!(self, store => store.claim_orphan_runs(node, now, limit).await)
-    }
-
-    async fn put_run_input(&self, run_id: &str, input: Value, now: Millis) -> Result<Option<String>, StoreError> {
-        dispatch!(self, store => store.put_run_input(run_id, input, now).await)
-    }
-
-    async fn inputs_for_node(&self, node: &str, limit: u32) -> Result<Vec<RunInput>, StoreError> {
-        dispatch!(self, store => store.inputs_for_node(node, limit).await)
-    }
-
-    async fn input_notifications(&self, node: &str) -> Result<Option<mpsc::UnboundedReceiver<()>>, StoreError> {
-        dispatch!(self, store => store.input_notifications(node).await)
-    }
-
-    async fn close(&self) -> () {
-        dispatch!(self, store => store.close().await)
-    }
-}
+delegate!(ClusterStore {
+    fn acquire_lease(&self, request: LeaseRequest) -> Result<Lease, StoreError>;
+    fn renew_lease(&self, name: &str, holder: &str, epoch: i64, expires_at: Millis) -> Result<(), StoreError>;
+    fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+    fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError>;
+    fn leases_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError>;
+    fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<OwnerEpoch>, StoreError>;
+    fn claim_orphan_runs(&self, node: &str, now: Millis, limit: u32) -> Result<Vec<RunRef>, StoreError>;
+    fn put_run_input(&self, run_id: &str, input: Value, now: Millis) -> Result<Option<String>, StoreError>;
+    fn inputs_for_node(&self, node: &str, limit: u32) -> Result<Vec<RunInput>, StoreError>;
+    fn input_notifications(&self, node: &str) -> Result<Option<mpsc::UnboundedReceiver<()>>, StoreError>;
+});

@@ -1,5 +1,7 @@
 //! The store's error type.
 
+use crate::ids::OwnerEpoch;
+
 /// Why a store operation failed.
 ///
 /// Messages describe only their own layer; walk [`std::error::Error::source`] for the cause.
@@ -8,10 +10,10 @@ pub enum StoreError {
     /// The addressed row does not exist (for example a run id given to [`crate::Store::commit`]).
     #[error("not found: {0}")]
     NotFound(String),
-    /// An optimistic version check failed or a unique key is already taken with other content.
-    /// Nothing of the failed request was written.
+    /// An optimistic version check failed or a unique key is already taken with other content;
+    /// the kind says which. Nothing of the failed request was written.
     #[error("conflict: {0}")]
-    Conflict(String),
+    Conflict(ConflictKind),
     /// The database reported an error (I/O, locking, constraint, closed pool, ...).
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -46,4 +48,35 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// Which check refused a write ([`StoreError::Conflict`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConflictKind {
+    /// [`crate::WorkflowStore::put_workflow`]: the version is stored with another definition or
+    /// concurrency limit.
+    #[error(
+        "workflow {namespace}/{name}:{version} in workspace {workspace} is already deployed with another definition or concurrency limit"
+    )]
+    WorkflowRedefined { workspace: String, namespace: String, name: String, version: String },
+    /// [`crate::RunStore::create_run`]: a run with this id exists.
+    #[error("run {run_id} already exists")]
+    RunExists { run_id: String },
+    /// [`crate::RunStore::create_run`]: the idempotency key is taken in the workspace, by run
+    /// `existing_run_id`.
+    #[error("a run with idempotency key {key:?} already exists: run {existing_run_id}")]
+    IdempotencyKeyTaken { key: String, existing_run_id: String },
+    /// [`crate::RunStore::commit`]: the run is at another state version (optimistic concurrency).
+    #[error("run {run_id} is at state version {stored}, expected {expected}")]
+    StaleVersion { run_id: String, stored: i64, expected: i64 },
+    /// [`crate::RunStore::commit`]: the run changed owner since the committing node loaded or
+    /// claimed it (the fencing check).
+    #[error("run {run_id} changed owner (owner epoch {stored}, expected {expected}): stale write refused")]
+    Fenced { run_id: String, stored: OwnerEpoch, expected: OwnerEpoch },
+    /// [`crate::ClusterStore::acquire_lease`]: another holder's lease is still valid.
+    #[error("lease {name} is held by another holder")]
+    LeaseHeld { name: String },
+    /// [`crate::ClusterStore::renew_lease`]: the holder lost the lease to another.
+    #[error("lease {name} was lost")]
+    LeaseLost { name: String },
 }

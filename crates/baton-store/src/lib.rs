@@ -9,29 +9,41 @@
 //! or `baton-model`.
 //!
 //! Architecture Invariant: everything one interpreter step changes is written by one
-//! [`Store::commit`] call, atomically and guarded by an optimistic version check
+//! [`RunStore::commit`] call, atomically and guarded by an optimistic version check
 //! (persist, then act). Timestamps are [`Millis`] (unix milliseconds), supplied by the caller.
 
 mod any;
 mod error;
-mod lease;
-mod ownership;
+mod ids;
 mod postgres;
 mod records;
 mod rows;
 mod rows_schedules;
+mod secrets;
+mod sql;
 mod sqlite;
+mod status;
 mod store;
 mod version;
 
 pub use crate::any::AnyStore;
-pub use crate::error::StoreError;
-pub use crate::ownership::NODE_LEASE_PREFIX;
+pub use crate::error::{ConflictKind, StoreError};
+pub use crate::ids::{OwnerEpoch, WorkspaceId};
 pub use crate::postgres::{PgOptions, PgStore};
 pub use crate::records::{
     Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, ParentLink,
-    PutOutcome, RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord,
-    StoredEvent, SubscriptionRecord, TERMINAL_STATUSES, TimerRecord, WorkflowRecord,
+    PutOutcome, RunFilter, RunInput, RunRecord, RunRef, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch,
+    ScheduleRecord, StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
+pub use crate::secrets::{SecretRecord, SecretStore, SecretSummary};
+pub use crate::sql::ownership::NODE_LEASE_PREFIX;
 pub use crate::sqlite::{CommitStats, SqliteOptions, SqliteStore, Synchronous};
-pub use crate::store::Store;
+pub use crate::status::RunStatus;
+pub use crate::store::{ClusterStore, EventStore, RunStore, ScheduleStore, Store, StoreLifecycle, WorkflowStore};
+
+/// Every area trait, for code that calls store methods on a concrete store type
+/// (`use baton_store::prelude::*;`); generic code bounded by [`Store`] needs none of it.
+pub mod prelude {
+    pub use crate::secrets::SecretStore;
+    pub use crate::store::{ClusterStore, EventStore, RunStore, ScheduleStore, Store, StoreLifecycle, WorkflowStore};
+}

@@ -2,17 +2,17 @@
 
 use serde_json::Value;
 
+use crate::ids::{OwnerEpoch, WorkspaceId};
+use crate::status::RunStatus;
+
 /// A point in time as unix milliseconds (UTC).
 pub type Millis = i64;
-
-/// Run statuses after which a run never changes again; all others are unfinished.
-pub const TERMINAL_STATUSES: [&str; 3] = ["completed", "faulted", "cancelled"];
 
 /// One deployed version of a workflow definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkflowRecord {
-    /// Tenant the workflow belongs to (`"default"` without auth).
-    pub workspace: String,
+    /// Tenant the workflow belongs to ([`WorkspaceId::DEFAULT`] without auth).
+    pub workspace: WorkspaceId,
     /// `document.namespace` of the definition.
     pub namespace: String,
     /// `document.name` of the definition.
@@ -28,7 +28,7 @@ pub struct WorkflowRecord {
     pub created_at: Millis,
 }
 
-/// What [`crate::Store::put_workflow`] did.
+/// What [`crate::WorkflowStore::put_workflow`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutOutcome {
     /// The version was new and is now stored.
@@ -46,41 +46,44 @@ pub struct ParentLink {
     pub effect_id: String,
 }
 
-/// A run to create with [`crate::Store::create_run`].
+/// The one request to create a run ([`crate::RunStore::create_run`]), with its first history
+/// entries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewRun {
-    /// Unique run id chosen by the caller (a duplicate is a [`crate::StoreError::Conflict`]).
+    /// Unique run id chosen by the caller (a duplicate is [`crate::ConflictKind::RunExists`]).
     pub id: String,
-    pub workspace: String,
+    pub workspace: WorkspaceId,
     pub namespace: String,
     pub name: String,
     pub version: String,
     /// Initial status, for example `pending` or `running`.
-    pub status: String,
+    pub status: RunStatus,
     /// The run's input document.
     pub input: Value,
     /// Opaque interpreter state; the run starts at state version 1.
     pub state: Value,
     pub parent: Option<ParentLink>,
     /// Client-chosen key that makes creating this run idempotent: unique per workspace (a
-    /// second run with the same key is a [`crate::StoreError::Conflict`]). `None`: no key.
+    /// second run with the same key is [`crate::ConflictKind::IdempotencyKeyTaken`]). `None`: no key.
     pub idempotency_key: Option<String>,
-    /// The node that runs it (its lease holder, see [`crate::Store::claim_run`]); `None` on a
-    /// single-process database, where the database lease decides.
+    /// The node that runs it (its lease holder, see [`crate::ClusterStore::claim_run`]); `None`
+    /// on a single-process database, where the database lease decides.
     pub owner: Option<String>,
     /// Creation time; also the first `updated_at`.
     pub created_at: Millis,
+    /// The run's first history entries, numbered from 1.
+    pub history: Vec<NewHistoryEntry>,
 }
 
 /// A stored run with its current state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
     pub id: String,
-    pub workspace: String,
+    pub workspace: WorkspaceId,
     pub namespace: String,
     pub name: String,
     pub version: String,
-    pub status: String,
+    pub status: RunStatus,
     pub input: Value,
     /// Set once the run completed (by the caller's checkpoint).
     pub output: Option<Value>,
@@ -88,16 +91,16 @@ pub struct RunRecord {
     pub error: Option<Value>,
     /// Opaque interpreter state.
     pub state: Value,
-    /// Optimistic concurrency token: 1 after creation, +1 per [`crate::Store::commit`].
+    /// Optimistic concurrency token: 1 after creation, +1 per [`crate::RunStore::commit`].
     pub state_version: i64,
     /// Sequence number of the run's last history entry (0 when it has none).
     pub last_seq: i64,
     pub parent: Option<ParentLink>,
     /// The node that runs it; `None`: unowned (single-process database, or never claimed).
     pub owner: Option<String>,
-    /// Fencing token: 0 at creation, +1 each time the run changes owner
-    /// ([`crate::Store::claim_run`], [`crate::Store::claim_orphan_runs`]).
-    pub owner_epoch: i64,
+    /// Fencing token: [`OwnerEpoch::INITIAL`] at creation, +1 each time the run changes owner
+    /// ([`crate::ClusterStore::claim_run`], [`crate::ClusterStore::claim_orphan_runs`]).
+    pub owner_epoch: OwnerEpoch,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -128,6 +131,9 @@ pub struct HistoryEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimerRecord {
     pub run_id: String,
+    /// The run's workspace (node-level scans such as [`crate::RunStore::due_timers`] see every
+    /// workspace).
+    pub workspace: WorkspaceId,
     /// Caller-chosen id, unique per run.
     pub timer_id: String,
     pub due_at: Millis,
@@ -147,7 +153,7 @@ pub struct StoredEvent {
     /// The whole CloudEvent as JSON (structured mode).
     pub event: Value,
     /// When Baton stored the event (unix ms); the retention window and
-    /// [`crate::Store::retained_events`] go by it.
+    /// [`crate::EventStore::retained_events`] go by it.
     pub received_at: Millis,
 }
 
@@ -157,7 +163,7 @@ pub struct SubscriptionRecord {
     pub run_id: String,
     /// Caller-chosen id, unique per run.
     pub subscription_id: String,
-    pub workspace: String,
+    pub workspace: WorkspaceId,
     /// Event types it can match; `None` = any type. `Some(vec![])` matches no type.
     pub types: Option<Vec<String>>,
     /// The engine's opaque subscription document.
@@ -170,11 +176,10 @@ pub struct SubscriptionRecord {
     pub created_at: Millis,
 }
 
-/// Which inbox items [`crate::Store::list_inbox`] returns, by `created_at`, `run_id`,
-/// `subscription_id`. `None` fields do not filter.
+/// Which inbox items of a workspace [`crate::EventStore::list_inbox`] returns, by `created_at`,
+/// `run_id`, `subscription_id`. `None` fields do not filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InboxFilter {
-    pub workspace: String,
     /// Only items whose inbox document's `assignees` array contains this string.
     pub assignee: Option<String>,
     /// Only items of runs of this workflow namespace.
@@ -194,6 +199,8 @@ pub struct InboxFilter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboxItem {
     pub run_id: String,
+    /// The run's workspace ([`crate::EventStore::overdue_inbox`] sees every workspace).
+    pub workspace: WorkspaceId,
     pub subscription_id: String,
     /// The run's workflow namespace, name and version.
     pub namespace: String,
@@ -216,8 +223,8 @@ pub struct Checkpoint {
     pub expected_version: i64,
     /// The run's `owner_epoch` when the committing node loaded or claimed it; a different stored
     /// epoch (another node took the run over) is a conflict: the fencing check.
-    pub expected_epoch: i64,
-    pub status: String,
+    pub expected_epoch: OwnerEpoch,
+    pub status: RunStatus,
     pub state: Value,
     pub output: Option<Value>,
     pub error: Option<Value>,
@@ -235,20 +242,20 @@ pub struct Checkpoint {
     pub subscriptions_set: Vec<SubscriptionRecord>,
     /// Subscription ids of this run to delete; unknown ids are ignored.
     pub subscriptions_cleared: Vec<String>,
-    /// Events (`source`, `id`) this run consumed: [`crate::Store::retained_events`] no longer
+    /// Events (`source`, `id`) this run consumed: [`crate::EventStore::retained_events`] no longer
     /// returns them to this run.
     pub events_consumed: Vec<(String, String)>,
-    /// Ids of the run's stored inputs ([`crate::Store::put_run_input`]) this step applied: they
+    /// Ids of the run's stored inputs ([`crate::ClusterStore::put_run_input`]) this step applied: they
     /// are deleted. A terminal status deletes every stored input of the run.
     pub inputs_consumed: Vec<i64>,
-    /// Inputs for other runs, stored with the step as by [`crate::Store::put_run_input`]
+    /// Inputs for other runs, stored with the step as by [`crate::ClusterStore::put_run_input`]
     /// (PostgreSQL notifies their owners): (run id, input document). An unknown or ended run
     /// gets none. A child run's end reaches its parent this way, atomically with the end.
     pub inputs_sent: Vec<(String, Value)>,
     pub updated_at: Millis,
 }
 
-/// An input stored for the node that owns its run ([`crate::Store::put_run_input`]).
+/// An input stored for the node that owns its run ([`crate::ClusterStore::put_run_input`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunInput {
     /// Grows with every input stored (the order they are applied in).
@@ -259,11 +266,11 @@ pub struct RunInput {
     pub created_at: Millis,
 }
 
-/// Which runs [`crate::Store::list_runs`] returns, newest first. `None` fields do not filter.
+/// Which runs of a workspace [`crate::RunStore::list_runs`] returns, newest first. `None` fields
+/// do not filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunFilter {
-    pub workspace: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<RunStatus>,
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub version: Option<String>,
@@ -281,11 +288,11 @@ pub struct RunFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSummary {
     pub id: String,
-    pub workspace: String,
+    pub workspace: WorkspaceId,
     pub namespace: String,
     pub name: String,
     pub version: String,
-    pub status: String,
+    pub status: RunStatus,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -293,7 +300,7 @@ pub struct RunSummary {
 /// The `schedule` of one deployed workflow version: when it fires next and what it fired last.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduleRecord {
-    pub workspace: String,
+    pub workspace: WorkspaceId,
     pub namespace: String,
     pub name: String,
     pub version: String,
@@ -309,11 +316,11 @@ pub struct ScheduleRecord {
     pub created_at: Millis,
 }
 
-/// A compare-and-set on a schedule ([`crate::Store::claim_schedule`]): applies only while the
+/// A compare-and-set on a schedule ([`crate::ScheduleStore::claim_schedule`]): applies only while the
 /// schedule's `next_due_at` is still `expected_due_at`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduleClaim {
-    pub workspace: String,
+    pub workspace: WorkspaceId,
     pub namespace: String,
     pub name: String,
     pub version: String,
@@ -326,7 +333,7 @@ pub struct ScheduleClaim {
 /// Which deployed workflow version a schedule belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleKey {
-    pub workspace: String,
+    pub workspace: WorkspaceId,
     pub namespace: String,
     pub name: String,
     pub version: String,
@@ -351,7 +358,7 @@ pub struct ScheduleMatch {
     pub received_at: Millis,
 }
 
-/// A request to hold a named lease (see [`crate::Store::acquire_lease`]).
+/// A request to hold a named lease (see [`crate::ClusterStore::acquire_lease`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseRequest {
     pub name: String,
@@ -372,4 +379,12 @@ pub struct Lease {
     /// Grows by one each time the lease changes hands (a fencing token).
     pub epoch: i64,
     pub expires_at: Millis,
+}
+
+/// A run found by a node-level scan ([`crate::RunStore::unfinished_runs`],
+/// [`crate::ClusterStore::claim_orphan_runs`]), with the workspace it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRef {
+    pub id: String,
+    pub workspace: WorkspaceId,
 }

@@ -4,10 +4,12 @@
 use serde_json::Value;
 
 use crate::error::StoreError;
+use crate::ids::{OwnerEpoch, WorkspaceId};
 use crate::records::{
-    Checkpoint, HistoryEntry, InboxItem, Lease, ParentLink, RunInput, RunRecord, RunSummary, StoredEvent,
-    SubscriptionRecord, TimerRecord, WorkflowRecord,
+    Checkpoint, HistoryEntry, InboxItem, Lease, NewRun, ParentLink, RunInput, RunRecord, RunRef, RunSummary,
+    StoredEvent, SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
+use crate::status::RunStatus;
 
 /// Typed access to the columns of one result row. A missing column, a value of the wrong type
 /// or a document that is not JSON is a [`StoreError::Encoding`].
@@ -23,7 +25,7 @@ pub(crate) trait RecordRow {
 /// Columns: workspace, namespace, name, version, definition, max_concurrency, created_at.
 pub(crate) fn workflow(row: &impl RecordRow) -> Result<WorkflowRecord, StoreError> {
     Ok(WorkflowRecord {
-        workspace: row.text("workspace")?,
+        workspace: WorkspaceId::new(row.text("workspace")?),
         namespace: row.text("namespace")?,
         name: row.text("name")?,
         version: row.text("version")?,
@@ -48,11 +50,11 @@ pub(crate) fn run(row: &impl RecordRow) -> Result<RunRecord, StoreError> {
     };
     Ok(RunRecord {
         id: row.text("id")?,
-        workspace: row.text("workspace")?,
+        workspace: WorkspaceId::new(row.text("workspace")?),
         namespace: row.text("namespace")?,
         name: row.text("name")?,
         version: row.text("version")?,
-        status: row.text("status")?,
+        status: RunStatus::parse(&row.text("status")?)?,
         input: row.json("input")?,
         output: row.optional_json("output")?,
         error: row.optional_json("error")?,
@@ -61,7 +63,7 @@ pub(crate) fn run(row: &impl RecordRow) -> Result<RunRecord, StoreError> {
         last_seq: row.int("last_seq")?,
         parent,
         owner: row.optional_text("owner")?,
-        owner_epoch: row.int("owner_epoch")?,
+        owner_epoch: OwnerEpoch(row.int("owner_epoch")?),
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
     })
@@ -87,11 +89,11 @@ pub(crate) fn named_lease(row: &impl RecordRow) -> Result<(String, Lease), Store
 pub(crate) fn summary(row: &impl RecordRow) -> Result<RunSummary, StoreError> {
     Ok(RunSummary {
         id: row.text("id")?,
-        workspace: row.text("workspace")?,
+        workspace: WorkspaceId::new(row.text("workspace")?),
         namespace: row.text("namespace")?,
         name: row.text("name")?,
         version: row.text("version")?,
-        status: row.text("status")?,
+        status: RunStatus::parse(&row.text("status")?)?,
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
     })
@@ -108,9 +110,52 @@ pub(crate) fn history_entry(row: &impl RecordRow) -> Result<HistoryEntry, StoreE
     })
 }
 
-/// Columns: run_id, timer_id, due_at.
+/// Columns: run_id, workspace, timer_id, due_at.
 pub(crate) fn timer(row: &impl RecordRow) -> Result<TimerRecord, StoreError> {
-    Ok(TimerRecord { run_id: row.text("run_id")?, timer_id: row.text("timer_id")?, due_at: row.int("due_at")? })
+    Ok(TimerRecord {
+        run_id: row.text("run_id")?,
+        workspace: WorkspaceId::new(row.text("workspace")?),
+        timer_id: row.text("timer_id")?,
+        due_at: row.int("due_at")?,
+    })
+}
+
+/// Columns: id, workspace.
+pub(crate) fn run_ref(row: &impl RecordRow) -> Result<RunRef, StoreError> {
+    Ok(RunRef { id: row.text("id")?, workspace: WorkspaceId::new(row.text("workspace")?) })
+}
+
+/// The record [`crate::RunStore::create_run`] writes for `run`, without reading it back.
+pub(crate) fn created_run(run: NewRun) -> RunRecord {
+    RunRecord {
+        id: run.id,
+        workspace: run.workspace,
+        namespace: run.namespace,
+        name: run.name,
+        version: run.version,
+        status: run.status,
+        input: run.input,
+        output: None,
+        error: None,
+        state: run.state,
+        state_version: 1,
+        last_seq: run.history.len() as i64,
+        parent: run.parent,
+        owner: run.owner,
+        owner_epoch: OwnerEpoch::INITIAL,
+        created_at: run.created_at,
+        updated_at: run.created_at,
+    }
+}
+
+/// A JSON document as the text both backends bind (PostgreSQL casts it to `json`).
+pub(crate) fn encode_json(value: &Value) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|err| StoreError::Encoding(format!("cannot encode JSON: {err}")))
+}
+
+/// [`encode_json`] of an optional document.
+pub(crate) fn encode_optional_json(value: Option<&Value>) -> Result<Option<String>, StoreError> {
+    value.map(encode_json).transpose()
 }
 
 /// Columns: id, source, type, time, event, received_at.
@@ -138,7 +183,7 @@ pub(crate) fn subscription(row: &impl RecordRow) -> Result<SubscriptionRecord, S
     Ok(SubscriptionRecord {
         run_id: row.text("run_id")?,
         subscription_id: row.text("subscription_id")?,
-        workspace: row.text("workspace")?,
+        workspace: WorkspaceId::new(row.text("workspace")?),
         types,
         subscription: row.json("subscription")?,
         inbox: row.optional_json("inbox")?,
@@ -147,11 +192,12 @@ pub(crate) fn subscription(row: &impl RecordRow) -> Result<SubscriptionRecord, S
     })
 }
 
-/// Columns: run_id, subscription_id, namespace, name, version, inbox (not null), deadline_at,
-/// created_at, subscription.
+/// Columns: run_id, workspace, subscription_id, namespace, name, version, inbox (not null),
+/// deadline_at, created_at, subscription.
 pub(crate) fn inbox_item(row: &impl RecordRow) -> Result<InboxItem, StoreError> {
     Ok(InboxItem {
         run_id: row.text("run_id")?,
+        workspace: WorkspaceId::new(row.text("workspace")?),
         subscription_id: row.text("subscription_id")?,
         namespace: row.text("namespace")?,
         name: row.text("name")?,

@@ -6,6 +6,7 @@ pub mod events;
 pub mod inbox;
 pub mod run;
 pub mod runs;
+pub mod secrets;
 pub mod serve;
 pub mod validate;
 pub mod watch;
@@ -13,7 +14,6 @@ pub mod watch;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use serde_json::Value;
 
 use baton_server::server::{Refusal, ServerError, WorkflowSource};
 use baton_store::{SqliteOptions, SqliteStore};
@@ -93,22 +93,10 @@ pub fn server_error(err: ServerError, workflows: Option<&Path>) -> anyhow::Error
         }
         ServerError::Lease(err @ baton_server::lease::LeaseError::Held { .. }) => UsageError(err.to_string()).into(),
         ServerError::Lease(err) => anyhow::Error::new(err).context("cannot take the database lease"),
+        err @ ServerError::NoSecretKey => UsageError(err.to_string()).into(),
         err @ (ServerError::Sinks(_) | ServerError::Listen { .. }) => {
             UsageError(format!("{:#}", anyhow::Error::new(err))).into()
         }
         err => err.into(),
     }
-}
-
-/// `--secret NAME=VALUE` pairs as the `$secrets` object.
-pub fn parse_secrets(pairs: &[String]) -> anyhow::Result<Value> {
-    let mut secrets = serde_json::Map::new();
-    for pair in pairs {
-        let (name, value) = pair.split_once('=').ok_or_else(|| {
-            UsageError(format!("--secret {name:?} must be NAME=VALUE", name = pair.split('=').next().unwrap_or("")))
-        })?;
-        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
-        secrets.insert(name.to_owned(), value);
-    }
-    Ok(Value::Object(secrets))
 }

@@ -8,13 +8,15 @@ use serde_json::Value;
 
 use baton_core::state::RunStatus;
 use baton_server::api::ApiEngine;
-use baton_server::engine::{EngineError, RunOutcome};
+use baton_server::engine::{CreateRun, EngineError, RunOutcome};
 use baton_server::outbound::egress::EgressPolicy;
 use baton_server::server::{Server, ServerConfig};
-use baton_store::Store;
+use baton_store::WorkspaceId;
+use baton_store::prelude::*;
 
 use crate::cli::RunArgs;
-use crate::commands::{UsageError, parse_secrets, read_folder, server_error, sqlite_only};
+use crate::commands::secrets::{collect_secrets, secret_key};
+use crate::commands::{UsageError, read_folder, server_error, sqlite_only};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.file)
@@ -22,7 +24,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let input = parse_input(&args.input)?;
     sqlite_only(&args.db.db)?;
     let mut config = ServerConfig::local(&args.db.db);
-    config.secrets = parse_secrets(&args.secrets)?;
+    config.secrets = collect_secrets(&args.secrets.pairs, args.secrets.secret_file.as_deref())?;
+    config.secret_key = secret_key(args.secrets.secret_key_file.as_deref())?;
     config.egress =
         EgressPolicy { allow_loopback: args.allow_private_network, allow_private: args.allow_private_network };
     config.observer = crate::progress::observer();
@@ -43,8 +46,11 @@ async fn drive(server: &Server, args: &RunArgs, text: &str, input: Value) -> any
     let engine = server.engine();
     let workflow = deploy(engine, text, &args.file.display().to_string()).await?;
     let run_id = match &args.run_id {
-        Some(run_id) if server.store().get_run(run_id).await?.is_some() => run_id.clone(),
-        requested => engine.create_run(&workflow, input, requested.clone()).await?,
+        Some(run_id) if server.store().get_run(&WorkspaceId::DEFAULT, run_id).await?.is_some() => run_id.clone(),
+        requested => engine
+            .create(CreateRun { run_id: requested.clone(), ..CreateRun::new(&workflow, input) })
+            .await
+            .map(|created| created.record.id)?,
     };
     tracing::info!(run_id = %run_id, "driving run");
     Ok(engine.drive(&run_id).await?)

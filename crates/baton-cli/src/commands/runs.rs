@@ -6,11 +6,13 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use baton_store::{RunFilter, RunSummary, Store};
+use baton_store::prelude::*;
+use baton_store::{RunFilter, RunSummary};
 
 use crate::cli::{ListArgs, ShowArgs, SignalArgs, SourceArgs};
 use crate::client::{Client, RunQuery, Signal, cli_error};
 use crate::commands::{UsageError, open_store, print_data};
+use baton_store::WorkspaceId;
 
 /// Most history entries `runs show` prints.
 const HISTORY_LIMIT: u32 = 10_000;
@@ -124,14 +126,14 @@ async fn list_local(
 ) -> anyhow::Result<Vec<Value>> {
     let store = open_store(db).await?;
     let filter = RunFilter {
-        status: args.status.clone(),
+        status: args.status.as_deref().map(baton_store::RunStatus::parse).transpose()?,
         namespace: workflow.map(|w| w.namespace.clone()),
         name: workflow.map(|w| w.name.clone()),
         version: workflow.and_then(|w| w.version.clone()),
         limit: args.limit,
         ..RunFilter::default()
     };
-    let runs = store.list_runs(filter).await?;
+    let runs = store.list_runs(&WorkspaceId::DEFAULT, filter).await?;
     store.close().await;
     Ok(runs.iter().map(summary_json).collect())
 }
@@ -188,8 +190,8 @@ async fn show_server(client: &Client, id: &str) -> anyhow::Result<Value> {
 
 async fn show_local(db: &std::path::Path, id: &str) -> anyhow::Result<Value> {
     let store = open_store(db).await?;
-    let run = store.get_run(id).await?.ok_or_else(|| UsageError(format!("no run {id}")))?;
-    let history = store.history(id, 0, HISTORY_LIMIT).await?;
+    let run = store.get_run(&WorkspaceId::DEFAULT, id).await?.ok_or_else(|| UsageError(format!("no run {id}")))?;
+    let history = store.history(&WorkspaceId::DEFAULT, id, 0, HISTORY_LIMIT).await?;
     let history: Vec<_> = history
         .iter()
         .map(|entry| json!({"seq": entry.seq, "at": timestamp(entry.at), "type": entry.kind, "task": entry.task, "data": entry.data}))

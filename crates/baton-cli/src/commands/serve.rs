@@ -16,7 +16,8 @@ use baton_server::server::{Database, Role, Server, ServerConfig, ServerError};
 use baton_store::{PgOptions, SqliteOptions};
 
 use crate::cli::ServeArgs;
-use crate::commands::{parse_secrets, read_folder, server_error};
+use crate::commands::secrets::{collect_secrets, secret_key};
+use crate::commands::{read_folder, server_error};
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = config(&args)?;
@@ -76,7 +77,8 @@ fn config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         database,
         role: Role::Serve { listen: args.listen },
         workflows,
-        secrets: parse_secrets(&args.secrets)?,
+        secrets: collect_secrets(&args.secrets.pairs, args.secrets.secret_file.as_deref())?,
+        secret_key: secret_key(args.secrets.secret_key_file.as_deref())?,
         egress: EgressPolicy { allow_loopback, allow_private: args.allow_private_network },
         rewrites: Vec::new(),
         stand_ins: args.stand_ins,

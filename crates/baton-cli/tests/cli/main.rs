@@ -7,5 +7,6 @@ mod conformance;
 mod crash;
 mod outage;
 mod run;
+mod secrets;
 mod server_crash;
 mod support;

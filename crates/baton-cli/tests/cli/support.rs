@@ -45,6 +45,9 @@ impl Drop for Served {
     }
 }
 
+/// The secret key of the servers [`serve`] starts (64 hex digits).
+pub const TEST_SECRET_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
 /// Starts `baton serve --listen 127.0.0.1:PORT --allow-private-network ARGS…` on a free port,
 /// appending its output to `log`; returns it and its base URL once `/healthz` answers.
 pub async fn serve(args: &[&std::ffi::OsStr], log: &Path, http: &reqwest::Client) -> (Served, String) {
@@ -56,6 +59,8 @@ pub async fn serve(args: &[&std::ffi::OsStr], log: &Path, http: &reqwest::Client
         .env_remove("BATON_DB")
         .env_remove("BATON_DATABASE_URL")
         .env("BATON_LOG", "warn,baton_server=info")
+        // Every node of a PostgreSQL test shares one secret key, as a deployment would.
+        .env("BATON_SECRET_KEY", TEST_SECRET_KEY)
         .stdin(std::process::Stdio::null())
         .stdout(log_file.try_clone().unwrap())
         .stderr(log_file)

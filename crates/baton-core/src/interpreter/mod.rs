@@ -174,7 +174,11 @@ impl Machine<'_> {
                 }
                 Work::Produce { frame, raw_output, directive } => self.produce(frame, raw_output, directive),
                 Work::ChildDone { parent, slot, output, directive } => self.child_done(parent, slot, output, directive),
-                Work::Fail { frame, error } => self.fail(frame, error),
+                Work::Fail { frame, error } => {
+                    // Errors can quote what a step built from secrets (a URL, an echoed token).
+                    let error = crate::redact::redact_error(error, self.context.secrets);
+                    self.fail(frame, error)
+                }
                 Work::ChildFailed { parent, error } => self.child_failed(parent, error),
             }
         }

@@ -177,7 +177,7 @@ impl From<RunSummary> for RunListItem {
         RunListItem {
             id: run.id,
             workflow: WorkflowId { namespace: run.namespace, name: run.name, version: run.version },
-            status: run.status,
+            status: run.status.to_string(),
             created_at: rfc3339(run.created_at),
             updated_at: rfc3339(run.updated_at),
         }

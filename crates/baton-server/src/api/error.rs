@@ -49,6 +49,8 @@ pub enum ApiError {
     InvalidEvent(Vec<String>),
     #[error("inbox item {0} not found")]
     ItemNotFound(String),
+    #[error("secret {0} not found")]
+    SecretNotFound(String),
     /// The item's run no longer waits for it.
     #[error("inbox item {0} is closed")]
     ItemClosed(String),
@@ -119,6 +121,7 @@ impl ApiError {
             ApiError::WorkflowNotFound { .. }
             | ApiError::RunNotFound(_)
             | ApiError::ItemNotFound(_)
+            | ApiError::SecretNotFound(_)
             | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::UnknownTaskReference(_) | ApiError::InvalidResponse { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -146,6 +149,7 @@ impl ApiError {
             ApiError::SignalRefused { .. } => ("signal-refused", "the run's status does not allow this signal"),
             ApiError::InvalidEvent(_) => ("invalid-event", "the CloudEvent is not valid"),
             ApiError::ItemNotFound(_) => ("item-not-found", "inbox item not found"),
+            ApiError::SecretNotFound(_) => ("secret-not-found", "secret not found"),
             ApiError::ItemClosed(_) => ("item-closed", "the inbox item is no longer open"),
             ApiError::InvalidResponse { .. } => ("invalid-response", "the response does not match the item's form"),
             ApiError::ItemUnanswerable { .. } => {
@@ -206,6 +210,10 @@ impl ApiError {
             ApiError::ItemNotFound(item) => {
                 problem.detail = Some(format!("no inbox item with id {item:?}"));
                 problem.instance = Some(format!("/api/v1/inbox/{item}"));
+            }
+            ApiError::SecretNotFound(name) => {
+                problem.detail = Some(format!("the workspace has no secret {name:?}"));
+                problem.instance = Some(format!("/api/v1/secrets/{name}"));
             }
             ApiError::ItemClosed(item) => {
                 problem.detail = Some(format!("the run no longer waits for item {item}: nothing was changed"));
@@ -280,7 +288,8 @@ impl From<EngineError> for ApiError {
                 ApiError::SignalRefused { run_id, status: status.into(), signal: signal.into() }
             }
             EngineError::InvalidEvent(problems) => ApiError::InvalidEvent(problems),
-            err @ EngineError::CorruptRun { .. } => ApiError::Internal(err.to_string()),
+            err @ (EngineError::CorruptRun { .. } | EngineError::Seal(_)) => ApiError::Internal(err.to_string()),
+            EngineError::Secrets(err) => err.into(),
         }
     }
 }

@@ -18,13 +18,13 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use baton_core::state::HistoryEvent;
-use baton_store::{HistoryEntry, Store};
+use baton_store::{HistoryEntry, RunStore};
 
 use crate::api::dto::{HistoryItem, HistoryPage, HistoryQuery, RunHistoryItem, rfc3339};
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::{ApiPath, ApiQuery};
 use crate::api::{ApiEngine, AppState, SSE_KEEP_ALIVE, record_run_id};
-use crate::engine::RunUpdate;
+use crate::engine::{DEFAULT_WORKSPACE, RunUpdate};
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1_000;
@@ -91,7 +91,7 @@ pub(crate) async fn run_history(
     if wants_stream {
         // Subscribe before checking the run, so nothing committed from here on is missed.
         let updates = state.engine.subscribe();
-        if store.get_run(&run_id).await?.is_none() {
+        if store.get_run(&DEFAULT_WORKSPACE, &run_id).await?.is_none() {
             return Err(ApiError::RunNotFound(run_id));
         }
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
@@ -104,10 +104,10 @@ pub(crate) async fn run_history(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::InvalidRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
     }
-    if store.get_run(&run_id).await?.is_none() {
+    if store.get_run(&DEFAULT_WORKSPACE, &run_id).await?.is_none() {
         return Err(ApiError::RunNotFound(run_id));
     }
-    let mut entries = store.history(&run_id, after, limit + 1).await?;
+    let mut entries = store.history(&DEFAULT_WORKSPACE, &run_id, after, limit + 1).await?;
     let next_cursor = match entries.len() > limit as usize {
         true => {
             entries.truncate(limit as usize);
@@ -203,7 +203,7 @@ impl Follower {
         let engine = self.engine.clone();
         let store = engine.store();
         loop {
-            let page = match store.history(&self.run_id, self.last_sent, CATCH_UP_PAGE).await {
+            let page = match store.history(&DEFAULT_WORKSPACE, &self.run_id, self.last_sent, CATCH_UP_PAGE).await {
                 Ok(page) => page,
                 Err(err) => {
                     tracing::warn!(run_id = %self.run_id, error = %err, "cannot read history for a stream");
@@ -220,11 +220,11 @@ impl Follower {
                 break;
             }
         }
-        match store.get_run(&self.run_id).await {
-            Ok(Some(record)) if baton_store::TERMINAL_STATUSES.contains(&record.status.as_str()) => {
+        match store.get_run(&DEFAULT_WORKSPACE, &self.run_id).await {
+            Ok(Some(record)) if record.status.is_terminal() => {
                 // Anything committed before the run ended is in the store; read once more in
                 // case the end was committed after the pages above.
-                match store.history(&self.run_id, self.last_sent, CATCH_UP_PAGE).await {
+                match store.history(&DEFAULT_WORKSPACE, &self.run_id, self.last_sent, CATCH_UP_PAGE).await {
                     Ok(rest) => {
                         for entry in rest {
                             if self.send_stored(entry).await == Flow::Stop {

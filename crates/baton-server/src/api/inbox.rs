@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use baton_core::compile::CompiledKind;
 use baton_core::events::{FilterRole, Subscription, matches, validate_cloud_event};
 use baton_core::expr::strip_runtime_expression;
-use baton_store::{InboxFilter, InboxItem, RunRecord, Store};
+use baton_store::{EventStore, InboxFilter, InboxItem, RunRecord, RunStore};
 
 use crate::api::dto::{InboxItemInfo, InboxPage, InboxQuery, RespondRequest, RespondResult, WorkflowId, rfc3339};
 use crate::api::error::{ApiError, Problem};
@@ -86,7 +86,6 @@ pub(crate) async fn list_inbox(
     };
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let filter = InboxFilter {
-        workspace: DEFAULT_WORKSPACE.into(),
         assignee: query.assignee.filter(|assignee| !assignee.is_empty()),
         namespace,
         name,
@@ -95,7 +94,7 @@ pub(crate) async fn list_inbox(
         limit: limit + 1,
         after,
     };
-    let mut items = state.engine.store().list_inbox(filter).await?;
+    let mut items = state.engine.store().list_inbox(&DEFAULT_WORKSPACE, filter).await?;
     let next_cursor = match items.len() > limit as usize {
         true => {
             items.truncate(limit as usize);
@@ -186,8 +185,8 @@ pub(crate) async fn respond(
     record_run_id(run_id);
     let store = state.engine.store();
     let event_id = response_event_id(&item, &request.data);
-    let Some(run) = store.get_run(run_id).await? else { return Err(ApiError::ItemNotFound(item)) };
-    let record = match store.subscription(run_id, subscription_id).await? {
+    let Some(run) = store.get_run(&DEFAULT_WORKSPACE, run_id).await? else { return Err(ApiError::ItemNotFound(item)) };
+    let record = match store.subscription(&DEFAULT_WORKSPACE, run_id, subscription_id).await? {
         Some(record) if record.inbox.is_none() => return Err(ApiError::ItemNotFound(item)),
         Some(record) if !is_terminal(&run) => record,
         // No longer open: the same response again is a replay, another one is refused.
@@ -215,7 +214,7 @@ pub(crate) async fn respond(
     let now = now_ms();
     let event = response_event(&subscription, &event_id, request.data, now).map_err(unanswerable)?;
     let source = event["source"].as_str().unwrap_or(DEFAULT_RESPONSE_SOURCE).to_owned();
-    if store.get_event(&source, &event_id).await?.is_some() {
+    if store.get_event(&DEFAULT_WORKSPACE, &source, &event_id).await?.is_some() {
         return Ok(answer(&item, run_id, &event_id, false));
     }
     validate_cloud_event(&event)
@@ -245,7 +244,7 @@ pub(crate) async fn respond(
 }
 
 fn is_terminal(run: &RunRecord) -> bool {
-    baton_core::state::RunStatus::parse(&run.status).is_some_and(|status| status.is_terminal())
+    run.status.is_terminal()
 }
 
 /// `202` when taken now, `200` with `Idempotency-Replayed: true` when taken before.
@@ -289,7 +288,7 @@ async fn closed(engine: &ApiEngine, run: &RunRecord, item: &str, event_id: &str)
         Err(err) => return Err(err.into()),
     }
     for source in &sources {
-        if engine.store().get_event(source, event_id).await?.is_some() {
+        if engine.store().get_event(&DEFAULT_WORKSPACE, source, event_id).await?.is_some() {
             return Ok(answer(item, &run.id, event_id, false));
         }
     }

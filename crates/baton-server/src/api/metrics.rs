@@ -21,7 +21,7 @@ use tokio::sync::{Mutex, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use baton_core::state::RunStatus;
-use baton_store::Store;
+use baton_store::RunStore;
 
 use crate::api::ApiEngine;
 use crate::api::error::ApiError;
@@ -220,7 +220,13 @@ impl Metrics {
     /// Refreshes the state gauges and renders every metric.
     pub(crate) async fn render(&self, engine: &ApiEngine) -> Result<String, ApiError> {
         let _scrape = self.scrape.lock().await;
-        let counts: HashMap<String, u64> = engine.store().count_runs_by_status().await?.into_iter().collect();
+        let counts: HashMap<String, u64> = engine
+            .store()
+            .count_runs_by_status()
+            .await?
+            .into_iter()
+            .map(|(status, n)| (status.to_string(), n))
+            .collect();
         for status in RunStatus::ALL {
             let count = counts.get(status.as_str()).copied().unwrap_or(0);
             self.runs.get_or_create(&StatusLabel { status: status.as_str().into() }).set(saturating_i64(count));

@@ -16,7 +16,9 @@ mod metrics;
 mod ops;
 mod runs;
 mod schema;
+mod secrets;
 mod workflows;
+mod workspace;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -88,6 +90,7 @@ pub struct Api {
         (name = "runs", description = "Start, inspect, follow and signal runs"),
         (name = "events", description = "CloudEvents into the runs that wait for them"),
         (name = "inbox", description = "Human input: the items runs wait for, and answering them"),
+        (name = "secrets", description = "The workspace's secrets: written and listed, never read back"),
         (name = "operations", description = "Health, readiness, metrics, API description")
     )
 )]
@@ -113,6 +116,8 @@ impl Api {
             .routes(routes!(events::send_events))
             .routes(routes!(inbox::list_inbox))
             .routes(routes!(inbox::respond))
+            .routes(routes!(secrets::list_secrets))
+            .routes(routes!(secrets::put_secret, secrets::delete_secret))
             .routes(routes!(ops::healthz))
             .routes(routes!(ops::readyz))
             .routes(routes!(ops::metrics))

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use baton_store::Store;
+use baton_store::StoreLifecycle;
 
 use crate::api::AppState;
 use crate::api::dto::ProbeStatus;

@@ -12,7 +12,7 @@ use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use baton_core::state::{RunState, RunStatus};
-use baton_store::{RunFilter, RunRecord, Store, StoreError};
+use baton_store::{RunFilter, RunRecord, RunStatus as StoreStatus, RunStore, Store, StoreError};
 
 use crate::api::dto::{
     ListRunsQuery, RunDetail, RunList, RunListItem, RunResult, RunStatusBody, StartMode, StartRunQuery,
@@ -21,7 +21,7 @@ use crate::api::dto::{
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::{ApiEngine, AppState, record_run_id};
-use crate::engine::{DEFAULT_WORKSPACE, EngineError, Signal};
+use crate::engine::{CreateRun, DEFAULT_WORKSPACE, EngineError, Signal};
 
 /// Default and largest wait of a synchronous start.
 const DEFAULT_WAIT_MS: u64 = 30_000;
@@ -108,17 +108,14 @@ pub(crate) async fn start_run(
     // Creating and starting the run must not depend on this request living on: the task runs
     // to its end even if the client disconnects and this handler is dropped.
     let engine = state.engine.clone();
-    let workflow = deployed.workflow.clone();
     let input = request.input;
     let created = tokio::spawn(async move {
-        let (run_id, created) = match idempotency_key {
-            Some(key) => engine.create_run_idempotent(&workflow, input, metadata, &key).await?,
-            None => (engine.create_run_with_metadata(&workflow, input, metadata).await?, true),
-        };
-        if created {
-            engine.start(&run_id).await?;
+        let request = CreateRun { metadata, idempotency_key, ..CreateRun::new(&deployed.workflow, input) };
+        let created = engine.create(request).await?;
+        if created.created {
+            engine.start_created(&created.record, &deployed);
         }
-        Ok::<_, EngineError>((run_id, created))
+        Ok::<_, EngineError>((created.record.id, created.created))
     })
     .await
     .map_err(|err| ApiError::Internal(format!("run creation task failed: {err}")))?;
@@ -129,7 +126,7 @@ pub(crate) async fn start_run(
     let mut response = match query.mode.unwrap_or_default() {
         StartMode::Background => {
             let record = load_run(&state.engine, &run_id).await?;
-            let body = RunStatusBody { id: run_id.clone(), status: record.status };
+            let body = RunStatusBody { id: run_id.clone(), status: record.status.to_string() };
             (StatusCode::ACCEPTED, [(header::LOCATION, format!("/api/v1/runs/{run_id}"))], Json(body)).into_response()
         }
         StartMode::Sync => {
@@ -149,7 +146,7 @@ pub(crate) async fn start_run(
             };
             let body = RunResult {
                 id: record.id,
-                status: record.status,
+                status: record.status.to_string(),
                 output: record.output,
                 error: record.error,
                 history_cursor: record.last_seq,
@@ -193,7 +190,7 @@ async fn task_outputs(
     let mut outputs = Map::new();
     let mut after = 0;
     loop {
-        let page = store.history(run_id, after, PAGE).await?;
+        let page = store.history(&DEFAULT_WORKSPACE, run_id, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         let n_entries = page.len();
@@ -214,7 +211,7 @@ async fn task_outputs(
 }
 
 async fn load_run(engine: &ApiEngine, run_id: &str) -> Result<RunRecord, ApiError> {
-    engine.store().get_run(run_id).await?.ok_or_else(|| ApiError::RunNotFound(run_id.into()))
+    engine.store().get_run(&DEFAULT_WORKSPACE, run_id).await?.ok_or_else(|| ApiError::RunNotFound(run_id.into()))
 }
 
 /// List runs, newest first
@@ -235,20 +232,22 @@ pub(crate) async fn list_runs(
 ) -> Result<Json<RunList>, ApiError> {
     const DEFAULT_LIMIT: u32 = 50;
     const MAX_LIMIT: u32 = 500;
-    if let Some(status) = &query.status
-        && RunStatus::parse(status).is_none()
-    {
-        return Err(ApiError::InvalidRequest(format!(
-            "unknown status {status:?}: expected pending, running, waiting, suspended, cancelled, faulted or completed"
-        )));
-    }
+    let status = match query.status.as_deref().map(StoreStatus::parse) {
+        None => None,
+        Some(Ok(status)) => Some(status),
+        Some(Err(_)) => {
+            return Err(ApiError::InvalidRequest(format!(
+                "unknown status {:?}: expected pending, running, waiting, suspended, cancelled, faulted or completed",
+                query.status.unwrap_or_default()
+            )));
+        }
+    };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::InvalidRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
     }
     let filter = RunFilter {
-        workspace: Some(DEFAULT_WORKSPACE.into()),
-        status: query.status,
+        status,
         namespace: query.namespace,
         name: query.name,
         version: query.version,
@@ -258,7 +257,7 @@ pub(crate) async fn list_runs(
         limit: limit + 1,
         before: query.cursor,
     };
-    let mut runs = match state.engine.store().list_runs(filter).await {
+    let mut runs = match state.engine.store().list_runs(&DEFAULT_WORKSPACE, filter).await {
         Ok(runs) => runs,
         Err(StoreError::NotFound(_)) => return Err(ApiError::InvalidRequest("unknown cursor".into())),
         Err(err) => return Err(err.into()),
@@ -308,7 +307,7 @@ pub(crate) async fn get_run(
     Ok(Json(RunDetail {
         id: record.id,
         workflow: WorkflowId { namespace: record.namespace, name: record.name, version: record.version },
-        status: record.status,
+        status: record.status.to_string(),
         input: record.input,
         metadata,
         output: record.output,
@@ -397,5 +396,5 @@ async fn signal(state: AppState, run_id: String, signal: Signal) -> Result<Respo
     };
     let _ = tokio::time::timeout(SIGNAL_WAIT, state.engine.wait_for(&run_id, taken)).await;
     let record = load_run(&state.engine, &run_id).await?;
-    Ok((StatusCode::ACCEPTED, Json(RunStatusBody { id: record.id, status: record.status })).into_response())
+    Ok((StatusCode::ACCEPTED, Json(RunStatusBody { id: record.id, status: record.status.to_string() })).into_response())
 }

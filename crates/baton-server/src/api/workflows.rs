@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use baton_store::{PutOutcome, Store, StoreError};
+use baton_store::{ConflictKind, PutOutcome, StoreError, WorkflowStore};
 
 use crate::api::AppState;
 use crate::api::dto::{DeployQuery, WorkflowDetail, WorkflowInfo, WorkflowList};
@@ -48,13 +48,15 @@ pub(crate) async fn deploy_workflow(
     }
     let (deployed, outcome) = match state.engine.deploy_with_outcome(&text, query.concurrency).await {
         Ok(deployed) => deployed,
-        Err(EngineError::Store(StoreError::Conflict(message))) => return Err(ApiError::WorkflowConflict(message)),
+        Err(EngineError::Store(StoreError::Conflict(kind @ ConflictKind::WorkflowRedefined { .. }))) => {
+            return Err(ApiError::WorkflowConflict(kind.to_string()));
+        }
         Err(err) => return Err(err.into()),
     };
     let workflow = &deployed.workflow;
     let (namespace, name, version) = (workflow.namespace(), workflow.name(), workflow.version());
     let record =
-        state.engine.store().get_workflow(DEFAULT_WORKSPACE, namespace, name, version).await?.ok_or_else(|| {
+        state.engine.store().get_workflow(&DEFAULT_WORKSPACE, namespace, name, version).await?.ok_or_else(|| {
             ApiError::Internal(format!("deployed workflow {namespace}/{name}:{version} is not stored"))
         })?;
     let body = Json(WorkflowInfo::from(&record));
@@ -76,7 +78,7 @@ pub(crate) async fn deploy_workflow(
     responses((status = 200, description = "Every deployed version", body = WorkflowList))
 )]
 pub(crate) async fn list_workflows(State(state): State<AppState>) -> Result<Json<WorkflowList>, ApiError> {
-    let records = state.engine.store().list_workflows(DEFAULT_WORKSPACE).await?;
+    let records = state.engine.store().list_workflows(&DEFAULT_WORKSPACE).await?;
     Ok(Json(WorkflowList { items: records.iter().map(WorkflowInfo::from).collect() }))
 }
 
@@ -102,7 +104,7 @@ pub(crate) async fn get_workflow(
     let record = state
         .engine
         .store()
-        .get_workflow(DEFAULT_WORKSPACE, &namespace, &name, &version)
+        .get_workflow(&DEFAULT_WORKSPACE, &namespace, &name, &version)
         .await?
         .ok_or(ApiError::WorkflowNotFound { namespace, name, version })?;
     let info = WorkflowInfo::from(&record);

@@ -19,13 +19,18 @@ use baton_core::error::WorkflowError;
 use baton_core::state::{Command, RunState, StepInput, StepOutput};
 use baton_core::{StepContext, in_flight, step};
 use baton_model::error_types::StandardError;
-use baton_store::{Checkpoint, NewHistoryEntry, ParentLink, Store, StoreError, TERMINAL_STATUSES};
+use baton_store::{
+    Checkpoint, ConflictKind, NewHistoryEntry, OwnerEpoch, ParentLink, RunStatus as StoreStatus, Store, StoreError,
+    WorkspaceId,
+};
 
 use crate::clock::now_ms;
 use crate::engine::effects::{child_result, perform_call, start_subflow};
 use crate::engine::events::{stored_event, subscription_record};
 use crate::engine::recovery::retry_transient;
+use crate::engine::status::to_store;
 use crate::engine::{Delivery, Deployed, Engine, EngineError, RunUpdate};
+use crate::secrets::{VaultError, open_state, run_secrets, seal_state};
 
 /// A run loaded into memory, with the channel its inputs arrive on.
 struct Actor<S: Store + Clone> {
@@ -34,9 +39,11 @@ struct Actor<S: Store + Clone> {
     state: RunState,
     version: i64,
     /// The run's `owner_epoch` this actor writes under (the fencing token).
-    epoch: i64,
+    epoch: OwnerEpoch,
     last_seq: i64,
     parent: Option<ParentLink>,
+    /// The run's workspace, whose secrets its steps read.
+    workspace: WorkspaceId,
     mailbox: mpsc::UnboundedReceiver<Delivery>,
 }
 
@@ -101,7 +108,7 @@ impl<S: Store + Clone> Actor<S> {
     ) -> Result<Loaded<S>, EngineError> {
         let store = &engine.inner.store;
         let load =
-            || async { store.get_run(run_id).await?.ok_or_else(|| StoreError::NotFound(format!("run {run_id}"))) };
+            || async { store.load_run(run_id).await?.ok_or_else(|| StoreError::NotFound(format!("run {run_id}"))) };
         let mut record = match retry_transient("load a run", load).await {
             Ok(record) => record,
             Err(StoreError::NotFound(_)) => return Err(EngineError::RunNotFound(run_id.into())),
@@ -109,7 +116,7 @@ impl<S: Store + Clone> Actor<S> {
         };
         if let Some(node) = engine.node_id()
             && record.owner.as_deref() != Some(node)
-            && !TERMINAL_STATUSES.contains(&record.status.as_str())
+            && !record.status.is_terminal()
         {
             let claimed = retry_transient("claim a run", || store.claim_run(run_id, node, now_ms())).await?;
             if claimed.is_none() {
@@ -120,15 +127,14 @@ impl<S: Store + Clone> Actor<S> {
             record = retry_transient("load a run", load).await?;
             engine.adopt_timers(run_id).await?;
             engine.wake_input_intake();
-            tracing::info!(run_id, epoch = record.owner_epoch, "claimed a run from a node that is gone");
-            if record.status == baton_core::state::RunStatus::Pending.as_str() {
+            tracing::info!(run_id, epoch = %record.owner_epoch, "claimed a run from a node that is gone");
+            if record.status == StoreStatus::Pending {
                 // Its node never started it: start it here (within the workflow's limit).
                 engine.start(run_id).await?;
             }
         }
         let deployed = engine.inner.registry.get(store, &record.namespace, &record.name, &record.version).await?;
-        let state: RunState = serde_json::from_value(record.state)
-            .map_err(|err| EngineError::CorruptRun { run_id: run_id.into(), message: err.to_string() })?;
+        let state = open_run_state(&engine, run_id, record.state)?;
         Ok(Loaded::Here(Box::new(Actor {
             engine,
             deployed,
@@ -137,6 +143,7 @@ impl<S: Store + Clone> Actor<S> {
             epoch: record.owner_epoch,
             last_seq: record.last_seq,
             parent: record.parent,
+            workspace: record.workspace,
             mailbox,
         })))
     }
@@ -169,13 +176,12 @@ impl<S: Store + Clone> Actor<S> {
     async fn reload_if_owned(&mut self) -> Result<bool, EngineError> {
         let store = &self.engine.inner.store;
         let run_id = self.state.run_id.clone();
-        let Some(record) = retry_transient("load a run", || store.get_run(&run_id)).await? else { return Ok(false) };
+        let Some(record) = retry_transient("load a run", || store.load_run(&run_id)).await? else { return Ok(false) };
         if record.owner.as_deref() != self.engine.node_id() {
             return Ok(false);
         }
         self.engine.adopt_timers(&run_id).await?;
-        self.state = serde_json::from_value(record.state)
-            .map_err(|err| EngineError::CorruptRun { run_id: run_id.clone(), message: err.to_string() })?;
+        self.state = open_run_state(&self.engine, &run_id, record.state)?;
         self.version = record.state_version;
         self.epoch = record.owner_epoch;
         self.last_seq = record.last_seq;
@@ -207,16 +213,18 @@ impl<S: Store + Clone> Actor<S> {
             let kept = (clustered && delivery.stored_id.is_none() && !recoverable(&delivery.input))
                 .then(|| delivery.input.clone());
             match self.apply(delivery).await {
-                Err(EngineError::Store(StoreError::Conflict(message))) if clustered => {
+                Err(EngineError::Store(StoreError::Conflict(
+                    kind @ (ConflictKind::Fenced { .. } | ConflictKind::StaleVersion { .. }),
+                ))) if clustered => {
                     let run_id = self.state.run_id.clone();
                     if self.reload_if_owned().await? {
-                        tracing::warn!(run_id = %run_id, %message, "the run changed owner and came back; going on");
+                        tracing::warn!(run_id = %run_id, %kind, "the run changed owner and came back; going on");
                         if let Some(input) = kept {
                             self.apply(Delivery { input, stored_id: None }).await?;
                         }
                         continue;
                     }
-                    tracing::warn!(run_id = %run_id, %message, "another node took the run over; stopping here");
+                    tracing::warn!(run_id = %run_id, %kind, "another node took the run over; stopping here");
                     pass_on(&self.engine, &run_id, &mut self.mailbox, kept).await;
                     return Ok(());
                 }
@@ -236,7 +244,8 @@ impl<S: Store + Clone> Actor<S> {
             StepInput::TimerFired { timer_id } => Some(timer_id.clone()),
             _ => None,
         };
-        let context = StepContext { now: now_ms(), secrets: &engine.inner.secrets };
+        let secrets = self.step_secrets().await?;
+        let context = StepContext { now: now_ms(), secrets: &secrets };
         let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| {
             step(&self.deployed.workflow, &mut self.state, input, &context)
         }));
@@ -248,9 +257,8 @@ impl<S: Store + Clone> Actor<S> {
                 tracing::error!(run_id = %self.state.run_id, "interpreter panicked; faulting the run");
                 let run_id = self.state.run_id.clone();
                 let record =
-                    engine.inner.store.get_run(&run_id).await?.ok_or(EngineError::RunNotFound(run_id.clone()))?;
-                self.state = serde_json::from_value(record.state)
-                    .map_err(|err| EngineError::CorruptRun { run_id, message: err.to_string() })?;
+                    engine.inner.store.load_run(&run_id).await?.ok_or(EngineError::RunNotFound(run_id.clone()))?;
+                self.state = open_run_state(&engine, &run_id, record.state)?;
                 let error = WorkflowError::standard(StandardError::Runtime, "internal error in the interpreter");
                 self.state.status = baton_core::state::RunStatus::Faulted;
                 self.state.error = Some(error.clone());
@@ -281,19 +289,18 @@ impl<S: Store + Clone> Actor<S> {
         stored_input: Option<i64>,
     ) -> Result<(), EngineError> {
         let store = &self.engine.inner.store;
-        let attempt = || store.commit(self.checkpoint(output, fired_timer.clone(), stored_input));
+        let checkpoint = self.checkpoint(output, fired_timer, stored_input)?;
+        let attempt = || store.commit(checkpoint.clone());
         self.version = match retry_transient("commit a step", attempt).await {
             Ok(version) => version,
             // A commit that was applied but whose answer was lost (the connection broke)
-            // comes back as a conflict when tried again: under this actor's epoch nobody else
-            // writes the run, so one version more is this very commit.
-            Err(StoreError::Conflict(message)) => match store.get_run(&self.state.run_id).await? {
-                Some(run) if run.owner_epoch == self.epoch && run.state_version == self.version + 1 => {
-                    tracing::debug!(run_id = %self.state.run_id, "a retried commit had been applied");
-                    run.state_version
-                }
-                _ => return Err(StoreError::Conflict(message).into()),
-            },
+            // comes back as a stale version when tried again (the epoch check passed, so the
+            // run is still this actor's): under this epoch nobody else writes the run, so one
+            // version more is this very commit.
+            Err(StoreError::Conflict(ConflictKind::StaleVersion { stored, .. })) if stored == self.version + 1 => {
+                tracing::debug!(run_id = %self.state.run_id, "a retried commit had been applied");
+                stored
+            }
             Err(err) => return Err(err.into()),
         };
         let first_seq = self.last_seq + 1;
@@ -311,7 +318,12 @@ impl<S: Store + Clone> Actor<S> {
     }
 
     /// The checkpoint of a step: the run's new state and everything the step's commands write.
-    fn checkpoint(&self, output: &StepOutput, fired_timer: Option<String>, stored_input: Option<i64>) -> Checkpoint {
+    fn checkpoint(
+        &self,
+        output: &StepOutput,
+        fired_timer: Option<String>,
+        stored_input: Option<i64>,
+    ) -> Result<Checkpoint, EngineError> {
         let now = now_ms();
         let mut timers_set = Vec::new();
         let mut timers_cleared: Vec<String> = fired_timer.into_iter().collect();
@@ -348,12 +360,13 @@ impl<S: Store + Clone> Actor<S> {
                 data: event.data.clone(),
             })
             .collect();
-        Checkpoint {
+        let stored_state = serde_json::to_value(state).expect("a RunState serializes: every map in it has string keys");
+        Ok(Checkpoint {
             run_id: state.run_id.clone(),
             expected_version: self.version,
             expected_epoch: self.epoch,
-            status: state.status.as_str().into(),
-            state: serde_json::to_value(state).unwrap_or(Value::Null),
+            status: to_store(state.status),
+            state: seal_state(&self.engine.inner.secret_key, &state.run_id, stored_state)?,
             output: state.output.clone(),
             error: state.error.as_ref().map(WorkflowError::to_value),
             history,
@@ -367,11 +380,30 @@ impl<S: Store + Clone> Actor<S> {
             inputs_sent: (self.engine.node_id().is_some())
                 .then(|| self.report_to_parent())
                 .flatten()
-                .and_then(|(parent_id, input)| Some((parent_id, serde_json::to_value(input).ok()?)))
+                .map(|(parent_id, input)| {
+                    (parent_id, serde_json::to_value(input).expect("a StepInput serializes: its maps have string keys"))
+                })
                 .into_iter()
                 .collect(),
             updated_at: now,
-        }
+        })
+    }
+
+    /// `$secrets` for one step: the secrets the workflow declares, from the run's workspace
+    /// (or the process's `--secret` values), decrypted for this step only.
+    async fn step_secrets(&self) -> Result<Value, EngineError> {
+        let declared = match &self.deployed.workflow.workflow.use_ {
+            Some(uses) if !uses.secrets.is_empty() => &uses.secrets,
+            _ => return Ok(Value::Object(Default::default())),
+        };
+        let inner = &self.engine.inner;
+        let read = || async {
+            match run_secrets(&inner.store, &inner.secret_key, &self.workspace, declared, &inner.secrets).await {
+                Err(VaultError::Store(err)) => Err(err),
+                other => Ok(other),
+            }
+        };
+        Ok(retry_transient("read a run's secrets", read).await??)
     }
 
     /// A child run that ended: the parent's input that reports it.
@@ -422,6 +454,13 @@ impl<S: Store + Clone> Actor<S> {
             }
         }
     }
+}
+
+/// A stored run state as the interpreter reads it: its requests in flight opened.
+fn open_run_state<S: Store + Clone>(engine: &Engine<S>, run_id: &str, state: Value) -> Result<RunState, EngineError> {
+    let state = open_state(&engine.inner.secret_key, run_id, state)?;
+    serde_json::from_value(state)
+        .map_err(|err| EngineError::CorruptRun { run_id: run_id.into(), message: err.to_string() })
 }
 
 /// Whether an input comes back by itself after a crash or a takeover: a call's result (the new

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use baton_core::state::{RunStatus, StepInput};
+use baton_core::state::StepInput;
 use baton_store::{NODE_LEASE_PREFIX, Store};
 use tokio::sync::Notify;
 
@@ -150,9 +150,9 @@ impl<S: Store + Clone> Engine<S> {
                 break;
             }
             adopted += claimed.len();
-            for run_id in claimed {
-                if let Err(err) = self.adopt(&run_id).await {
-                    tracing::error!(run_id = %run_id, error = %err, "cannot adopt a claimed run");
+            for run in claimed {
+                if let Err(err) = self.adopt(&run.id).await {
+                    tracing::error!(run_id = %run.id, workspace = %run.workspace, error = %err, "cannot adopt a claimed run");
                 }
             }
         }
@@ -167,8 +167,8 @@ impl<S: Store + Clone> Engine<S> {
     /// is started (pending) or gets an actor, which re-issues what it has in flight.
     pub(super) async fn adopt(&self, run_id: &str) -> Result<(), EngineError> {
         self.adopt_timers(run_id).await?;
-        let Some(record) = self.inner.store.get_run(run_id).await? else { return Ok(()) };
-        if record.status == RunStatus::Pending.as_str() {
+        let Some(record) = self.inner.store.load_run(run_id).await? else { return Ok(()) };
+        if record.status == baton_store::RunStatus::Pending {
             return self.start(run_id).await;
         }
         self.resume_started(record).await

@@ -6,9 +6,9 @@ use baton_core::effects::{Effect, EffectResult};
 use baton_core::error::WorkflowError;
 use baton_core::state::{RunState, RunStatus, StepInput};
 use baton_model::error_types::StandardError;
-use baton_store::{ParentLink, RunRecord, Store, StoreError};
+use baton_store::{ConflictKind, ParentLink, RunRecord, Store, StoreError};
 
-use crate::engine::{Engine, EngineError, MAX_SUBFLOW_DEPTH};
+use crate::engine::{CreateRun, Engine, EngineError, MAX_SUBFLOW_DEPTH};
 
 /// Performs an HTTP request or a fetch and returns its result; never fails (failures become
 /// [`EffectResult::Failed`]).
@@ -71,10 +71,13 @@ pub(super) async fn start_subflow<S: Store + Clone>(
     };
     let child_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, idempotency_key.as_bytes()).to_string();
     let parent = ParentLink { run_id: parent_run_id.into(), effect_id: effect_id.into() };
-    match engine.create_run_with_parent(&workflow, input, child_id.clone(), Some(parent)).await {
-        Ok(()) => engine.start(&child_id).await?,
-        Err(EngineError::Store(StoreError::Conflict(_))) => {
-            let Some(child) = engine.inner.store.get_run(&child_id).await? else { return Ok(()) };
+    let request =
+        CreateRun { run_id: Some(child_id.clone()), parent: Some(parent), ..CreateRun::new(&workflow, input) };
+    match engine.create(request).await {
+        Ok(created) => engine.start(&created.record.id).await?,
+        // The effect ran before (a crash, a takeover): the child exists; its state says what next.
+        Err(EngineError::Store(StoreError::Conflict(ConflictKind::RunExists { .. }))) => {
+            let Some(child) = engine.inner.store.load_run(&child_id).await? else { return Ok(()) };
             report_or_resume(engine, &child, report).await?;
         }
         Err(err) => return Err(err),
@@ -103,13 +106,13 @@ async fn report_or_resume<S: Store + Clone>(
 /// How many parents the run has.
 async fn subflow_depth<S: Store + Clone>(engine: &Engine<S>, run_id: &str) -> Result<usize, EngineError> {
     let mut depth = 0;
-    let mut current = engine.inner.store.get_run(run_id).await?.and_then(|run| run.parent);
+    let mut current = engine.inner.store.load_run(run_id).await?.and_then(|run| run.parent);
     while let Some(parent) = current {
         depth += 1;
         if depth >= MAX_SUBFLOW_DEPTH {
             break;
         }
-        current = engine.inner.store.get_run(&parent.run_id).await?.and_then(|run| run.parent);
+        current = engine.inner.store.load_run(&parent.run_id).await?.and_then(|run| run.parent);
     }
     Ok(depth)
 }

@@ -46,9 +46,9 @@ pub(super) fn subscription_record(
     SubscriptionRecord {
         run_id: run_id.to_owned(),
         subscription_id: subscription_id.to_owned(),
-        workspace: DEFAULT_WORKSPACE.into(),
+        workspace: DEFAULT_WORKSPACE,
         types: subscription.types.clone(),
-        subscription: serde_json::to_value(subscription).unwrap_or(Value::Null),
+        subscription: serde_json::to_value(subscription).expect("a Subscription serializes: its maps have string keys"),
         inbox: subscription.inbox.clone(),
         deadline_at: subscription.deadline_at.or(default_deadline),
         created_at: subscription.created_at,
@@ -64,7 +64,7 @@ impl<S: Store + Clone> Engine<S> {
     pub async fn publish_event(&self, event: Value) -> Result<bool, EngineError> {
         validate_cloud_event(&event).map_err(EngineError::InvalidEvent)?;
         let stored = stored_event(&event, now_ms());
-        if !self.inner.store.put_event(stored, DEFAULT_WORKSPACE, None).await? {
+        if !self.inner.store.put_event(&DEFAULT_WORKSPACE, stored, None).await? {
             return Ok(false);
         }
         self.route_event(&event).await?;
@@ -84,7 +84,7 @@ impl<S: Store + Clone> Engine<S> {
     ) -> Result<bool, EngineError> {
         validate_cloud_event(&event).map_err(EngineError::InvalidEvent)?;
         let stored = stored_event(&event, now_ms());
-        if !self.inner.store.put_event(stored, DEFAULT_WORKSPACE, Some(run_id)).await? {
+        if !self.inner.store.put_event(&DEFAULT_WORKSPACE, stored, Some(run_id)).await? {
             return Ok(false);
         }
         self.deliver(run_id, StepInput::EventReceived { subscription_id: subscription_id.to_owned(), event });
@@ -95,7 +95,7 @@ impl<S: Store + Clone> Engine<S> {
     pub(super) async fn route_event(&self, event: &Value) -> Result<(), EngineError> {
         let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
         let now = now_ms();
-        for record in self.inner.store.subscriptions_for_type(DEFAULT_WORKSPACE, kind).await? {
+        for record in self.inner.store.subscriptions_for_type(&DEFAULT_WORKSPACE, kind).await? {
             let Ok(subscription) = serde_json::from_value::<Subscription>(record.subscription) else { continue };
             if matches(&subscription, event, now).unwrap_or(false) {
                 let input = StepInput::EventReceived { subscription_id: record.subscription_id, event: event.clone() };
@@ -117,7 +117,7 @@ impl<S: Store + Clone> Engine<S> {
         let now = now_ms();
         let since = now - self.inner.event_retention_ms;
         let types = subscription.types.as_deref();
-        let events = self.inner.store.retained_events(DEFAULT_WORKSPACE, run_id, since, types, LOOKBACK_LIMIT).await?;
+        let events = self.inner.store.retained_events(&DEFAULT_WORKSPACE, run_id, since, types, LOOKBACK_LIMIT).await?;
         for stored in events {
             if matches(subscription, &stored.event, now).unwrap_or(false) {
                 let input =

@@ -16,6 +16,7 @@ mod recovery;
 mod registry;
 mod runs;
 mod schedules;
+mod status;
 mod sweeper;
 mod timers;
 mod watchers;
@@ -29,17 +30,18 @@ use tokio::sync::{Semaphore, broadcast, mpsc};
 use baton_core::definition::DefinitionError;
 use baton_core::error::WorkflowError;
 use baton_core::state::{HistoryEvent, RunStatus, StepInput};
-use baton_store::{Store, StoreError};
+use baton_store::{ParentLink, RunRecord, Store, StoreError, WorkspaceId};
 
 use crate::outbound::egress::EgressPolicy;
 use crate::outbound::http_client::HttpExecutor;
+use crate::secrets::{SealError, SecretKey, VaultError};
 
 pub use cluster::ClusterConfig;
 pub use registry::{Deployed, Registry, WorkflowKey};
 pub use sweeper::{SweepReport, SweepTotals};
 
 /// Workspace used until authentication arrives.
-pub const DEFAULT_WORKSPACE: &str = "default";
+pub const DEFAULT_WORKSPACE: WorkspaceId = WorkspaceId::DEFAULT;
 
 /// Deepest chain of `run: workflow` subflows before a run faults (catches cyclic subflows).
 pub const MAX_SUBFLOW_DEPTH: usize = 32;
@@ -50,8 +52,12 @@ pub const DEFAULT_MAX_ACTIVE_STEPS: usize = 256;
 /// How the engine reaches the outside world.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// `$secrets`: an object of secret name → value. Never stored, never logged.
+    /// Process-wide secrets (`--secret`): an object of secret name → value, read by a
+    /// workflow's declared names that its workspace's secret store does not hold. Never
+    /// stored, never logged.
     pub secrets: Value,
+    /// Seals workspace secrets and the requests in flight of stored run states.
+    pub secret_key: SecretKey,
     pub egress: EgressPolicy,
     /// URL prefix rewrites applied to outbound requests (the conformance stand-in uses them).
     pub rewrites: Vec<(String, String)>,
@@ -84,12 +90,58 @@ pub enum EngineError {
     WorkflowNotFound { namespace: String, name: String, version: String },
     #[error("stored run {run_id} is unreadable: {message}")]
     CorruptRun { run_id: String, message: String },
+    /// A run's requests in flight could not be sealed or opened (another server key?).
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// The workspace secrets a step reads could not be had.
+    #[error(transparent)]
+    Secrets(#[from] VaultError),
     /// A CloudEvent that is not valid: every problem, e.g. `id: required`.
     #[error("invalid CloudEvent: {}", .0.join("; "))]
     InvalidEvent(Vec<String>),
     /// A signal the run's status does not allow (e.g. resuming a completed run).
     #[error("run {run_id} is {status}: cannot {signal} it")]
     SignalRefused { run_id: String, status: &'static str, signal: &'static str },
+}
+
+/// The one request to create a run ([`Engine::create`]); [`CreateRun::new`] gives the
+/// defaults (a new UUIDv7 id, no metadata, no parent, no idempotency key).
+#[derive(Debug, Clone)]
+pub struct CreateRun<'a> {
+    pub workflow: &'a baton_core::compile::CompiledWorkflow,
+    /// The run's input document.
+    pub input: Value,
+    /// The run's id; `None`: a new UUIDv7.
+    pub run_id: Option<String>,
+    /// [`baton_core::state::RunState::metadata`] of the new run.
+    pub metadata: serde_json::Map<String, Value>,
+    /// The parent run waiting for this one (`run: workflow`).
+    pub parent: Option<ParentLink>,
+    /// Makes creating idempotent per workspace (the API's `Idempotency-Key`).
+    pub idempotency_key: Option<String>,
+}
+
+impl<'a> CreateRun<'a> {
+    /// A run of `workflow` with `input` and the defaults.
+    pub fn new(workflow: &'a baton_core::compile::CompiledWorkflow, input: Value) -> CreateRun<'a> {
+        CreateRun {
+            workflow,
+            input,
+            run_id: None,
+            metadata: serde_json::Map::new(),
+            parent: None,
+            idempotency_key: None,
+        }
+    }
+}
+
+/// What [`Engine::create`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatedRun {
+    /// The run as stored.
+    pub record: RunRecord,
+    /// `false`: an earlier run with the request's idempotency key was found instead.
+    pub created: bool,
 }
 
 /// How a run ended, or where it stands.
@@ -158,6 +210,7 @@ struct Inner<S> {
     registry: Registry,
     http: HttpExecutor,
     secrets: Value,
+    secret_key: SecretKey,
     event_retention_ms: i64,
     approval_deadline_ms: i64,
     observer: Option<Observer>,
@@ -194,6 +247,7 @@ impl<S: Store + Clone> Engine<S> {
                 registry: Registry::default(),
                 http: HttpExecutor::new(config.egress, config.rewrites),
                 secrets: config.secrets,
+                secret_key: config.secret_key,
                 event_retention_ms: config.event_retention_ms,
                 approval_deadline_ms: config.approval_deadline_ms,
                 observer,
@@ -219,6 +273,11 @@ impl<S: Store + Clone> Engine<S> {
 
     pub fn store(&self) -> &S {
         &self.inner.store
+    }
+
+    /// The key sealing secrets at rest (workspace secrets, requests in flight).
+    pub fn secret_key(&self) -> &SecretKey {
+        &self.inner.secret_key
     }
 
     /// What the node holds now (for metrics and tests).

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 
-use baton_core::state::RunStatus;
 use baton_store::{Store, StoreError};
 
 use crate::engine::{Engine, EngineError};
@@ -43,9 +42,9 @@ impl<S: Store + Clone> Engine<S> {
         }
         let unfinished = store.unfinished_runs().await?;
         let mut pending = Vec::new();
-        for run_id in &unfinished {
-            let Some(record) = store.get_run(run_id).await? else { continue };
-            if record.status == RunStatus::Pending.as_str() {
+        for run in &unfinished {
+            let Some(record) = store.load_run(&run.id).await? else { continue };
+            if record.status == baton_store::RunStatus::Pending {
                 pending.push(record.id);
                 continue;
             }

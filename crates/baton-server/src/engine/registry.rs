@@ -83,7 +83,7 @@ impl Registry {
     ) -> Result<(Arc<Deployed>, PutOutcome), EngineError> {
         let workflow = Arc::new(load_definition(text)?);
         let record = WorkflowRecord {
-            workspace: DEFAULT_WORKSPACE.into(),
+            workspace: DEFAULT_WORKSPACE,
             namespace: workflow.namespace().into(),
             name: workflow.name().into(),
             version: workflow.version().into(),
@@ -112,7 +112,7 @@ impl Registry {
         if let Some(deployed) = cached {
             return Ok(deployed);
         }
-        let record = store.get_workflow(DEFAULT_WORKSPACE, namespace, name, version).await?.ok_or_else(|| {
+        let record = store.get_workflow(&DEFAULT_WORKSPACE, namespace, name, version).await?.ok_or_else(|| {
             EngineError::WorkflowNotFound { namespace: namespace.into(), name: name.into(), version: version.into() }
         })?;
         let key = (record.namespace.clone(), record.name.clone(), record.version.clone());

@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use baton_core::compile::CompiledWorkflow;
 use baton_core::state::{RunStatus, StepInput};
-use baton_store::{ParentLink, PutOutcome, Store, StoreError};
+use baton_store::{ConflictKind, NewRun, PutOutcome, RunRecord, RunStatus as StoreStatus, Store, StoreError};
 
 use crate::clock::now_ms;
-use crate::engine::{DEFAULT_WORKSPACE, Deployed, Engine, EngineError, RunOutcome, Signal, cluster, registry};
+use crate::engine::status::from_store;
+use crate::engine::{
+    CreateRun, CreatedRun, DEFAULT_WORKSPACE, Deployed, Engine, EngineError, RunOutcome, Signal, cluster, registry,
+};
 
 impl<S: Store + Clone> Engine<S> {
     /// Checks, compiles and stores a definition. Deploying the same text again is a no-op;
@@ -47,115 +48,72 @@ impl<S: Store + Clone> Engine<S> {
         self.inner.registry.get(&self.inner.store, namespace, name, version).await
     }
 
-    /// Creates a run (status `pending`, not started) and returns its id; `run_id` defaults to a
-    /// new UUIDv7.
-    pub async fn create_run(
-        &self,
-        workflow: &CompiledWorkflow,
-        input: Value,
-        run_id: Option<String>,
-    ) -> Result<String, EngineError> {
-        let run_id = run_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        self.create_run_with_parent(workflow, input, run_id.clone(), None).await?;
-        Ok(run_id)
-    }
-
-    /// Like [`Engine::create_run`] with a new id, the run's metadata set to `metadata`
-    /// ([`baton_core::state::RunState::metadata`]).
-    pub async fn create_run_with_metadata(
-        &self,
-        workflow: &CompiledWorkflow,
-        input: Value,
-        metadata: serde_json::Map<String, Value>,
-    ) -> Result<String, EngineError> {
-        let run_id = uuid::Uuid::now_v7().to_string();
-        self.insert_run(workflow, input, metadata, run_id.clone(), None, None).await?;
-        Ok(run_id)
-    }
-
-    /// Creates a run (status `pending`, not started, with `metadata`) unless a run with
-    /// `idempotency_key` exists in the workspace. Returns the run's id and whether this call
-    /// created it. Concurrent calls with one key create one run: the store's unique index
-    /// decides, the others find it.
-    pub async fn create_run_idempotent(
-        &self,
-        workflow: &CompiledWorkflow,
-        input: Value,
-        metadata: serde_json::Map<String, Value>,
-        idempotency_key: &str,
-    ) -> Result<(String, bool), EngineError> {
+    /// Creates a run (status `pending`, not started) as `request` says and returns the record
+    /// as stored. With an idempotency key, a run created earlier with the same key in the
+    /// workspace is returned instead (`created: false`); concurrent calls with one key create
+    /// one run: the store's unique index decides, the others find it.
+    ///
+    /// Errors: [`EngineError::Store`] with [`ConflictKind::RunExists`] when `request.run_id` is
+    /// taken.
+    pub async fn create(&self, request: CreateRun<'_>) -> Result<CreatedRun, EngineError> {
         let store = &self.inner.store;
-        if let Some(existing) = store.run_by_idempotency_key(DEFAULT_WORKSPACE, idempotency_key).await? {
-            return Ok((existing.id, false));
+        if let Some(key) = &request.idempotency_key
+            && let Some(existing) = store.run_by_idempotency_key(&DEFAULT_WORKSPACE, key).await?
+        {
+            return Ok(CreatedRun { record: existing, created: false });
         }
-        let run_id = uuid::Uuid::now_v7().to_string();
-        let key = Some(idempotency_key.to_owned());
-        let created = self.insert_run(workflow, input, metadata, run_id.clone(), None, key).await;
-        match created {
-            Ok(()) => Ok((run_id, true)),
-            Err(StoreError::Conflict(message)) => {
-                match store.run_by_idempotency_key(DEFAULT_WORKSPACE, idempotency_key).await? {
-                    Some(existing) => Ok((existing.id, false)),
-                    None => Err(StoreError::Conflict(message).into()),
-                }
+        let now = now_ms();
+        let run_id = request.run_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let mut state = baton_core::new_run(run_id.clone(), request.input.clone(), now);
+        state.metadata = request.metadata;
+        let run = NewRun {
+            id: run_id,
+            workspace: DEFAULT_WORKSPACE,
+            namespace: request.workflow.namespace().into(),
+            name: request.workflow.name().into(),
+            version: request.workflow.version().into(),
+            status: StoreStatus::Pending,
+            input: request.input,
+            state: serde_json::to_value(&state).expect("a RunState serializes: every map in it has string keys"),
+            parent: request.parent,
+            idempotency_key: request.idempotency_key,
+            owner: self.node_id().map(str::to_owned),
+            created_at: now,
+            history: Vec::new(),
+        };
+        match store.create_run(run).await {
+            Ok(record) => Ok(CreatedRun { record, created: true }),
+            Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken { existing_run_id, .. })) => {
+                let record = store
+                    .get_run(&DEFAULT_WORKSPACE, &existing_run_id)
+                    .await?
+                    .ok_or(EngineError::RunNotFound(existing_run_id))?;
+                Ok(CreatedRun { record, created: false })
             }
             Err(err) => Err(err.into()),
         }
     }
 
-    pub(crate) async fn create_run_with_parent(
-        &self,
-        workflow: &CompiledWorkflow,
-        input: Value,
-        run_id: String,
-        parent: Option<ParentLink>,
-    ) -> Result<(), EngineError> {
-        Ok(self.insert_run(workflow, input, serde_json::Map::new(), run_id, parent, None).await?)
-    }
-
-    pub(crate) async fn insert_run(
-        &self,
-        workflow: &CompiledWorkflow,
-        input: Value,
-        metadata: serde_json::Map<String, Value>,
-        run_id: String,
-        parent: Option<ParentLink>,
-        idempotency_key: Option<String>,
-    ) -> Result<(), StoreError> {
-        let now = now_ms();
-        let mut state = baton_core::new_run(run_id.clone(), input.clone(), now);
-        state.metadata = metadata;
-        let record = baton_store::NewRun {
-            id: run_id,
-            workspace: DEFAULT_WORKSPACE.into(),
-            namespace: workflow.namespace().into(),
-            name: workflow.name().into(),
-            version: workflow.version().into(),
-            status: RunStatus::Pending.as_str().into(),
-            input,
-            state: serde_json::to_value(&state).unwrap_or(Value::Null),
-            parent,
-            idempotency_key,
-            owner: self.node_id().map(str::to_owned),
-            created_at: now,
-        };
-        self.inner.store.create_run(record, Vec::new()).await
-    }
-
     /// Starts a pending run, or queues it (still `pending`) when its workflow is at its
     /// concurrency limit.
     pub async fn start(&self, run_id: &str) -> Result<(), EngineError> {
-        let record = self.inner.store.get_run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
+        let record = self.inner.store.load_run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
         let deployed = self.workflow(&record.namespace, &record.name, &record.version).await?;
-        let key = (record.namespace, record.name, record.version);
-        if let Some(limit) = deployed.max_concurrency
-            && !self.inner.admission.admit(&key, limit, run_id)
-        {
-            tracing::debug!(run_id, limit, "run queued behind the workflow's concurrency limit");
-            return Ok(());
-        }
-        self.deliver(run_id, StepInput::Start);
+        self.start_created(&record, &deployed);
         Ok(())
+    }
+
+    /// [`Engine::start`] for a run just created from `deployed` ([`Engine::create`]): neither
+    /// the run nor its workflow is read again.
+    pub fn start_created(&self, record: &RunRecord, deployed: &Deployed) {
+        let key = (record.namespace.clone(), record.name.clone(), record.version.clone());
+        if let Some(limit) = deployed.max_concurrency
+            && !self.inner.admission.admit(&key, limit, &record.id)
+        {
+            tracing::debug!(run_id = %record.id, limit, "run queued behind the workflow's concurrency limit");
+            return;
+        }
+        self.deliver(&record.id, StepInput::Start);
     }
 
     /// A run of `deployed` ended: start the runs its slot admits.
@@ -248,10 +206,10 @@ impl<S: Store + Clone> Engine<S> {
 
     /// The outcome as stored, without driving the run.
     pub async fn outcome(&self, run_id: &str) -> Result<RunOutcome, EngineError> {
-        let record = self.inner.store.get_run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
+        let record = self.inner.store.load_run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
         Ok(RunOutcome {
             run_id: record.id,
-            status: RunStatus::parse(&record.status).unwrap_or(RunStatus::Running),
+            status: from_store(record.status),
             output: record.output,
             error: record.error.and_then(|error| serde_json::from_value(error).ok()),
         })

@@ -34,10 +34,10 @@ use tokio::sync::Notify;
 use baton_core::compile::CompiledWorkflow;
 use baton_core::events::{CorrelationKey, Filter, FilterRole, Subscription, correlation_group, match_filter, matches};
 use baton_model::{EventFilter, ReadMode, Schedule};
-use baton_store::{ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, Store, StoreError, TERMINAL_STATUSES};
+use baton_store::{ConflictKind, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, Store, StoreError};
 
 use crate::clock::now_ms;
-use crate::engine::{DEFAULT_WORKSPACE, Engine, EngineError, Inner};
+use crate::engine::{CreateRun, DEFAULT_WORKSPACE, Engine, EngineError, Inner};
 
 /// Longest sleep of the scheduler loop: other nodes' deployments and ended `after` runs are
 /// noticed within this time.
@@ -195,14 +195,14 @@ impl<S: Store + Clone> Engine<S> {
     pub(super) async fn register_schedule(&self, workflow: &CompiledWorkflow) -> Result<(), EngineError> {
         let Some(schedule) = &workflow.workflow.schedule else { return Ok(()) };
         let Some(kind) = kind_of(schedule) else { return Ok(()) };
-        let spec = serde_json::to_value(schedule).unwrap_or(Value::Null);
+        let spec = serde_json::to_value(schedule).expect("a schedule serializes: its maps have string keys");
         let now = now_ms();
         let Some(plan) = plan(&spec) else {
             tracing::warn!(workflow = workflow.name(), "schedule cannot be planned; ignored");
             return Ok(());
         };
         let record = ScheduleRecord {
-            workspace: DEFAULT_WORKSPACE.into(),
+            workspace: DEFAULT_WORKSPACE,
             namespace: workflow.namespace().into(),
             name: workflow.name().into(),
             version: workflow.version().into(),
@@ -240,8 +240,8 @@ impl<S: Store + Clone> Engine<S> {
             let Some(plan) = plan(&record.spec) else { continue };
             let Some(due) = record.next_due_at else {
                 if let (Plan::After(delay), Some(run_id)) = (&plan, &record.last_run_id)
-                    && let Some(run) = store.get_run(run_id).await?
-                    && TERMINAL_STATUSES.contains(&run.status.as_str())
+                    && let Some(run) = store.get_run(&record.workspace, run_id).await?
+                    && run.status.is_terminal()
                 {
                     let next = run.updated_at + delay;
                     store.claim_schedule(claim(&record, None, Some(next), None)).await?;
@@ -276,15 +276,13 @@ impl<S: Store + Clone> Engine<S> {
         run_id: &str,
     ) -> Result<bool, EngineError> {
         let deployed = self.workflow(&record.namespace, &record.name, &record.version).await?;
-        match self.create_run(&deployed.workflow, input, Some(run_id.to_owned())).await {
-            Ok(_) => {}
-            Err(EngineError::Store(StoreError::Conflict(_))) => return Ok(false),
+        let request = CreateRun { run_id: Some(run_id.to_owned()), ..CreateRun::new(&deployed.workflow, input) };
+        let created = match self.create(request).await {
+            Ok(created) => created,
+            Err(EngineError::Store(StoreError::Conflict(ConflictKind::RunExists { .. }))) => return Ok(false),
             Err(err) => return Err(err),
-        }
-        // A created run that fails to start stays pending; `recover` starts it.
-        if let Err(err) = self.start(run_id).await {
-            tracing::warn!(error = %err, run_id, "scheduled run created but not started");
-        }
+        };
+        self.start_created(&created.record, &deployed);
         Ok(true)
     }
 

@@ -4,7 +4,7 @@
 use std::sync::PoisonError;
 
 use baton_core::state::StepInput;
-use baton_store::{LeaseRequest, Store, StoreError};
+use baton_store::{ConflictKind, LeaseRequest, Store, StoreError};
 
 use crate::clock::now_ms;
 use crate::engine::{Engine, EngineError};
@@ -81,7 +81,7 @@ impl<S: Store + Clone> Engine<S> {
             };
             match self.inner.store.acquire_lease(request).await {
                 Ok(_) => {}
-                Err(StoreError::Conflict(_)) => return Ok(None),
+                Err(StoreError::Conflict(ConflictKind::LeaseHeld { .. })) => return Ok(None),
                 Err(err) => return Err(err.into()),
             }
         }
@@ -102,7 +102,7 @@ impl<S: Store + Clone> Engine<S> {
         let mut report = SweepReport::default();
         for item in self.inner.store.overdue_inbox(now_ms(), batch).await? {
             report.checked += 1;
-            match self.inner.store.subscription(&item.run_id, &item.subscription_id).await {
+            match self.inner.store.subscription(&item.workspace, &item.run_id, &item.subscription_id).await {
                 Ok(Some(_)) => {
                     self.deliver(&item.run_id, StepInput::Expire { subscription_id: item.subscription_id });
                     report.timed_out += 1;

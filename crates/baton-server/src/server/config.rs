@@ -17,6 +17,7 @@ use crate::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Ob
 use crate::inbound::InboundLimits;
 use crate::notify::sinks::RetryPolicy;
 use crate::outbound::egress::EgressPolicy;
+use crate::secrets::SecretKey;
 
 /// Where the runs are stored.
 #[derive(Debug, Clone)]
@@ -54,8 +55,14 @@ pub struct ServerConfig {
     pub role: Role,
     /// Definitions deployed before recovery, in order; any refused one fails the start.
     pub workflows: Vec<WorkflowSource>,
-    /// `$secrets`: an object of secret name → value. Never stored, never logged.
+    /// Process-wide secrets (`--secret`): an object of secret name → value, read by workflows
+    /// that declare the name in `use.secrets` when their workspace's store lacks it. Never
+    /// stored, never logged.
     pub secrets: Value,
+    /// The key sealing secrets at rest. `None`: on SQLite the key file `<database>.secret-key`
+    /// beside the database (created on first start, mode 0600); on PostgreSQL the start fails
+    /// ([`crate::server::ServerError::NoSecretKey`]), since every node must share one key.
+    pub secret_key: Option<SecretKey>,
     /// Where workflow calls may go.
     pub egress: EgressPolicy,
     /// URL prefix rewrites of outbound calls, `(prefix, replacement)`.
@@ -85,7 +92,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// An embedded node on the SQLite file `db` with the defaults of `baton serve`: no
-    /// secrets, no workflows, no sinks, no stand-ins, outbound calls to public addresses only.
+    /// secrets (the secret key in the file beside `db`), no workflows, no sinks, no stand-ins, outbound calls to public addresses only.
     pub fn local(db: impl Into<PathBuf>) -> ServerConfig {
         let strict = EgressPolicy { allow_loopback: false, allow_private: false };
         ServerConfig {
@@ -93,6 +100,7 @@ impl ServerConfig {
             role: Role::Embedded,
             workflows: Vec::new(),
             secrets: Value::Object(serde_json::Map::new()),
+            secret_key: None,
             egress: strict,
             rewrites: Vec::new(),
             stand_ins: false,

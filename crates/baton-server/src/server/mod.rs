@@ -22,13 +22,14 @@ use tokio::task::JoinHandle;
 
 use baton_core::compile::CompiledWorkflow;
 use baton_core::definition::DefinitionError;
-use baton_store::{AnyStore, PgStore, SqliteStore, Store, StoreError};
+use baton_store::{AnyStore, PgStore, SqliteStore, Store, StoreError, StoreLifecycle};
 
 use crate::api::{Api, ApiConfig, ApiEngine};
 use crate::engine::{ClusterConfig, Engine, EngineConfig, EngineError};
 use crate::inbound::InboundLimits;
 use crate::lease::{HeldLease, LeaseError};
 use crate::notify::sinks::{self, SinkError, SinkOptions, Sinks};
+use crate::secrets::{SecretKey, SecretKeyError, key_file_beside};
 use crate::standin::StandIn;
 
 pub use crate::server::config::{Database, Role, ServerConfig, WorkflowSource};
@@ -56,7 +57,7 @@ pub enum ServerError {
     Deploy {
         label: String,
         #[source]
-        source: EngineError,
+        source: Box<EngineError>,
     },
     #[error("cannot recover unfinished runs")]
     Recover(#[source] EngineError),
@@ -74,6 +75,12 @@ pub enum ServerError {
     /// Another process took the database lease over: this node stopped writing at once.
     #[error("another Baton process took over this database")]
     LeaseLost,
+    /// The secret key file could not be read or created, or holds no key.
+    #[error("cannot use the secret key")]
+    SecretKey(#[source] SecretKeyError),
+    /// PostgreSQL without [`ServerConfig::secret_key`].
+    #[error("PostgreSQL needs the secret key every node shares (BATON_SECRET_KEY or a key file)")]
+    NoSecretKey,
 }
 
 /// A definition of [`ServerConfig::workflows`] the engine refused.
@@ -112,6 +119,7 @@ pub struct Server {
 impl Server {
     /// Assembles and starts a node (see the module docs for the order).
     pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        let secret_key = secret_key(&config)?;
         let (store, lease, cluster) = open(&config.database).await?;
         let stand_in = match config.stand_ins {
             true => match StandIn::start().await {
@@ -124,6 +132,7 @@ impl Server {
         rewrites.extend(config.rewrites);
         let engine_config = EngineConfig {
             secrets: config.secrets,
+            secret_key,
             egress: config.egress,
             rewrites,
             event_retention_ms: config.event_retention_ms,
@@ -244,6 +253,17 @@ impl Server {
     }
 }
 
+/// The configured secret key, else (SQLite) the one in the file beside the database.
+fn secret_key(config: &ServerConfig) -> Result<SecretKey, ServerError> {
+    match (&config.secret_key, &config.database) {
+        (Some(key), _) => Ok(key.clone()),
+        (None, Database::Sqlite(options)) => {
+            SecretKey::load_or_create(&key_file_beside(&options.path)).map_err(ServerError::SecretKey)
+        }
+        (None, Database::Postgres { .. }) => Err(ServerError::NoSecretKey),
+    }
+}
+
 /// Opens the database and takes its lease: the database lease on SQLite, a node lease (and
 /// this node's cluster settings) on PostgreSQL.
 async fn open(database: &Database) -> Result<(AnyStore, HeldLease, Option<ClusterConfig>), ServerError> {
@@ -294,9 +314,9 @@ async fn deploy_all<S: Store + Clone>(
             Ok(workflow) => deployed.push(workflow),
             Err(EngineError::Definition(err)) => refused.push(RefusedWorkflow { label, reason: Refusal::Invalid(err) }),
             Err(EngineError::Store(StoreError::Conflict(message))) => {
-                refused.push(RefusedWorkflow { label, reason: Refusal::Conflict(message) });
+                refused.push(RefusedWorkflow { label, reason: Refusal::Conflict(message.to_string()) });
             }
-            Err(source) => return Err(ServerError::Deploy { label, source }),
+            Err(source) => return Err(ServerError::Deploy { label, source: Box::new(source) }),
         }
     }
     match refused.is_empty() {

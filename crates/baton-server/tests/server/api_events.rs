@@ -8,6 +8,7 @@ use axum::http::Request;
 use serde_json::{Value, json};
 
 use crate::api_support::{Reply, TestApi};
+use baton_store::WorkspaceId;
 
 /// Waits for one `com.example.ping`, then keeps what it got.
 const PING: &str = r#"
@@ -126,7 +127,11 @@ async fn a_binary_mode_event_is_delivered_with_its_body_as_data() {
     assert_eq!(reply.json(), json!({"accepted": 1, "duplicates": 0}));
     let run = api.wait_status(&run_id, "completed").await;
     assert_eq!(run["output"], json!({"got": {"amount": 12}}));
-    let stored = baton_store::Store::get_event(&api.store, "https://shop.example/test", "b1").await.unwrap().unwrap();
+    let stored =
+        baton_store::EventStore::get_event(&api.store, &WorkspaceId::DEFAULT, "https://shop.example/test", "b1")
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(stored.event["subject"], "order A");
     assert_eq!(stored.event["datacontenttype"], "application/json");
 
@@ -155,7 +160,12 @@ async fn a_batch_is_checked_whole_then_each_event_published_once() {
         problem["problems"],
         json!(["[1] id: required", "[1] source: required", "[2] specversion: required", "[2] type: required"])
     );
-    assert!(baton_store::Store::get_event(&api.store, "https://shop.example/test", "p1").await.unwrap().is_none());
+    assert!(
+        baton_store::EventStore::get_event(&api.store, &WorkspaceId::DEFAULT, "https://shop.example/test", "p1")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(api.get(&format!("/api/v1/runs/{first}")).await.json()["status"], "waiting");
 
     // A valid batch: a repeated event in it is a duplicate.

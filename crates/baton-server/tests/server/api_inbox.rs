@@ -6,9 +6,10 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::{Value, json};
 
-use baton_store::Store as _;
+use baton_store::prelude::*;
 
 use crate::api_support::{Reply, TestApi, send};
+use baton_store::WorkspaceId;
 
 /// A refund approval: correlated on the order, with a form.
 const REFUND: &str = r#"
@@ -231,7 +232,12 @@ async fn responding_resumes_the_run_once_and_a_closed_item_is_409() {
 
     // The event that resumed the run.
     let event_id = answer["eventId"].as_str().unwrap();
-    let stored = api.store.get_event("baton/inbox", event_id).await.unwrap().expect("response event stored");
+    let stored = api
+        .store
+        .get_event(&WorkspaceId::DEFAULT, "baton/inbox", event_id)
+        .await
+        .unwrap()
+        .expect("response event stored");
     assert_eq!(stored.event["type"], "com.example.refund.decision");
     assert_eq!(stored.event["data"], json!({"approved": true, "note": "ok", "orderId": "B-2"}));
 
@@ -292,7 +298,12 @@ async fn concurrent_identical_responses_resume_the_run_once() {
     let reply = respond(&api, &item, json!({"ok": 1})).await;
     assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
     let event_id = reply.json()["eventId"].as_str().unwrap().to_owned();
-    let stored = api.store.get_event("https://reviews.example/ui", &event_id).await.unwrap().expect("stored");
+    let stored = api
+        .store
+        .get_event(&WorkspaceId::DEFAULT, "https://reviews.example/ui", &event_id)
+        .await
+        .unwrap()
+        .expect("stored");
     assert_eq!(stored.event["type"], "com.example.review.done");
     respond(&api, &item, json!({"ok": 2})).await.problem(409, "item-closed");
 }

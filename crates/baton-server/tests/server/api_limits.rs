@@ -40,6 +40,12 @@ async fn issue_13_the_document_states_the_enforced_limits() {
         (json!("string"), json!(1), json!(255))
     );
 
+    let secret = &document["paths"]["/api/v1/secrets/{name}"]["put"]["parameters"][0]["schema"];
+    assert_eq!(
+        (secret["pattern"].clone(), secret["maxLength"].clone()),
+        (json!("^[A-Za-z_][A-Za-z0-9_-]*$"), json!(128))
+    );
+
     let schemas = &document["components"]["schemas"];
     assert_eq!(schemas["StartRunRequest"]["properties"]["input"]["type"], "object");
     assert_eq!(schemas["StartRunRequest"]["properties"]["metadata"]["type"], "object");

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use serde_json::json;
 
-use baton_store::Store as _;
+use baton_store::prelude::*;
 
 use crate::api_support::{HELLO, TestApi};
 
@@ -76,7 +76,7 @@ async fn metrics_in_prometheus_text() {
 }
 
 /// Every operation of the API contract (docs/api.md), as (method, path).
-const CONTRACT: [(&str, &str); 18] = [
+const CONTRACT: [(&str, &str); 21] = [
     ("post", "/api/v1/workflows"),
     ("get", "/api/v1/workflows"),
     ("get", "/api/v1/workflows/{namespace}/{name}/{version}"),
@@ -91,6 +91,9 @@ const CONTRACT: [(&str, &str); 18] = [
     ("post", "/api/v1/events"),
     ("get", "/api/v1/inbox"),
     ("post", "/api/v1/inbox/{item}/respond"),
+    ("get", "/api/v1/secrets"),
+    ("put", "/api/v1/secrets/{name}"),
+    ("delete", "/api/v1/secrets/{name}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),

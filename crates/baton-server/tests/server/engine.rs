@@ -6,8 +6,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use baton_core::state::RunStatus;
-use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine, EngineError, EngineLoad, Signal};
-use baton_store::{SqliteOptions, SqliteStore, Store};
+use baton_server::engine::{CreateRun, DEFAULT_APPROVAL_DEADLINE_MS, Engine, EngineError, EngineLoad, Signal};
+use baton_store::WorkspaceId;
+use baton_store::prelude::*;
+use baton_store::{SqliteOptions, SqliteStore};
 
 async fn engine_on(path: &std::path::Path) -> Engine<SqliteStore> {
     engine_with_deadline(path, DEFAULT_APPROVAL_DEADLINE_MS).await
@@ -28,7 +30,8 @@ fn waiting_workflow(name: &str, wait_ms: u64) -> String {
 
 async fn start(engine: &Engine<SqliteStore>, text: &str, input: Value) -> String {
     let workflow = engine.deploy(text).await.expect("deploy");
-    let run_id = engine.create_run(&workflow, input, None).await.expect("create run");
+    let run_id =
+        engine.create(CreateRun::new(&workflow, input)).await.map(|created| created.record.id).expect("create run");
     engine.start(&run_id).await.expect("start");
     run_id
 }
@@ -106,7 +109,11 @@ async fn a_new_engine_recovers_waiting_and_never_started_runs() {
         let waiting = start(&engine, &waiting_workflow("recoverable", 300), json!({})).await;
         within(engine.wait_for(&waiting, |s| s == RunStatus::Waiting)).await.unwrap();
         let workflow = engine.workflow("test", "recoverable", "1.0.0").await.unwrap();
-        let never_started = engine.create_run(&workflow.workflow, json!({}), None).await.unwrap();
+        let never_started = engine
+            .create(CreateRun::new(&workflow.workflow, json!({})))
+            .await
+            .map(|created| created.record.id)
+            .unwrap();
         engine.store().close().await;
         (waiting, never_started)
     };
@@ -125,7 +132,11 @@ async fn runs_beyond_the_concurrency_limit_wait_their_turn() {
     let deployed = engine.deploy_with_limit(&waiting_workflow("limited", 150), Some(1)).await.unwrap();
     let mut runs = Vec::new();
     for n in 0..3 {
-        let run_id = engine.create_run(&deployed.workflow, json!({"n": n}), None).await.unwrap();
+        let run_id = engine
+            .create(CreateRun::new(&deployed.workflow, json!({"n": n})))
+            .await
+            .map(|created| created.record.id)
+            .unwrap();
         engine.start(&run_id).await.unwrap();
         runs.push(run_id);
     }
@@ -136,7 +147,7 @@ async fn runs_beyond_the_concurrency_limit_wait_their_turn() {
     let mut finished_at = Vec::new();
     for run_id in &runs {
         within(engine.wait_for(run_id, RunStatus::is_terminal)).await.unwrap();
-        finished_at.push(engine.store().get_run(run_id).await.unwrap().unwrap().updated_at);
+        finished_at.push(engine.store().get_run(&WorkspaceId::DEFAULT, run_id).await.unwrap().unwrap().updated_at);
     }
     assert!(finished_at.windows(2).all(|pair| pair[0] <= pair[1]), "runs finished out of order: {finished_at:?}");
 }
@@ -152,7 +163,7 @@ async fn a_subflow_that_waits_reports_to_its_parent() {
     let run_id = start(&engine, parent, json!({})).await;
     let done = within(engine.wait_for(&run_id, RunStatus::is_terminal)).await.unwrap();
     assert_eq!(done.output, Some(json!({"child": "done"})), "{done:?}");
-    let children = engine.store().child_runs(&run_id).await.unwrap();
+    let children = engine.store().child_runs(&WorkspaceId::DEFAULT, &run_id).await.unwrap();
     assert_eq!(children.len(), 1);
     assert_eq!(children[0].status, "completed");
 }

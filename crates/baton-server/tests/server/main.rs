@@ -7,6 +7,7 @@ mod api_inbox;
 mod api_limits;
 mod api_ops;
 mod api_runs;
+mod api_secrets;
 mod api_support;
 mod api_sweeper;
 mod api_workflows;

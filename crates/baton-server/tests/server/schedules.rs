@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use baton_core::state::RunStatus;
 use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine};
-use baton_store::{
-    RunFilter, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, SqliteOptions, SqliteStore, Store,
-};
+use baton_store::WorkspaceId;
+use baton_store::prelude::*;
+use baton_store::{RunFilter, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, SqliteOptions, SqliteStore};
 
 async fn engine_on(path: &std::path::Path) -> Engine<SqliteStore> {
     let store = SqliteStore::open(SqliteOptions::new(path)).await.expect("open store");
@@ -30,7 +30,7 @@ const QUICK: &str = "  - mark:\n      set: {done: true}\n";
 
 async fn runs_of(engine: &Engine<SqliteStore>, name: &str) -> Vec<RunSummary> {
     let filter = RunFilter { name: Some(name.into()), limit: 1_000, ..Default::default() };
-    let mut runs = engine.store().list_runs(filter).await.expect("list runs");
+    let mut runs = engine.store().list_runs(&WorkspaceId::DEFAULT, filter).await.expect("list runs");
     runs.sort_by_key(|run| run.created_at);
     runs
 }
@@ -95,7 +95,7 @@ async fn after_waits_for_the_previous_run_to_end() {
     let runs = runs_of(&engine, "after").await;
     assert!((2..=3).contains(&runs.len()), "{runs:?}");
     for pair in runs.windows(2) {
-        let previous = engine.store().get_run(&pair[0].id).await.unwrap().unwrap();
+        let previous = engine.store().get_run(&WorkspaceId::DEFAULT, &pair[0].id).await.unwrap().unwrap();
         assert!(previous.status == "completed", "{previous:?}");
         assert!(pair[1].created_at >= previous.updated_at + 300, "started before the delay after the end: {runs:?}");
     }
@@ -168,7 +168,7 @@ async fn on_starts_a_run_per_matching_event_with_the_events_as_input() {
         .expect("outcome");
     assert_eq!(outcome.status, RunStatus::Completed, "{outcome:?}");
     assert_eq!(outcome.output, Some(json!({"patient": "p1"})));
-    let run = engine.store().get_run(&runs[0].id).await.unwrap().unwrap();
+    let run = engine.store().get_run(&WorkspaceId::DEFAULT, &runs[0].id).await.unwrap().unwrap();
     assert_eq!(run.input, json!([low]));
 
     engine.publish_event(event("e3", "com.example.heartbeat.low", json!({"patient": "p3"}))).await.unwrap();
@@ -197,7 +197,7 @@ async fn inputs_of(engine: &Engine<SqliteStore>, name: &str) -> Vec<Value> {
     all_settle(engine, &runs).await;
     let mut inputs = Vec::new();
     for run in &runs {
-        inputs.push(engine.store().get_run(&run.id).await.unwrap().unwrap().input);
+        inputs.push(engine.store().get_run(&WorkspaceId::DEFAULT, &run.id).await.unwrap().unwrap().input);
     }
     inputs
 }
@@ -225,7 +225,10 @@ async fn on_all_fires_once_per_set_of_events_in_arrival_order() {
         .expect("timed out")
         .expect("outcome");
     assert_eq!(outcome.output, Some(json!(["b1", "a1"])), "arrival order");
-    assert_eq!(engine.store().get_run(&runs[0].id).await.unwrap().unwrap().input, json!([b1, a1]));
+    assert_eq!(
+        engine.store().get_run(&WorkspaceId::DEFAULT, &runs[0].id).await.unwrap().unwrap().input,
+        json!([b1, a1])
+    );
 
     // The used events are gone: a new set starts. A second `a` while the first waits is not used.
     engine.publish_event(event("a2", "com.example.a", json!(4))).await.unwrap();

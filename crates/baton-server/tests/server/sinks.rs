@@ -10,12 +10,14 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use baton_core::state::RunStatus;
-use baton_server::engine::{DEFAULT_APPROVAL_DEADLINE_MS, Engine};
+use baton_server::engine::{CreateRun, DEFAULT_APPROVAL_DEADLINE_MS, Engine};
 use baton_server::notify::sinks::{self, RetryPolicy, SinkError, SinkOptions};
 use baton_server::outbound::egress::EgressPolicy;
-use baton_store::{SqliteOptions, SqliteStore, Store};
+use baton_store::prelude::*;
+use baton_store::{SqliteOptions, SqliteStore};
 
 use crate::support::{LOOPBACK, STRICT};
+use baton_store::WorkspaceId;
 
 const TWO_STEPS: &str = "document: {dsl: '1.0.3', namespace: test, name: sinks, version: '1.0.0'}\n\
      do:\n  - first:\n      set: {a: 1}\n  - second:\n      set: {b: 2}\n";
@@ -98,14 +100,15 @@ fn fast(policy: EgressPolicy) -> SinkOptions {
 /// Runs TWO_STEPS to the end; returns its id and its history as `(seq, kind, task)`.
 async fn run_two_steps(engine: &Engine<SqliteStore>) -> (String, Vec<(i64, String, Option<String>)>) {
     let workflow = engine.deploy(TWO_STEPS).await.expect("deploy");
-    let run_id = engine.create_run(&workflow, json!({}), None).await.expect("create run");
+    let run_id =
+        engine.create(CreateRun::new(&workflow, json!({}))).await.map(|created| created.record.id).expect("create run");
     engine.start(&run_id).await.expect("start");
     let done = tokio::time::timeout(Duration::from_secs(20), engine.wait_for(&run_id, RunStatus::is_terminal))
         .await
         .expect("timed out")
         .unwrap();
     assert_eq!(done.status, RunStatus::Completed);
-    let history = engine.store().history(&run_id, 0, 1000).await.unwrap();
+    let history = engine.store().history(&WorkspaceId::DEFAULT, &run_id, 0, 1000).await.unwrap();
     (run_id, history.into_iter().map(|entry| (entry.seq, entry.kind, entry.task)).collect())
 }
 

@@ -20,9 +20,11 @@ use baton_server::api::ApiEngine;
 use baton_server::clock::now_ms;
 use baton_server::engine::DEFAULT_APPROVAL_DEADLINE_MS;
 use baton_server::server::Server;
-use baton_store::{AnyStore, ScheduleClaim, Store as _};
+use baton_store::prelude::*;
+use baton_store::{AnyStore, ScheduleClaim};
 
 use crate::api_support::{Reply, send};
+use baton_store::WorkspaceId;
 
 /// The public origins the examples call.
 const CALLED_ORIGINS: [&str; 4] = [
@@ -408,7 +410,12 @@ async fn emit_outputs_the_completed_cloud_event_and_publishes_it() {
     let time: jiff::Timestamp = emitted["time"].as_str().expect("a time is filled in").parse().unwrap();
     assert!((time.as_millisecond() - now_ms()).abs() < 60_000, "{time}");
     // The event went to the intake like a posted one.
-    let stored = server.store.get_event("https://petstore.com", id).await.unwrap().expect("emitted event stored");
+    let stored = server
+        .store
+        .get_event(&WorkspaceId::DEFAULT, "https://petstore.com", id)
+        .await
+        .unwrap()
+        .expect("emitted event stored");
     assert_eq!(&stored.event, emitted);
 }
 

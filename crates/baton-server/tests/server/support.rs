@@ -92,6 +92,7 @@ pub async fn serve_api(server: &baton_server::server::Server) -> String {
 pub fn loopback_config(approval_deadline_ms: i64) -> baton_server::engine::EngineConfig {
     baton_server::engine::EngineConfig {
         secrets: serde_json::json!({}),
+        secret_key: baton_server::secrets::SecretKey::generate().unwrap(),
         egress: LOOPBACK,
         rewrites: Vec::new(),
         event_retention_ms: baton_server::engine::DEFAULT_EVENT_RETENTION_MS,

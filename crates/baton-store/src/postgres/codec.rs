@@ -8,17 +8,7 @@ use sqlx::types::Json;
 use sqlx::{Decode, Postgres, Row, Type};
 
 use crate::error::StoreError;
-use crate::rows::RecordRow;
-
-/// Serializes a JSON document as the text bound to a `$n::json` parameter.
-pub(crate) fn encode_json(value: &Value) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|err| StoreError::Encoding(format!("cannot encode JSON: {err}")))
-}
-
-/// Serializes an optional JSON document (`None` binds SQL `NULL`).
-pub(crate) fn encode_optional_json(value: Option<&Value>) -> Result<Option<String>, StoreError> {
-    value.map(encode_json).transpose()
-}
+pub(crate) use crate::rows::{RecordRow, encode_json, encode_optional_json};
 
 fn column<'r, T>(row: &'r PgRow, name: &str) -> Result<T, StoreError>
 where

@@ -10,6 +10,7 @@ mod leases;
 mod ownership;
 mod reads;
 mod schedules;
+mod secrets;
 mod writes;
 
 use std::fmt;
@@ -23,12 +24,14 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 use tokio::sync::{mpsc, watch};
 
 use crate::error::StoreError;
+use crate::ids::{OwnerEpoch, WorkspaceId};
 use crate::records::{
-    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome,
-    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, StoredEvent,
+    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewRun, PutOutcome, RunFilter,
+    RunInput, RunRecord, RunRef, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, StoredEvent,
     SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
-use crate::store::Store;
+use crate::status::RunStatus;
+use crate::store::{ClusterStore, EventStore, RunStore, ScheduleStore, StoreLifecycle, WorkflowStore};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -193,14 +196,24 @@ async fn create_schema(pool: &PgPool, schema: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl Store for PgStore {
+impl StoreLifecycle for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.call(reads::ping(&self.pool)).await
+    }
+
+    async fn close(&self) {
+        PgStore::close(self).await
+    }
+}
+
+impl WorkflowStore for PgStore {
     async fn put_workflow(&self, record: WorkflowRecord) -> Result<PutOutcome, StoreError> {
         self.call(writes::put_workflow(&self.pool, &record)).await
     }
 
     async fn get_workflow(
         &self,
-        workspace: &str,
+        workspace: &WorkspaceId,
         namespace: &str,
         name: &str,
         version: &str,
@@ -208,52 +221,60 @@ impl Store for PgStore {
         self.call(reads::get_workflow(&self.pool, workspace, namespace, name, version)).await
     }
 
-    async fn list_workflows(&self, workspace: &str) -> Result<Vec<WorkflowRecord>, StoreError> {
+    async fn list_workflows(&self, workspace: &WorkspaceId) -> Result<Vec<WorkflowRecord>, StoreError> {
         self.call(reads::list_workflows(&self.pool, workspace)).await
     }
+}
 
-    async fn create_run(&self, run: NewRun, history: Vec<NewHistoryEntry>) -> Result<(), StoreError> {
-        self.call(writes::create_run(&self.pool, &run, &history)).await
+impl RunStore for PgStore {
+    async fn create_run(&self, run: NewRun) -> Result<RunRecord, StoreError> {
+        self.call(writes::create_run(&self.pool, run)).await
     }
 
     async fn commit(&self, checkpoint: Checkpoint) -> Result<i64, StoreError> {
         self.call(writes::commit(&self.pool, &checkpoint)).await
     }
 
-    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
-        self.call(reads::get_run(&self.pool, id)).await
+    async fn get_run(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        self.call(reads::get_run(&self.pool, workspace, id)).await
+    }
+
+    async fn load_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        self.call(reads::load_run(&self.pool, id)).await
     }
 
     async fn run_by_idempotency_key(
         &self,
-        workspace: &str,
+        workspace: &WorkspaceId,
         idempotency_key: &str,
     ) -> Result<Option<RunRecord>, StoreError> {
         self.call(reads::run_by_idempotency_key(&self.pool, workspace, idempotency_key)).await
     }
 
-    async fn count_runs_by_status(&self) -> Result<Vec<(String, u64)>, StoreError> {
+    async fn count_runs_by_status(&self) -> Result<Vec<(RunStatus, u64)>, StoreError> {
         self.call(reads::count_runs_by_status(&self.pool)).await
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.call(reads::ping(&self.pool)).await
+    async fn list_runs(&self, workspace: &WorkspaceId, filter: RunFilter) -> Result<Vec<RunSummary>, StoreError> {
+        self.call(reads::list_runs(&self.pool, workspace, filter)).await
     }
 
-    async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>, StoreError> {
-        self.call(reads::list_runs(&self.pool, filter)).await
+    async fn history(
+        &self,
+        workspace: &WorkspaceId,
+        run_id: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.call(reads::history(&self.pool, workspace, run_id, after_seq, limit)).await
     }
 
-    async fn history(&self, run_id: &str, after_seq: i64, limit: u32) -> Result<Vec<HistoryEntry>, StoreError> {
-        self.call(reads::history(&self.pool, run_id, after_seq, limit)).await
-    }
-
-    async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
+    async fn unfinished_runs(&self) -> Result<Vec<RunRef>, StoreError> {
         self.call(reads::unfinished_runs(&self.pool)).await
     }
 
-    async fn child_runs(&self, parent_run_id: &str) -> Result<Vec<RunSummary>, StoreError> {
-        self.call(reads::child_runs(&self.pool, parent_run_id)).await
+    async fn child_runs(&self, workspace: &WorkspaceId, parent_run_id: &str) -> Result<Vec<RunSummary>, StoreError> {
+        self.call(reads::child_runs(&self.pool, workspace, parent_run_id)).await
     }
 
     async fn due_timers(&self, now: Millis, limit: u32) -> Result<Vec<TimerRecord>, StoreError> {
@@ -263,27 +284,38 @@ impl Store for PgStore {
     async fn timers_of_run(&self, run_id: &str) -> Result<Vec<TimerRecord>, StoreError> {
         self.call(reads::timers_of_run(&self.pool, run_id)).await
     }
+}
 
-    async fn get_event(&self, source: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
-        self.call(reads::get_event(&self.pool, source, id)).await
+impl EventStore for PgStore {
+    async fn get_event(
+        &self,
+        workspace: &WorkspaceId,
+        source: &str,
+        id: &str,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        self.call(reads::get_event(&self.pool, workspace, source, id)).await
     }
 
     async fn put_event(
         &self,
+        workspace: &WorkspaceId,
         event: StoredEvent,
-        workspace: &str,
         target_run_id: Option<&str>,
     ) -> Result<bool, StoreError> {
-        self.call(writes::put_event(&self.pool, &event, workspace, target_run_id)).await
+        self.call(writes::put_event(&self.pool, workspace, &event, target_run_id)).await
     }
 
-    async fn subscriptions_for_type(&self, workspace: &str, kind: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {
+    async fn subscriptions_for_type(
+        &self,
+        workspace: &WorkspaceId,
+        kind: &str,
+    ) -> Result<Vec<SubscriptionRecord>, StoreError> {
         self.call(reads::subscriptions_for_type(&self.pool, workspace, kind)).await
     }
 
     async fn retained_events(
         &self,
-        workspace: &str,
+        workspace: &WorkspaceId,
         run_id: &str,
         since: Millis,
         types: Option<&[String]>,
@@ -294,14 +326,15 @@ impl Store for PgStore {
 
     async fn subscription(
         &self,
+        workspace: &WorkspaceId,
         run_id: &str,
         subscription_id: &str,
     ) -> Result<Option<SubscriptionRecord>, StoreError> {
-        self.call(reads::subscription(&self.pool, run_id, subscription_id)).await
+        self.call(reads::subscription(&self.pool, workspace, run_id, subscription_id)).await
     }
 
-    async fn list_inbox(&self, filter: InboxFilter) -> Result<Vec<InboxItem>, StoreError> {
-        self.call(reads::list_inbox(&self.pool, filter)).await
+    async fn list_inbox(&self, workspace: &WorkspaceId, filter: InboxFilter) -> Result<Vec<InboxItem>, StoreError> {
+        self.call(reads::list_inbox(&self.pool, workspace, filter)).await
     }
 
     async fn overdue_inbox(&self, now: Millis, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
@@ -311,23 +344,9 @@ impl Store for PgStore {
     async fn delete_events_before(&self, received_before: Millis) -> Result<u64, StoreError> {
         self.call(writes::delete_events_before(&self.pool, received_before)).await
     }
+}
 
-    async fn acquire_lease(&self, request: LeaseRequest) -> Result<Lease, StoreError> {
-        self.call(leases::acquire(&self.pool, &request)).await
-    }
-
-    async fn renew_lease(&self, name: &str, holder: &str, epoch: i64, expires_at: Millis) -> Result<(), StoreError> {
-        self.call(leases::renew(&self.pool, name, holder, epoch, expires_at)).await
-    }
-
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        self.call(leases::release(&self.pool, name, holder)).await
-    }
-
-    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
-        self.call(leases::get(&self.pool, name)).await
-    }
-
+impl ScheduleStore for PgStore {
     async fn put_schedule(&self, record: ScheduleRecord) -> Result<bool, StoreError> {
         self.call(schedules::put_schedule(&self.pool, &record)).await
     }
@@ -360,16 +379,34 @@ impl Store for PgStore {
     ) -> Result<u64, StoreError> {
         self.call(schedules::delete_schedule_matches(&self.pool, schedule, group_key, event_keys)).await
     }
+}
+
+impl ClusterStore for PgStore {
+    async fn acquire_lease(&self, request: LeaseRequest) -> Result<Lease, StoreError> {
+        self.call(leases::acquire(&self.pool, &request)).await
+    }
+
+    async fn renew_lease(&self, name: &str, holder: &str, epoch: i64, expires_at: Millis) -> Result<(), StoreError> {
+        self.call(leases::renew(&self.pool, name, holder, epoch, expires_at)).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.call(leases::release(&self.pool, name, holder)).await
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        self.call(leases::get(&self.pool, name)).await
+    }
 
     async fn leases_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {
         self.call(ownership::leases_with_prefix(&self.pool, prefix)).await
     }
 
-    async fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<i64>, StoreError> {
+    async fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<OwnerEpoch>, StoreError> {
         self.call(ownership::claim_run(&self.pool, run_id, node, now)).await
     }
 
-    async fn claim_orphan_runs(&self, node: &str, now: Millis, limit: u32) -> Result<Vec<String>, StoreError> {
+    async fn claim_orphan_runs(&self, node: &str, now: Millis, limit: u32) -> Result<Vec<RunRef>, StoreError> {
         self.call(ownership::claim_orphan_runs(&self.pool, node, now, limit)).await
     }
 
@@ -383,10 +420,6 @@ impl Store for PgStore {
 
     async fn input_notifications(&self, node: &str) -> Result<Option<mpsc::UnboundedReceiver<()>>, StoreError> {
         self.call(ownership::input_notifications(&self.pool, node, self.closing.subscribe())).await.map(Some)
-    }
-
-    async fn close(&self) {
-        PgStore::close(self).await
     }
 }
 

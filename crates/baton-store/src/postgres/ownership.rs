@@ -1,33 +1,20 @@
-//! Run ownership on PostgreSQL (see [`crate::Store::claim_run`]): one statement each; the
-//! orphan sweep skips rows another node's sweep has locked, and storing an input notifies the
-//! run's owner through `LISTEN`/`NOTIFY`.
+//! Run ownership on PostgreSQL (see [`crate::ClusterStore::claim_run`]): the shared statements
+//! of `sql/ownership.rs`, one statement each; the orphan sweep skips rows another node's sweep
+//! has locked, and storing an input notifies the run's owner through `LISTEN`/`NOTIFY` (this
+//! statement is PostgreSQL's own).
 
 use serde_json::Value;
 use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Row};
 use tokio::sync::{mpsc, watch};
 
-use crate::error::StoreError;
-use crate::ownership::{CLAIM_ORPHANS_PG, CLAIM_RUN, INPUTS_OF_NODE, LEASES_WITH_PREFIX};
 use crate::postgres::codec::encode_json;
-use crate::records::{Lease, Millis, RunInput};
-use crate::rows::{self as record, RecordRow};
+use crate::rows::RecordRow;
+
+crate::sql::ownership::ownership!(sqlx::Postgres);
 
 /// The channel [`put_run_input`] notifies, with the run's owner as payload.
 const INPUTS_CHANNEL: &str = "baton_inputs";
-
-pub(crate) async fn claim_run(pool: &PgPool, run_id: &str, node: &str, now: Millis) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar(CLAIM_RUN).bind(run_id).bind(node).bind(now).fetch_optional(pool).await?)
-}
-
-pub(crate) async fn claim_orphan_runs(
-    pool: &PgPool,
-    node: &str,
-    now: Millis,
-    limit: u32,
-) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar(CLAIM_ORPHANS_PG).bind(node).bind(now).bind(i64::from(limit)).fetch_all(pool).await?)
-}
 
 pub(crate) async fn put_run_input(
     pool: &PgPool,
@@ -37,14 +24,15 @@ pub(crate) async fn put_run_input(
 ) -> Result<Option<String>, StoreError> {
     // The notification is delivered when the statement's transaction commits, so the owner
     // never looks for an input that is not visible yet.
-    let row = sqlx::query(
-        "WITH run AS (SELECT id, owner, status IN ('completed', 'faulted', 'cancelled') AS ended \
+    let row = sqlx::query(statement!(
+        "WITH run AS (SELECT id, owner, status IN ({}) AS ended \
            FROM runs WHERE id = $1), \
          input AS (INSERT INTO run_inputs (run_id, input, created_at) \
            SELECT id, $2::json, $3 FROM run WHERE NOT ended RETURNING id) \
          SELECT run.owner, run.ended, (SELECT pg_notify($4, COALESCE(run.owner, '')) FROM input) IS NULL AS notified \
          FROM run",
-    )
+        terminal_sql_list()
+    ))
     .bind(run_id)
     .bind(encode_json(input)?)
     .bind(now)
@@ -56,16 +44,6 @@ pub(crate) async fn put_run_input(
         Some(row) => row.optional_text("owner"),
         None => Err(StoreError::NotFound(format!("run {run_id}"))),
     }
-}
-
-pub(crate) async fn inputs_for_node(pool: &PgPool, node: &str, limit: u32) -> Result<Vec<RunInput>, StoreError> {
-    let rows = sqlx::query(INPUTS_OF_NODE).bind(node).bind(i64::from(limit)).fetch_all(pool).await?;
-    rows.iter().map(record::run_input).collect()
-}
-
-pub(crate) async fn leases_with_prefix(pool: &PgPool, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {
-    let rows = sqlx::query(LEASES_WITH_PREFIX).bind(prefix).fetch_all(pool).await?;
-    rows.iter().map(record::named_lease).collect()
 }
 
 /// Listens on [`INPUTS_CHANNEL`] and sends `()` for each notification addressed to `node`.

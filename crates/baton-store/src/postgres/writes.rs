@@ -12,13 +12,17 @@ use std::collections::HashSet;
 
 use sqlx::PgPool;
 
-use crate::error::StoreError;
-use crate::ownership::fenced_message;
+use crate::error::{ConflictKind, StoreError};
+use crate::ids::{OwnerEpoch, WorkspaceId};
 use crate::postgres::codec::{encode_json, encode_optional_json};
 use crate::records::{
-    Checkpoint, Millis, NewHistoryEntry, NewRun, PutOutcome, StoredEvent, SubscriptionRecord, WorkflowRecord,
+    Checkpoint, Millis, NewHistoryEntry, NewRun, PutOutcome, RunRecord, StoredEvent, SubscriptionRecord, WorkflowRecord,
 };
-use crate::rows::{check_subscriptions, type_keys, types_json};
+use crate::rows::{check_subscriptions, created_run, type_keys, types_json};
+use crate::sql::statement;
+use crate::status::terminal_sql_list;
+
+crate::sql::runs::runs!(sqlx::Postgres);
 
 pub(crate) async fn put_workflow(pool: &PgPool, record: &WorkflowRecord) -> Result<PutOutcome, StoreError> {
     let inserted = sqlx::query(
@@ -26,7 +30,7 @@ pub(crate) async fn put_workflow(pool: &PgPool, record: &WorkflowRecord) -> Resu
          max_concurrency) VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (workspace, namespace, name, version) DO NOTHING",
     )
-    .bind(&record.workspace)
+    .bind(record.workspace.as_str())
     .bind(&record.namespace)
     .bind(&record.name)
     .bind(&record.version)
@@ -44,7 +48,7 @@ pub(crate) async fn put_workflow(pool: &PgPool, record: &WorkflowRecord) -> Resu
         "SELECT definition, max_concurrency FROM workflows \
          WHERE workspace = $1 AND namespace = $2 AND name = $3 AND version = $4",
     )
-    .bind(&record.workspace)
+    .bind(record.workspace.as_str())
     .bind(&record.namespace)
     .bind(&record.name)
     .bind(&record.version)
@@ -53,10 +57,12 @@ pub(crate) async fn put_workflow(pool: &PgPool, record: &WorkflowRecord) -> Resu
     if stored == (record.definition.clone(), record.max_concurrency.map(i64::from)) {
         Ok(PutOutcome::Unchanged)
     } else {
-        Err(StoreError::Conflict(format!(
-            "workflow {}/{}:{} in workspace {} is already deployed with another definition or concurrency limit",
-            record.namespace, record.name, record.version, record.workspace
-        )))
+        Err(StoreError::Conflict(ConflictKind::WorkflowRedefined {
+            workspace: record.workspace.to_string(),
+            namespace: record.namespace.clone(),
+            name: record.name.clone(),
+            version: record.version.clone(),
+        }))
     }
 }
 
@@ -79,8 +85,9 @@ impl HistoryColumns {
     }
 }
 
-pub(crate) async fn create_run(pool: &PgPool, run: &NewRun, history: &[NewHistoryEntry]) -> Result<(), StoreError> {
-    let entries = HistoryColumns::new(history)?;
+/// Creates the run and its first history in one statement and returns the record as written.
+pub(crate) async fn create_run(pool: &PgPool, run: NewRun) -> Result<RunRecord, StoreError> {
+    let entries = HistoryColumns::new(&run.history)?;
     // No conflict target: a taken run id and a taken idempotency key (the partial unique index
     // `runs_idempotency_key`) both end up as "nothing inserted", and then no history either.
     let inserted: i64 = sqlx::query_scalar(
@@ -101,11 +108,11 @@ pub(crate) async fn create_run(pool: &PgPool, run: &NewRun, history: &[NewHistor
          SELECT count(*) FROM new_run",
     )
     .bind(&run.id)
-    .bind(&run.workspace)
+    .bind(run.workspace.as_str())
     .bind(&run.namespace)
     .bind(&run.name)
     .bind(&run.version)
-    .bind(&run.status)
+    .bind(run.status.as_str())
     .bind(encode_json(&run.input)?)
     .bind(encode_json(&run.state)?)
     .bind(run.parent.as_ref().map(|parent| parent.run_id.as_str()))
@@ -120,15 +127,12 @@ pub(crate) async fn create_run(pool: &PgPool, run: &NewRun, history: &[NewHistor
     .fetch_one(pool)
     .await?;
     if inserted == 0 {
-        return Err(StoreError::Conflict(match &run.idempotency_key {
-            Some(key) => format!("run {} or a run with idempotency key {key:?} already exists", run.id),
-            None => format!("run {} already exists", run.id),
-        }));
+        return Err(creation_conflict(pool, &run).await?);
     }
-    Ok(())
+    Ok(created_run(run))
 }
 
-/// Applies a checkpoint; see [`crate::Store::commit`]. Returns the new state version.
+/// Applies a checkpoint; see [`crate::RunStore::commit`]. Returns the new state version.
 pub(crate) async fn commit(pool: &PgPool, checkpoint: &Checkpoint) -> Result<i64, StoreError> {
     let run_id = &checkpoint.run_id;
     check_subscriptions(checkpoint)?;
@@ -145,7 +149,7 @@ pub(crate) async fn commit(pool: &PgPool, checkpoint: &Checkpoint) -> Result<i64
     // `SubscriptionChanges` see to that). A cleared subscription's types go with it
     // (ON DELETE CASCADE); a set one keeps the type rows it still has, loses the others and
     // gains the new ones.
-    let new_version: Option<i64> = sqlx::query_scalar(
+    let new_version: Option<i64> = sqlx::query_scalar(statement!(
         "WITH run AS ( \
            UPDATE runs SET status = $3, state = $4::json, output = $5::json, error = $6::json, \
              state_version = state_version + 1, updated_at = $7, \
@@ -205,24 +209,25 @@ pub(crate) async fn commit(pool: &PgPool, checkpoint: &Checkpoint) -> Result<i64
            ON CONFLICT DO NOTHING \
          ), consumed_inputs AS ( \
            DELETE FROM run_inputs \
-           WHERE run_id = $1 AND (id = ANY($35::bigint[]) OR $3 IN ('completed', 'faulted', 'cancelled')) \
+           WHERE run_id = $1 AND (id = ANY($35::bigint[]) OR $3 IN ({terminal})) \
              AND EXISTS (SELECT FROM run) \
          ), sent_inputs AS ( \
            INSERT INTO run_inputs (run_id, input, created_at) \
            SELECT target.id, sent.input::json, $7 \
            FROM run, UNNEST($36::text[], $37::text[]) AS sent (run_id, input) \
              JOIN runs AS target ON target.id = sent.run_id \
-           WHERE target.status NOT IN ('completed', 'faulted', 'cancelled') \
+           WHERE target.status NOT IN ({terminal}) \
            RETURNING run_id \
          ), notified AS ( \
            SELECT pg_notify('baton_inputs', COALESCE(target.owner, '')) \
            FROM sent_inputs JOIN runs AS target ON target.id = sent_inputs.run_id \
          ) \
          SELECT state_version FROM run WHERE (SELECT count(*) FROM notified) >= 0",
-    )
+        terminal = terminal_sql_list()
+    ))
     .bind(run_id)
     .bind(checkpoint.expected_version)
-    .bind(&checkpoint.status)
+    .bind(checkpoint.status.as_str())
     .bind(encode_json(&checkpoint.state)?)
     .bind(encode_optional_json(checkpoint.output.as_ref())?)
     .bind(encode_optional_json(checkpoint.error.as_ref())?)
@@ -253,7 +258,7 @@ pub(crate) async fn commit(pool: &PgPool, checkpoint: &Checkpoint) -> Result<i64
     .bind(&subscriptions.type_kind)
     .bind(consumed.iter().map(|(source, _)| source.as_str()).collect::<Vec<_>>())
     .bind(consumed.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>())
-    .bind(checkpoint.expected_epoch)
+    .bind(checkpoint.expected_epoch.0)
     .bind(&checkpoint.inputs_consumed)
     .bind(checkpoint.inputs_sent.iter().map(|(target, _)| target.as_str()).collect::<Vec<_>>())
     .bind(checkpoint.inputs_sent.iter().map(|(_, input)| encode_json(input)).collect::<Result<Vec<_>, _>>()?)
@@ -268,13 +273,18 @@ pub(crate) async fn commit(pool: &PgPool, checkpoint: &Checkpoint) -> Result<i64
         .await?;
     Err(match stored {
         None => StoreError::NotFound(format!("run {run_id}")),
-        Some((_, stored_epoch)) if stored_epoch != checkpoint.expected_epoch => {
-            StoreError::Conflict(fenced_message(run_id, stored_epoch, checkpoint.expected_epoch))
+        Some((_, stored_epoch)) if OwnerEpoch(stored_epoch) != checkpoint.expected_epoch => {
+            StoreError::Conflict(ConflictKind::Fenced {
+                run_id: run_id.clone(),
+                stored: OwnerEpoch(stored_epoch),
+                expected: checkpoint.expected_epoch,
+            })
         }
-        Some((stored_version, _)) => StoreError::Conflict(format!(
-            "run {run_id} is at state version {stored_version}, expected {}",
-            checkpoint.expected_version
-        )),
+        Some((stored_version, _)) => StoreError::Conflict(ConflictKind::StaleVersion {
+            run_id: run_id.clone(),
+            stored: stored_version,
+            expected: checkpoint.expected_version,
+        }),
     })
 }
 
@@ -376,7 +386,7 @@ impl SubscriptionChanges {
         };
         for record in last {
             changes.ids.push(record.subscription_id.clone());
-            changes.workspace.push(record.workspace.clone());
+            changes.workspace.push(record.workspace.to_string());
             changes.types.push(encode_optional_json(types_json(record.types.as_deref()).as_ref())?);
             changes.subscription.push(encode_json(&record.subscription)?);
             changes.inbox.push(encode_optional_json(record.inbox.as_ref())?);
@@ -384,7 +394,7 @@ impl SubscriptionChanges {
             changes.created_at.push(record.created_at);
             for kind in type_keys(record.types.as_deref()) {
                 changes.type_ids.push(record.subscription_id.clone());
-                changes.type_workspace.push(record.workspace.clone());
+                changes.type_workspace.push(record.workspace.to_string());
                 changes.type_kind.push(kind);
             }
         }
@@ -392,19 +402,19 @@ impl SubscriptionChanges {
     }
 }
 
-/// See [`crate::Store::put_event`]: the unique key (`source`, `id`) decides between concurrent
-/// duplicates.
+/// See [`crate::EventStore::put_event`]: the unique key (`source`, `id`) decides between
+/// concurrent duplicates.
 pub(crate) async fn put_event(
     pool: &PgPool,
+    workspace: &WorkspaceId,
     event: &StoredEvent,
-    workspace: &str,
     target_run_id: Option<&str>,
 ) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO events (workspace, source, id, type, time, event, received_at, target_run_id) \
          VALUES ($1, $2, $3, $4, $5, $6::json, $7, $8) ON CONFLICT (source, id) DO NOTHING",
     )
-    .bind(workspace)
+    .bind(workspace.as_str())
     .bind(&event.source)
     .bind(&event.id)
     .bind(&event.kind)
@@ -418,7 +428,7 @@ pub(crate) async fn put_event(
     Ok(inserted == 1)
 }
 
-/// See [`crate::Store::delete_events_before`].
+/// See [`crate::EventStore::delete_events_before`].
 pub(crate) async fn delete_events_before(pool: &PgPool, received_before: Millis) -> Result<u64, StoreError> {
     let deleted: i64 = sqlx::query_scalar(
         "WITH gone AS ( \

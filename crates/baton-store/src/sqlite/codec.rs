@@ -6,7 +6,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, Row, Sqlite, Type};
 
 use crate::error::StoreError;
-use crate::rows::RecordRow;
+pub(crate) use crate::rows::{RecordRow, encode_json, encode_optional_json};
 
 impl RecordRow for SqliteRow {
     fn text(&self, name: &str) -> Result<String, StoreError> {
@@ -32,16 +32,6 @@ impl RecordRow for SqliteRow {
     fn optional_json(&self, name: &str) -> Result<Option<Value>, StoreError> {
         optional_json_column(self, name)
     }
-}
-
-/// Serializes a JSON document for a TEXT column.
-pub(crate) fn encode_json(value: &Value) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|err| StoreError::Encoding(format!("cannot encode JSON: {err}")))
-}
-
-/// Serializes an optional JSON document for a nullable TEXT column.
-pub(crate) fn encode_optional_json(value: Option<&Value>) -> Result<Option<String>, StoreError> {
-    value.map(encode_json).transpose()
 }
 
 /// Reads a column, reporting a missing column or a value of the wrong type as

@@ -6,6 +6,7 @@ mod leases;
 mod ownership;
 mod reads;
 mod schedules;
+mod secrets;
 mod writer;
 mod writes;
 
@@ -22,13 +23,15 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::error::StoreError;
+use crate::ids::{OwnerEpoch, WorkspaceId};
 use crate::records::{
-    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome,
-    RunFilter, RunInput, RunRecord, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, StoredEvent,
+    Checkpoint, HistoryEntry, InboxFilter, InboxItem, Lease, LeaseRequest, Millis, NewRun, PutOutcome, RunFilter,
+    RunInput, RunRecord, RunRef, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, StoredEvent,
     SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
 use crate::sqlite::writer::{Counters, Job, Request};
-use crate::store::Store;
+use crate::status::RunStatus;
+use crate::store::{ClusterStore, EventStore, RunStore, ScheduleStore, StoreLifecycle, WorkflowStore};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -207,14 +210,24 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Store for SqliteStore {
+impl StoreLifecycle for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        reads::ping(&self.inner.pool).await
+    }
+
+    async fn close(&self) {
+        SqliteStore::close(self).await
+    }
+}
+
+impl WorkflowStore for SqliteStore {
     async fn put_workflow(&self, record: WorkflowRecord) -> Result<PutOutcome, StoreError> {
         self.write(record, Request::PutWorkflow).await
     }
 
     async fn get_workflow(
         &self,
-        workspace: &str,
+        workspace: &WorkspaceId,
         namespace: &str,
         name: &str,
         version: &str,
@@ -222,52 +235,60 @@ impl Store for SqliteStore {
         reads::get_workflow(&self.inner.pool, workspace, namespace, name, version).await
     }
 
-    async fn list_workflows(&self, workspace: &str) -> Result<Vec<WorkflowRecord>, StoreError> {
+    async fn list_workflows(&self, workspace: &WorkspaceId) -> Result<Vec<WorkflowRecord>, StoreError> {
         reads::list_workflows(&self.inner.pool, workspace).await
     }
+}
 
-    async fn create_run(&self, run: NewRun, history: Vec<NewHistoryEntry>) -> Result<(), StoreError> {
-        self.write((run, history), Request::CreateRun).await
+impl RunStore for SqliteStore {
+    async fn create_run(&self, run: NewRun) -> Result<RunRecord, StoreError> {
+        self.write(run, |job| Request::CreateRun(Box::new(job))).await
     }
 
     async fn commit(&self, checkpoint: Checkpoint) -> Result<i64, StoreError> {
-        self.write(checkpoint, Request::Commit).await
+        self.write(checkpoint, |job| Request::Commit(Box::new(job))).await
     }
 
-    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
-        reads::get_run(&self.inner.pool, id).await
+    async fn get_run(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        reads::get_run(&self.inner.pool, workspace, id).await
+    }
+
+    async fn load_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        reads::load_run(&self.inner.pool, id).await
     }
 
     async fn run_by_idempotency_key(
         &self,
-        workspace: &str,
+        workspace: &WorkspaceId,
         idempotency_key: &str,
     ) -> Result<Option<RunRecord>, StoreError> {
         reads::run_by_idempotency_key(&self.inner.pool, workspace, idempotency_key).await
     }
 
-    async fn count_runs_by_status(&self) -> Result<Vec<(String, u64)>, StoreError> {
+    async fn count_runs_by_status(&self) -> Result<Vec<(RunStatus, u64)>, StoreError> {
         reads::count_runs_by_status(&self.inner.pool).await
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        reads::ping(&self.inner.pool).await
+    async fn list_runs(&self, workspace: &WorkspaceId, filter: RunFilter) -> Result<Vec<RunSummary>, StoreError> {
+        reads::list_runs(&self.inner.pool, workspace, filter).await
     }
 
-    async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>, StoreError> {
-        reads::list_runs(&self.inner.pool, filter).await
+    async fn history(
+        &self,
+        workspace: &WorkspaceId,
+        run_id: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        reads::history(&self.inner.pool, workspace, run_id, after_seq, limit).await
     }
 
-    async fn history(&self, run_id: &str, after_seq: i64, limit: u32) -> Result<Vec<HistoryEntry>, StoreError> {
-        reads::history(&self.inner.pool, run_id, after_seq, limit).await
-    }
-
-    async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
+    async fn unfinished_runs(&self) -> Result<Vec<RunRef>, StoreError> {
         reads::unfinished_runs(&self.inner.pool).await
     }
 
-    async fn child_runs(&self, parent_run_id: &str) -> Result<Vec<RunSummary>, StoreError> {
-        reads::child_runs(&self.inner.pool, parent_run_id).await
+    async fn child_runs(&self, workspace: &WorkspaceId, parent_run_id: &str) -> Result<Vec<RunSummary>, StoreError> {
+        reads::child_runs(&self.inner.pool, workspace, parent_run_id).await
     }
 
     async fn due_timers(&self, now: Millis, limit: u32) -> Result<Vec<TimerRecord>, StoreError> {
@@ -277,27 +298,38 @@ impl Store for SqliteStore {
     async fn timers_of_run(&self, run_id: &str) -> Result<Vec<TimerRecord>, StoreError> {
         reads::timers_of_run(&self.inner.pool, run_id).await
     }
+}
 
-    async fn get_event(&self, source: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
-        reads::get_event(&self.inner.pool, source, id).await
+impl EventStore for SqliteStore {
+    async fn get_event(
+        &self,
+        workspace: &WorkspaceId,
+        source: &str,
+        id: &str,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        reads::get_event(&self.inner.pool, workspace, source, id).await
     }
 
     async fn put_event(
         &self,
+        workspace: &WorkspaceId,
         event: StoredEvent,
-        workspace: &str,
         target_run_id: Option<&str>,
     ) -> Result<bool, StoreError> {
-        self.write((event, workspace.to_owned(), target_run_id.map(str::to_owned)), Request::PutEvent).await
+        self.write((workspace.clone(), event, target_run_id.map(str::to_owned)), Request::PutEvent).await
     }
 
-    async fn subscriptions_for_type(&self, workspace: &str, kind: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {
+    async fn subscriptions_for_type(
+        &self,
+        workspace: &WorkspaceId,
+        kind: &str,
+    ) -> Result<Vec<SubscriptionRecord>, StoreError> {
         reads::subscriptions_for_type(&self.inner.pool, workspace, kind).await
     }
 
     async fn retained_events(
         &self,
-        workspace: &str,
+        workspace: &WorkspaceId,
         run_id: &str,
         since: Millis,
         types: Option<&[String]>,
@@ -308,14 +340,15 @@ impl Store for SqliteStore {
 
     async fn subscription(
         &self,
+        workspace: &WorkspaceId,
         run_id: &str,
         subscription_id: &str,
     ) -> Result<Option<SubscriptionRecord>, StoreError> {
-        reads::subscription(&self.inner.pool, run_id, subscription_id).await
+        reads::subscription(&self.inner.pool, workspace, run_id, subscription_id).await
     }
 
-    async fn list_inbox(&self, filter: InboxFilter) -> Result<Vec<InboxItem>, StoreError> {
-        reads::list_inbox(&self.inner.pool, filter).await
+    async fn list_inbox(&self, workspace: &WorkspaceId, filter: InboxFilter) -> Result<Vec<InboxItem>, StoreError> {
+        reads::list_inbox(&self.inner.pool, workspace, filter).await
     }
 
     async fn overdue_inbox(&self, now: Millis, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
@@ -325,23 +358,9 @@ impl Store for SqliteStore {
     async fn delete_events_before(&self, received_before: Millis) -> Result<u64, StoreError> {
         self.write(received_before, Request::DeleteEventsBefore).await
     }
+}
 
-    async fn acquire_lease(&self, request: LeaseRequest) -> Result<Lease, StoreError> {
-        self.write(request, Request::AcquireLease).await
-    }
-
-    async fn renew_lease(&self, name: &str, holder: &str, epoch: i64, expires_at: Millis) -> Result<(), StoreError> {
-        self.write((name.to_owned(), holder.to_owned(), epoch, expires_at), Request::RenewLease).await
-    }
-
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        self.write((name.to_owned(), holder.to_owned()), Request::ReleaseLease).await
-    }
-
-    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
-        leases::get(&self.inner.pool, name).await
-    }
-
+impl ScheduleStore for SqliteStore {
     async fn put_schedule(&self, record: ScheduleRecord) -> Result<bool, StoreError> {
         self.write(record, Request::PutSchedule).await
     }
@@ -375,16 +394,34 @@ impl Store for SqliteStore {
         let input = (schedule.clone(), group_key.to_owned(), event_keys.to_vec());
         self.write(input, Request::DeleteScheduleMatches).await
     }
+}
+
+impl ClusterStore for SqliteStore {
+    async fn acquire_lease(&self, request: LeaseRequest) -> Result<Lease, StoreError> {
+        self.write(request, Request::AcquireLease).await
+    }
+
+    async fn renew_lease(&self, name: &str, holder: &str, epoch: i64, expires_at: Millis) -> Result<(), StoreError> {
+        self.write((name.to_owned(), holder.to_owned(), epoch, expires_at), Request::RenewLease).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.write((name.to_owned(), holder.to_owned()), Request::ReleaseLease).await
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        leases::get(&self.inner.pool, name).await
+    }
 
     async fn leases_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {
         ownership::leases_with_prefix(&self.inner.pool, prefix).await
     }
 
-    async fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<i64>, StoreError> {
+    async fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<OwnerEpoch>, StoreError> {
         self.write((run_id.to_owned(), node.to_owned(), now), Request::ClaimRun).await
     }
 
-    async fn claim_orphan_runs(&self, node: &str, now: Millis, limit: u32) -> Result<Vec<String>, StoreError> {
+    async fn claim_orphan_runs(&self, node: &str, now: Millis, limit: u32) -> Result<Vec<RunRef>, StoreError> {
         self.write((node.to_owned(), now, limit), Request::ClaimOrphanRuns).await
     }
 
@@ -398,9 +435,5 @@ impl Store for SqliteStore {
 
     async fn input_notifications(&self, _node: &str) -> Result<Option<mpsc::UnboundedReceiver<()>>, StoreError> {
         Ok(None)
-    }
-
-    async fn close(&self) {
-        SqliteStore::close(self).await
     }
 }

@@ -1,39 +1,17 @@
-//! Run ownership on SQLite (see [`crate::Store::claim_run`]); writes run in the writer task.
-//! One process drives a SQLite database, so these matter for the shared store suite and for
-//! databases moved between processes; the writer task serializes them.
+//! Run ownership on SQLite (see [`crate::ClusterStore::claim_run`]): the shared statements of
+//! `sql/ownership.rs`; writes run in the writer task. One process drives a SQLite database, so
+//! these matter for the shared store suite and for databases moved between processes; the
+//! writer task serializes them.
 
 use serde_json::Value;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqliteConnection;
 
-use crate::error::StoreError;
-use crate::ownership::{CLAIM_ORPHANS_SQLITE, CLAIM_RUN, INPUTS_OF_NODE, LEASES_WITH_PREFIX};
-use crate::records::{Lease, Millis, RunInput, TERMINAL_STATUSES};
-use crate::rows as record;
 use crate::sqlite::codec::encode_json;
+use crate::status::RunStatus;
 
-pub(crate) async fn claim_run(
-    conn: &mut SqliteConnection,
-    run_id: &str,
-    node: &str,
-    now: Millis,
-) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar(CLAIM_RUN).bind(run_id).bind(node).bind(now).fetch_optional(&mut *conn).await?)
-}
+crate::sql::ownership::ownership!(sqlx::Sqlite);
 
-pub(crate) async fn claim_orphan_runs(
-    conn: &mut SqliteConnection,
-    node: &str,
-    now: Millis,
-    limit: u32,
-) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar(CLAIM_ORPHANS_SQLITE)
-        .bind(node)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *conn)
-        .await?)
-}
-
+/// Stores an input for the owner of `run_id` unless the run ended; returns the owner.
 pub(crate) async fn put_run_input(
     conn: &mut SqliteConnection,
     run_id: &str,
@@ -43,7 +21,7 @@ pub(crate) async fn put_run_input(
     let run: Option<(Option<String>, String)> =
         sqlx::query_as("SELECT owner, status FROM runs WHERE id = $1").bind(run_id).fetch_optional(&mut *conn).await?;
     let Some((owner, status)) = run else { return Err(StoreError::NotFound(format!("run {run_id}"))) };
-    if TERMINAL_STATUSES.contains(&status.as_str()) {
+    if RunStatus::parse(&status)?.is_terminal() {
         return Ok(None);
     }
     sqlx::query("INSERT INTO run_inputs (run_id, input, created_at) VALUES ($1, $2, $3)")
@@ -53,14 +31,4 @@ pub(crate) async fn put_run_input(
         .execute(&mut *conn)
         .await?;
     Ok(owner)
-}
-
-pub(crate) async fn inputs_for_node(pool: &SqlitePool, node: &str, limit: u32) -> Result<Vec<RunInput>, StoreError> {
-    let rows = sqlx::query(INPUTS_OF_NODE).bind(node).bind(i64::from(limit)).fetch_all(pool).await?;
-    rows.iter().map(record::run_input).collect()
-}
-
-pub(crate) async fn leases_with_prefix(pool: &SqlitePool, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {
-    let rows = sqlx::query(LEASES_WITH_PREFIX).bind(prefix).fetch_all(pool).await?;
-    rows.iter().map(record::named_lease).collect()
 }

@@ -15,18 +15,24 @@ use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::StoreError;
+use crate::ids::{OwnerEpoch, WorkspaceId};
 use crate::records::{
-    Checkpoint, Lease, LeaseRequest, Millis, NewHistoryEntry, NewRun, PutOutcome, ScheduleClaim, ScheduleKey,
+    Checkpoint, Lease, LeaseRequest, Millis, NewRun, PutOutcome, RunRecord, RunRef, ScheduleClaim, ScheduleKey,
     ScheduleMatch, ScheduleRecord, StoredEvent, WorkflowRecord,
 };
-use crate::sqlite::{leases, ownership, schedules, writes};
+use crate::rows;
+use crate::secrets::SecretRecord;
+use crate::sqlite::{leases, ownership, schedules, secrets, writes};
 
 /// One queued write and the caller waiting for it.
 pub(crate) enum Request {
     PutWorkflow(Job<WorkflowRecord, PutOutcome>),
-    CreateRun(Job<(NewRun, Vec<NewHistoryEntry>), ()>),
-    Commit(Job<Checkpoint, i64>),
-    PutEvent(Job<(StoredEvent, String, Option<String>), bool>),
+    /// Boxed, as `Commit`: a new run (its documents, first history and the record returned)
+    /// is much larger than the other requests.
+    CreateRun(Box<Job<NewRun, RunRecord>>),
+    /// Boxed: a checkpoint is much larger than the other requests.
+    Commit(Box<Job<Checkpoint, i64>>),
+    PutEvent(Job<(WorkspaceId, StoredEvent, Option<String>), bool>),
     DeleteEventsBefore(Job<Millis, u64>),
     PutSchedule(Job<ScheduleRecord, bool>),
     ClaimSchedule(Job<ScheduleClaim, bool>),
@@ -35,9 +41,11 @@ pub(crate) enum Request {
     AcquireLease(Job<LeaseRequest, Lease>),
     RenewLease(Job<(String, String, i64, Millis), ()>),
     ReleaseLease(Job<(String, String), ()>),
-    ClaimRun(Job<(String, String, Millis), Option<i64>>),
-    ClaimOrphanRuns(Job<(String, Millis, u32), Vec<String>>),
+    ClaimRun(Job<(String, String, Millis), Option<OwnerEpoch>>),
+    ClaimOrphanRuns(Job<(String, Millis, u32), Vec<RunRef>>),
     PutRunInput(Job<(String, Value, Millis), Option<String>>),
+    PutSecret(Job<SecretRecord, bool>),
+    DeleteSecret(Job<(String, String), bool>),
 }
 
 /// A write's input, its reply channel and, once applied, its result.
@@ -76,8 +84,8 @@ impl Request {
                 job.record(result)
             }
             Request::CreateRun(job) => {
-                let (run, history) = &job.input;
-                let result = writes::create_run(conn, run, history).await;
+                // The record as written, built from the request instead of read back.
+                let result = writes::create_run(conn, &job.input).await.map(|()| rows::created_run(job.input.clone()));
                 job.record(result)
             }
             Request::Commit(job) => {
@@ -85,8 +93,8 @@ impl Request {
                 job.record(result)
             }
             Request::PutEvent(job) => {
-                let (event, workspace, target_run_id) = &job.input;
-                let result = writes::put_event(conn, event, workspace, target_run_id.as_deref()).await;
+                let (workspace, event, target_run_id) = &job.input;
+                let result = writes::put_event(conn, workspace, event, target_run_id.as_deref()).await;
                 job.record(result)
             }
             Request::DeleteEventsBefore(job) => {
@@ -94,49 +102,58 @@ impl Request {
                 job.record(result)
             }
             Request::PutSchedule(job) => {
-                let result = schedules::put_schedule(conn, &job.input).await;
+                let result = schedules::put_schedule(&mut *conn, &job.input).await;
                 job.record(result)
             }
             Request::ClaimSchedule(job) => {
-                let result = schedules::claim_schedule(conn, &job.input).await;
+                let result = schedules::claim_schedule(&mut *conn, &job.input).await;
                 job.record(result)
             }
             Request::PutScheduleMatch(job) => {
-                let result = schedules::put_schedule_match(conn, &job.input).await;
+                let result = schedules::put_schedule_match(&mut *conn, &job.input).await;
                 job.record(result)
             }
             Request::DeleteScheduleMatches(job) => {
                 let (key, group_key, event_keys) = &job.input;
-                let result = schedules::delete_schedule_matches(conn, key, group_key, event_keys).await;
+                let result = schedules::delete_schedule_matches(&mut *conn, key, group_key, event_keys).await;
                 job.record(result)
             }
             Request::AcquireLease(job) => {
-                let result = leases::acquire(conn, &job.input).await;
+                let result = leases::acquire(&mut *conn, &job.input).await;
                 job.record(result)
             }
             Request::RenewLease(job) => {
                 let (name, holder, epoch, expires_at) = &job.input;
-                let result = leases::renew(conn, name, holder, *epoch, *expires_at).await;
+                let result = leases::renew(&mut *conn, name, holder, *epoch, *expires_at).await;
                 job.record(result)
             }
             Request::ReleaseLease(job) => {
                 let (name, holder) = &job.input;
-                let result = leases::release(conn, name, holder).await;
+                let result = leases::release(&mut *conn, name, holder).await;
                 job.record(result)
             }
             Request::ClaimRun(job) => {
                 let (run_id, node, now) = &job.input;
-                let result = ownership::claim_run(conn, run_id, node, *now).await;
+                let result = ownership::claim_run(&mut *conn, run_id, node, *now).await;
                 job.record(result)
             }
             Request::ClaimOrphanRuns(job) => {
                 let (node, now, limit) = &job.input;
-                let result = ownership::claim_orphan_runs(conn, node, *now, *limit).await;
+                let result = ownership::claim_orphan_runs(&mut *conn, node, *now, *limit).await;
                 job.record(result)
             }
             Request::PutRunInput(job) => {
                 let (run_id, input, now) = &job.input;
                 let result = ownership::put_run_input(conn, run_id, input, *now).await;
+                job.record(result)
+            }
+            Request::PutSecret(job) => {
+                let result = secrets::put(conn, &job.input).await;
+                job.record(result)
+            }
+            Request::DeleteSecret(job) => {
+                let (workspace, name) = &job.input;
+                let result = secrets::delete(conn, workspace, name).await;
                 job.record(result)
             }
         }
@@ -161,6 +178,8 @@ impl Request {
             Request::ClaimRun(job) => job.result = Some(Err(err)),
             Request::ClaimOrphanRuns(job) => job.result = Some(Err(err)),
             Request::PutRunInput(job) => job.result = Some(Err(err)),
+            Request::PutSecret(job) => job.result = Some(Err(err)),
+            Request::DeleteSecret(job) => job.result = Some(Err(err)),
         }
     }
 
@@ -181,6 +200,8 @@ impl Request {
             Request::ClaimRun(job) => job.answer(),
             Request::ClaimOrphanRuns(job) => job.answer(),
             Request::PutRunInput(job) => job.answer(),
+            Request::PutSecret(job) => job.answer(),
+            Request::DeleteSecret(job) => job.answer(),
         }
     }
 }

@@ -3,12 +3,15 @@
 
 use sqlx::SqliteConnection;
 
-use crate::error::StoreError;
-use crate::ownership::fenced_message;
+use crate::error::{ConflictKind, StoreError};
+use crate::ids::{OwnerEpoch, WorkspaceId};
 use crate::records::{
-    Checkpoint, Millis, NewHistoryEntry, NewRun, PutOutcome, StoredEvent, SubscriptionRecord, TERMINAL_STATUSES,
-    WorkflowRecord,
+    Checkpoint, Millis, NewHistoryEntry, NewRun, PutOutcome, StoredEvent, SubscriptionRecord, WorkflowRecord,
 };
+use crate::sql::statement;
+use crate::status::terminal_sql_list;
+
+crate::sql::runs::runs!(sqlx::Sqlite);
 use crate::rows::{check_subscriptions, type_keys, types_json};
 use crate::sqlite::codec::{encode_json, encode_optional_json};
 
@@ -21,7 +24,7 @@ pub(crate) async fn put_workflow(
          max_concurrency) VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (workspace, namespace, name, version) DO NOTHING",
     )
-    .bind(&record.workspace)
+    .bind(record.workspace.as_str())
     .bind(&record.namespace)
     .bind(&record.name)
     .bind(&record.version)
@@ -38,7 +41,7 @@ pub(crate) async fn put_workflow(
         "SELECT definition, max_concurrency FROM workflows \
          WHERE workspace = $1 AND namespace = $2 AND name = $3 AND version = $4",
     )
-    .bind(&record.workspace)
+    .bind(record.workspace.as_str())
     .bind(&record.namespace)
     .bind(&record.name)
     .bind(&record.version)
@@ -47,18 +50,16 @@ pub(crate) async fn put_workflow(
     if stored == (record.definition.clone(), record.max_concurrency.map(i64::from)) {
         Ok(PutOutcome::Unchanged)
     } else {
-        Err(StoreError::Conflict(format!(
-            "workflow {}/{}:{} in workspace {} is already deployed with another definition or concurrency limit",
-            record.namespace, record.name, record.version, record.workspace
-        )))
+        Err(StoreError::Conflict(ConflictKind::WorkflowRedefined {
+            workspace: record.workspace.to_string(),
+            namespace: record.namespace.clone(),
+            name: record.name.clone(),
+            version: record.version.clone(),
+        }))
     }
 }
 
-pub(crate) async fn create_run(
-    conn: &mut SqliteConnection,
-    run: &NewRun,
-    history: &[NewHistoryEntry],
-) -> Result<(), StoreError> {
+pub(crate) async fn create_run(conn: &mut SqliteConnection, run: &NewRun) -> Result<(), StoreError> {
     // No conflict target: a taken run id and a taken idempotency key (the partial unique
     // index `runs_idempotency_key`) both end up as "nothing inserted".
     let inserted = sqlx::query(
@@ -69,32 +70,29 @@ pub(crate) async fn create_run(
          ON CONFLICT DO NOTHING",
     )
     .bind(&run.id)
-    .bind(&run.workspace)
+    .bind(run.workspace.as_str())
     .bind(&run.namespace)
     .bind(&run.name)
     .bind(&run.version)
-    .bind(&run.status)
+    .bind(run.status.as_str())
     .bind(encode_json(&run.input)?)
     .bind(encode_json(&run.state)?)
     .bind(run.parent.as_ref().map(|parent| parent.run_id.as_str()))
     .bind(run.parent.as_ref().map(|parent| parent.effect_id.as_str()))
     .bind(run.created_at)
-    .bind(history.len() as i64)
+    .bind(run.history.len() as i64)
     .bind(run.idempotency_key.as_deref())
     .bind(run.owner.as_deref())
     .execute(&mut *conn)
     .await?
     .rows_affected();
     if inserted == 0 {
-        return Err(StoreError::Conflict(match &run.idempotency_key {
-            Some(key) => format!("run {} or a run with idempotency key {key:?} already exists", run.id),
-            None => format!("run {} already exists", run.id),
-        }));
+        return Err(creation_conflict(&mut *conn, run).await?);
     }
-    append_history(conn, &run.id, 1, history).await
+    append_history(conn, &run.id, 1, &run.history).await
 }
 
-/// Applies a checkpoint; see [`crate::Store::commit`]. Returns the new state version.
+/// Applies a checkpoint; see [`crate::RunStore::commit`]. Returns the new state version.
 pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint) -> Result<i64, StoreError> {
     let run_id = &checkpoint.run_id;
     check_subscriptions(checkpoint)?;
@@ -106,14 +104,19 @@ pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint)
     let Some((stored_version, last_seq, workspace, stored_epoch)) = stored else {
         return Err(StoreError::NotFound(format!("run {run_id}")));
     };
-    if stored_epoch != checkpoint.expected_epoch {
-        return Err(StoreError::Conflict(fenced_message(run_id, stored_epoch, checkpoint.expected_epoch)));
+    if OwnerEpoch(stored_epoch) != checkpoint.expected_epoch {
+        return Err(StoreError::Conflict(ConflictKind::Fenced {
+            run_id: run_id.clone(),
+            stored: OwnerEpoch(stored_epoch),
+            expected: checkpoint.expected_epoch,
+        }));
     }
     if stored_version != checkpoint.expected_version {
-        return Err(StoreError::Conflict(format!(
-            "run {run_id} is at state version {stored_version}, expected {}",
-            checkpoint.expected_version
-        )));
+        return Err(StoreError::Conflict(ConflictKind::StaleVersion {
+            run_id: run_id.clone(),
+            stored: stored_version,
+            expected: checkpoint.expected_version,
+        }));
     }
     let new_version = stored_version + 1;
     sqlx::query(
@@ -121,7 +124,7 @@ pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint)
          updated_at = $7, last_seq = $8 WHERE id = $1",
     )
     .bind(run_id)
-    .bind(&checkpoint.status)
+    .bind(checkpoint.status.as_str())
     .bind(encode_json(&checkpoint.state)?)
     .bind(encode_optional_json(checkpoint.output.as_ref())?)
     .bind(encode_optional_json(checkpoint.error.as_ref())?)
@@ -150,7 +153,7 @@ pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint)
         .await?;
     }
     for event in &checkpoint.events {
-        insert_event(conn, event, &workspace, None).await?;
+        insert_event(conn, &WorkspaceId::new(workspace.clone()), event, None).await?;
     }
     for subscription_id in &checkpoint.subscriptions_cleared {
         // Its `subscription_types` rows go with it (ON DELETE CASCADE).
@@ -175,17 +178,18 @@ pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint)
         .await?;
     }
     for (target, input) in &checkpoint.inputs_sent {
-        sqlx::query(
+        sqlx::query(statement!(
             "INSERT INTO run_inputs (run_id, input, created_at) SELECT id, $2, $3 FROM runs \
-             WHERE id = $1 AND status NOT IN ('completed', 'faulted', 'cancelled')",
-        )
+             WHERE id = $1 AND status NOT IN ({})",
+            terminal_sql_list()
+        ))
         .bind(target)
         .bind(encode_json(input)?)
         .bind(checkpoint.updated_at)
         .execute(&mut *conn)
         .await?;
     }
-    if TERMINAL_STATUSES.contains(&checkpoint.status.as_str()) {
+    if checkpoint.status.is_terminal() {
         sqlx::query("DELETE FROM run_inputs WHERE run_id = $1").bind(run_id).execute(&mut *conn).await?;
     } else {
         for input_id in &checkpoint.inputs_consumed {
@@ -202,15 +206,15 @@ pub(crate) async fn commit(conn: &mut SqliteConnection, checkpoint: &Checkpoint)
 /// Inserts an event unless its (`source`, `id`) is stored; returns whether it was inserted.
 async fn insert_event(
     conn: &mut SqliteConnection,
+    workspace: &WorkspaceId,
     event: &StoredEvent,
-    workspace: &str,
     target_run_id: Option<&str>,
 ) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO events (workspace, source, id, type, time, event, received_at, target_run_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (source, id) DO NOTHING",
     )
-    .bind(workspace)
+    .bind(workspace.as_str())
     .bind(&event.source)
     .bind(&event.id)
     .bind(&event.kind)
@@ -235,7 +239,7 @@ async fn set_subscription(conn: &mut SqliteConnection, record: &SubscriptionReco
     )
     .bind(&record.run_id)
     .bind(&record.subscription_id)
-    .bind(&record.workspace)
+    .bind(record.workspace.as_str())
     .bind(encode_optional_json(types_json(record.types.as_deref()).as_ref())?)
     .bind(encode_json(&record.subscription)?)
     .bind(encode_optional_json(record.inbox.as_ref())?)
@@ -253,7 +257,7 @@ async fn set_subscription(conn: &mut SqliteConnection, record: &SubscriptionReco
             "INSERT INTO subscription_types (workspace, type, run_id, subscription_id) \
              VALUES ($1, $2, $3, $4)",
         )
-        .bind(&record.workspace)
+        .bind(record.workspace.as_str())
         .bind(kind)
         .bind(&record.run_id)
         .bind(&record.subscription_id)
@@ -263,17 +267,17 @@ async fn set_subscription(conn: &mut SqliteConnection, record: &SubscriptionReco
     Ok(())
 }
 
-/// See [`crate::Store::put_event`].
+/// See [`crate::EventStore::put_event`].
 pub(crate) async fn put_event(
     conn: &mut SqliteConnection,
+    workspace: &WorkspaceId,
     event: &StoredEvent,
-    workspace: &str,
     target_run_id: Option<&str>,
 ) -> Result<bool, StoreError> {
-    insert_event(conn, event, workspace, target_run_id).await
+    insert_event(conn, workspace, event, target_run_id).await
 }
 
-/// See [`crate::Store::delete_events_before`].
+/// See [`crate::EventStore::delete_events_before`].
 pub(crate) async fn delete_events_before(
     conn: &mut SqliteConnection,
     received_before: Millis,

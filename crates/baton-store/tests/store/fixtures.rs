@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use baton_store::{
-    Checkpoint, Millis, NewHistoryEntry, NewRun, PgOptions, PgStore, SqliteOptions, SqliteStore, StoredEvent,
-    SubscriptionRecord, WorkflowRecord,
+    Checkpoint, Millis, NewHistoryEntry, NewRun, OwnerEpoch, PgOptions, PgStore, RunStatus, SqliteOptions, SqliteStore,
+    StoredEvent, SubscriptionRecord, WorkflowRecord, WorkspaceId,
 };
 use serde_json::{Value, json};
 use sqlx::postgres::PgConnectOptions;
@@ -215,15 +215,24 @@ pub fn new_run(id: &str, created_at: Millis) -> NewRun {
         namespace: "test".into(),
         name: "flow".into(),
         version: "1.0.0".into(),
-        status: "running".into(),
+        status: RunStatus::Running,
         input: json!({ "order": id }),
         state: json!({ "step": 0 }),
         parent: None,
         idempotency_key: None,
         owner: None,
         created_at,
+        history: Vec::new(),
     }
 }
+
+/// `run` with `history` as its first history entries.
+pub fn with_history(run: NewRun, history: Vec<NewHistoryEntry>) -> NewRun {
+    NewRun { history, ..run }
+}
+
+/// The workspace of the fixtures' records.
+pub const WS: WorkspaceId = WorkspaceId::DEFAULT;
 
 pub fn entry(kind: &str, data: Value) -> NewHistoryEntry {
     NewHistoryEntry { at: 1_000, kind: kind.into(), task: None, data }
@@ -234,8 +243,8 @@ pub fn checkpoint(run_id: &str, expected_version: i64) -> Checkpoint {
     Checkpoint {
         run_id: run_id.into(),
         expected_version,
-        expected_epoch: 0,
-        status: "running".into(),
+        expected_epoch: OwnerEpoch::INITIAL,
+        status: RunStatus::Running,
         state: json!({ "step": expected_version }),
         output: None,
         error: None,

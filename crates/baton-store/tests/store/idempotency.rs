@@ -2,49 +2,49 @@
 
 use std::collections::HashSet;
 
-use baton_store::{Store, StoreError};
+use baton_store::{RunStatus, RunStore, Store, StoreError, StoreLifecycle, WorkspaceId};
 
-use crate::fixtures::{checkpoint, new_run};
+use crate::fixtures::{WS, checkpoint, new_run};
 
 backend_tests!(idempotency_key_is_unique_per_workspace, runs_are_counted_by_status, ping_answers);
 
 async fn idempotency_key_is_unique_per_workspace(store: &impl Store) {
     let mut first = new_run("r1", 100);
     first.idempotency_key = Some("order-7".into());
-    store.create_run(first, vec![]).await.unwrap();
+    store.create_run(first).await.unwrap();
 
     let mut second = new_run("r2", 200);
     second.idempotency_key = Some("order-7".into());
-    let res = store.create_run(second, vec![]).await;
+    let res = store.create_run(second).await;
     assert!(matches!(res, Err(StoreError::Conflict(_))), "{res:?}");
-    assert_eq!(store.get_run("r2").await.unwrap(), None);
+    assert_eq!(store.get_run(&WS, "r2").await.unwrap(), None);
 
-    let found = store.run_by_idempotency_key("default", "order-7").await.unwrap();
+    let found = store.run_by_idempotency_key(&WS, "order-7").await.unwrap();
     assert_eq!(found.map(|run| run.id).as_deref(), Some("r1"));
-    assert_eq!(store.run_by_idempotency_key("default", "order-8").await.unwrap(), None);
-    assert_eq!(store.run_by_idempotency_key("other", "order-7").await.unwrap(), None);
+    assert_eq!(store.run_by_idempotency_key(&WS, "order-8").await.unwrap(), None);
+    assert_eq!(store.run_by_idempotency_key(&WorkspaceId::from("other"), "order-7").await.unwrap(), None);
 
     // The same key in another workspace, and runs without a key, do not collide.
     let mut elsewhere = new_run("r3", 300);
     elsewhere.workspace = "other".into();
     elsewhere.idempotency_key = Some("order-7".into());
-    store.create_run(elsewhere, vec![]).await.unwrap();
-    store.create_run(new_run("r4", 400), vec![]).await.unwrap();
-    store.create_run(new_run("r5", 500), vec![]).await.unwrap();
-    let found = store.run_by_idempotency_key("other", "order-7").await.unwrap();
+    store.create_run(elsewhere).await.unwrap();
+    store.create_run(new_run("r4", 400)).await.unwrap();
+    store.create_run(new_run("r5", 500)).await.unwrap();
+    let found = store.run_by_idempotency_key(&WorkspaceId::from("other"), "order-7").await.unwrap();
     assert_eq!(found.map(|run| run.id).as_deref(), Some("r3"));
 }
 
 async fn runs_are_counted_by_status(store: &impl Store) {
     assert!(store.count_runs_by_status().await.unwrap().is_empty());
     for (id, created_at) in [("r1", 1), ("r2", 2), ("r3", 3)] {
-        store.create_run(new_run(id, created_at), vec![]).await.unwrap();
+        store.create_run(new_run(id, created_at)).await.unwrap();
     }
     let mut done = checkpoint("r2", 1);
-    done.status = "completed".into();
+    done.status = RunStatus::Completed;
     store.commit(done).await.unwrap();
     let counts = store.count_runs_by_status().await.unwrap();
-    assert_eq!(counts, [("completed".to_owned(), 1), ("running".to_owned(), 2)]);
+    assert_eq!(counts, [(RunStatus::Completed, 1), (RunStatus::Running, 2)]);
 }
 
 async fn ping_answers(store: &impl Store) {
@@ -60,13 +60,13 @@ async fn concurrent_creates_with_one_key_create_one_run() {
         tasks.spawn(async move {
             let mut run = new_run(&format!("r{idx}"), idx);
             run.idempotency_key = Some("same".into());
-            store.create_run(run, vec![]).await
+            store.create_run(run).await
         });
     }
     let mut n_created = 0;
     while let Some(res) = tasks.join_next().await {
         match res.unwrap() {
-            Ok(()) => n_created += 1,
+            Ok(_) => n_created += 1,
             Err(StoreError::Conflict(_)) => {}
             Err(err) => panic!("unexpected error: {err:?}"),
         }
@@ -74,7 +74,7 @@ async fn concurrent_creates_with_one_key_create_one_run() {
     assert_eq!(n_created, 1);
     let ids: HashSet<String> = db
         .store
-        .list_runs(baton_store::RunFilter { limit: 100, ..Default::default() })
+        .list_runs(&WS, baton_store::RunFilter { limit: 100, ..Default::default() })
         .await
         .unwrap()
         .into_iter()

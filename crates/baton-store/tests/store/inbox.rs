@@ -1,10 +1,10 @@
 //! The inbox: subscriptions with an inbox document, listed with filters and a cursor; the
 //! overdue sweep.
 
-use baton_store::{InboxFilter, InboxItem, Millis, Store, SubscriptionRecord};
+use baton_store::{InboxFilter, InboxItem, Millis, Store, SubscriptionRecord, WorkspaceId};
 use serde_json::{Value, json};
 
-use crate::fixtures::{checkpoint, new_run, subscription};
+use crate::fixtures::{WS, checkpoint, new_run, subscription};
 
 backend_tests!(list_inbox_filters_and_pages, overdue_inbox_is_oldest_deadline_first);
 
@@ -26,7 +26,7 @@ async fn seed(store: &impl Store) {
     billing.namespace = "billing".into();
     billing.workspace = "other".into();
     for run in [new_run("r1", 1), other, billing] {
-        store.create_run(run, vec![]).await.unwrap();
+        store.create_run(run).await.unwrap();
     }
     let mut step = checkpoint("r1", 1);
     step.subscriptions_set = vec![
@@ -51,13 +51,14 @@ async fn seed(store: &impl Store) {
 
 async fn list_inbox_filters_and_pages(store: &impl Store) {
     seed(store).await;
-    let all = InboxFilter { workspace: "default".into(), limit: 100, ..InboxFilter::default() };
-    let items = store.list_inbox(all.clone()).await.unwrap();
+    let all = InboxFilter { limit: 100, ..InboxFilter::default() };
+    let items = store.list_inbox(&WS, all.clone()).await.unwrap();
     assert_eq!(keys(&items), [("r1", "a"), ("r2", "c"), ("r1", "b"), ("r2", "d")]);
     assert_eq!(
         items[0],
         InboxItem {
             run_id: "r1".into(),
+            workspace: WS,
             subscription_id: "a".into(),
             namespace: "test".into(),
             name: "flow".into(),
@@ -70,41 +71,42 @@ async fn list_inbox_filters_and_pages(store: &impl Store) {
     );
 
     let by = |assignee: &str| InboxFilter { assignee: Some(assignee.into()), ..all.clone() };
-    assert_eq!(keys(&store.list_inbox(by("ann")).await.unwrap()), [("r1", "a")]);
-    assert_eq!(keys(&store.list_inbox(by("bob")).await.unwrap()), [("r1", "a"), ("r2", "c")]);
-    assert!(store.list_inbox(by("7")).await.unwrap().is_empty());
-    assert!(store.list_inbox(by("carol")).await.unwrap().is_empty());
+    assert_eq!(keys(&store.list_inbox(&WS, by("ann")).await.unwrap()), [("r1", "a")]);
+    assert_eq!(keys(&store.list_inbox(&WS, by("bob")).await.unwrap()), [("r1", "a"), ("r2", "c")]);
+    assert!(store.list_inbox(&WS, by("7")).await.unwrap().is_empty());
+    assert!(store.list_inbox(&WS, by("carol")).await.unwrap().is_empty());
 
     let named = InboxFilter { name: Some("other".into()), ..all.clone() };
-    assert_eq!(keys(&store.list_inbox(named).await.unwrap()), [("r2", "c"), ("r2", "d")]);
+    assert_eq!(keys(&store.list_inbox(&WS, named).await.unwrap()), [("r2", "c"), ("r2", "d")]);
     let in_ns = InboxFilter { namespace: Some("test".into()), name: Some("flow".into()), ..all.clone() };
-    assert_eq!(keys(&store.list_inbox(in_ns).await.unwrap()), [("r1", "a"), ("r1", "b")]);
+    assert_eq!(keys(&store.list_inbox(&WS, in_ns).await.unwrap()), [("r1", "a"), ("r1", "b")]);
     let wrong_ns = InboxFilter { namespace: Some("billing".into()), ..all.clone() };
-    assert!(store.list_inbox(wrong_ns).await.unwrap().is_empty());
+    assert!(store.list_inbox(&WS, wrong_ns).await.unwrap().is_empty());
     let overdue = InboxFilter { overdue_at: Some(100), ..all.clone() };
-    assert_eq!(keys(&store.list_inbox(overdue).await.unwrap()), [("r1", "a"), ("r2", "c")]);
-    let other = InboxFilter { workspace: "other".into(), ..all.clone() };
-    assert_eq!(keys(&store.list_inbox(other).await.unwrap()), [("r3", "e")]);
+    assert_eq!(keys(&store.list_inbox(&WS, overdue).await.unwrap()), [("r1", "a"), ("r2", "c")]);
+    assert_eq!(keys(&store.list_inbox(&WorkspaceId::from("other"), all.clone()).await.unwrap()), [("r3", "e")]);
 
     // Pages of two, each starting after the last item of the previous one.
     let mut pages = Vec::new();
     let mut after = None;
     loop {
-        let page = store.list_inbox(InboxFilter { limit: 2, after: after.clone(), ..all.clone() }).await.unwrap();
+        let page = store.list_inbox(&WS, InboxFilter { limit: 2, after: after.clone(), ..all.clone() }).await.unwrap();
         let Some(last) = page.last() else { break };
         after = Some((last.created_at, last.run_id.clone(), last.subscription_id.clone()));
         pages.push(keys(&page).into_iter().map(|(run, id)| format!("{run}/{id}")).collect::<Vec<_>>());
     }
     assert_eq!(pages, [vec!["r1/a", "r2/c"], vec!["r1/b", "r2/d"]]);
-    let page =
-        store.list_inbox(InboxFilter { after: Some((10, "r1".into(), "zzz".into())), ..all.clone() }).await.unwrap();
+    let page = store
+        .list_inbox(&WS, InboxFilter { after: Some((10, "r1".into(), "zzz".into())), ..all.clone() })
+        .await
+        .unwrap();
     assert_eq!(keys(&page), [("r2", "c"), ("r1", "b"), ("r2", "d")]);
 
     // Answered: the engine clears the subscription and the item is gone.
     let mut step = checkpoint("r1", 2);
     step.subscriptions_cleared = vec!["a".into()];
     store.commit(step).await.unwrap();
-    assert!(store.list_inbox(by("ann")).await.unwrap().is_empty());
+    assert!(store.list_inbox(&WS, by("ann")).await.unwrap().is_empty());
 }
 
 async fn overdue_inbox_is_oldest_deadline_first(store: &impl Store) {

@@ -36,6 +36,7 @@ macro_rules! backend_tests {
 }
 
 mod checkpoints;
+mod conflicts;
 mod events;
 mod fixtures;
 mod idempotency;
@@ -47,6 +48,7 @@ mod ownership;
 mod postgres;
 mod runs;
 mod schedules;
+mod secrets;
 mod sqlite;
 mod subscriptions;
 mod timers;

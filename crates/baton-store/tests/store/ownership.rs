@@ -3,9 +3,9 @@
 
 use serde_json::json;
 
-use baton_store::{LeaseRequest, NewRun, Store, StoreError};
+use baton_store::{LeaseRequest, NewRun, OwnerEpoch, RunStatus, Store, StoreError};
 
-use crate::fixtures::{checkpoint, new_run};
+use crate::fixtures::{WS, checkpoint, new_run};
 
 backend_tests!(
     a_run_is_claimed_only_from_a_dead_or_absent_owner,
@@ -35,24 +35,24 @@ fn owned_run(id: &str, created_at: i64, owner: &str) -> NewRun {
 async fn a_run_is_claimed_only_from_a_dead_or_absent_owner(store: &impl Store) {
     node_lease(store, "a", 1_000).await;
     node_lease(store, "b", 5_000).await;
-    store.create_run(owned_run("r1", 1, "a"), Vec::new()).await.unwrap();
-    let created = store.get_run("r1").await.unwrap().unwrap();
-    assert_eq!((created.owner.as_deref(), created.owner_epoch), (Some("a"), 0));
+    store.create_run(owned_run("r1", 1, "a")).await.unwrap();
+    let created = store.get_run(&WS, "r1").await.unwrap().unwrap();
+    assert_eq!((created.owner.as_deref(), created.owner_epoch), (Some("a"), OwnerEpoch(0)));
     // The owner claims its own run without changing the epoch.
-    assert_eq!(store.claim_run("r1", "a", 500).await.unwrap(), Some(0));
+    assert_eq!(store.claim_run("r1", "a", 500).await.unwrap(), Some(OwnerEpoch(0)));
     // Another node is refused while the owner's lease is valid.
     assert_eq!(store.claim_run("r1", "b", 500).await.unwrap(), None);
     // After it expires, the run changes hands and the epoch grows.
-    assert_eq!(store.claim_run("r1", "b", 1_000).await.unwrap(), Some(1));
-    let claimed = store.get_run("r1").await.unwrap().unwrap();
-    assert_eq!((claimed.owner.as_deref(), claimed.owner_epoch), (Some("b"), 1));
+    assert_eq!(store.claim_run("r1", "b", 1_000).await.unwrap(), Some(OwnerEpoch(1)));
+    let claimed = store.get_run(&WS, "r1").await.unwrap().unwrap();
+    assert_eq!((claimed.owner.as_deref(), claimed.owner_epoch), (Some("b"), OwnerEpoch(1)));
     // An unowned run goes to the first claimant; unknown and ended runs to nobody.
-    store.create_run(new_run("r2", 2), Vec::new()).await.unwrap();
-    assert_eq!(store.claim_run("r2", "b", 1_000).await.unwrap(), Some(1));
+    store.create_run(new_run("r2", 2)).await.unwrap();
+    assert_eq!(store.claim_run("r2", "b", 1_000).await.unwrap(), Some(OwnerEpoch(1)));
     assert_eq!(store.claim_run("nope", "b", 1_000).await.unwrap(), None);
     let mut end = checkpoint("r2", 1);
-    end.expected_epoch = 1;
-    end.status = "completed".into();
+    end.expected_epoch = OwnerEpoch(1);
+    end.status = RunStatus::Completed;
     store.commit(end).await.unwrap();
     node_lease(store, "b", 0).await;
     assert_eq!(store.claim_run("r2", "c", 10_000).await.unwrap(), None, "an ended run is never claimed");
@@ -60,21 +60,21 @@ async fn a_run_is_claimed_only_from_a_dead_or_absent_owner(store: &impl Store) {
 
 async fn a_stale_owner_cannot_commit(store: &impl Store) {
     node_lease(store, "a", 1_000).await;
-    store.create_run(owned_run("r1", 1, "a"), Vec::new()).await.unwrap();
+    store.create_run(owned_run("r1", 1, "a")).await.unwrap();
     // Node a commits at epoch 0, then stalls past its lease; node b takes the run over.
     store.commit(checkpoint("r1", 1)).await.unwrap();
-    assert_eq!(store.claim_run("r1", "b", 2_000).await.unwrap(), Some(1));
+    assert_eq!(store.claim_run("r1", "b", 2_000).await.unwrap(), Some(OwnerEpoch(1)));
     // a comes back and writes from what it had: refused, even though the state version matches.
     let refused = store.commit(checkpoint("r1", 2)).await;
     match refused {
-        Err(StoreError::Conflict(message)) => assert!(message.contains("stale write refused"), "{message}"),
+        Err(StoreError::Conflict(kind)) => assert!(kind.to_string().contains("stale write refused"), "{kind}"),
         other => panic!("expected a conflict, got {other:?}"),
     }
-    let run = store.get_run("r1").await.unwrap().unwrap();
+    let run = store.get_run(&WS, "r1").await.unwrap().unwrap();
     assert_eq!(run.state_version, 2, "nothing of the stale write was applied");
     // The new owner's commit at the new epoch goes through.
     let mut current = checkpoint("r1", 2);
-    current.expected_epoch = 1;
+    current.expected_epoch = OwnerEpoch(1);
     assert_eq!(store.commit(current).await.unwrap(), 3);
 }
 
@@ -85,25 +85,34 @@ async fn the_orphan_sweep_takes_the_runs_of_expired_nodes_only(store: &impl Stor
     for (id, created_at, owner) in
         [("d1", 1, "dead"), ("d2", 2, "dead"), ("d3", 3, "dead"), ("l1", 4, "alive"), ("m1", 5, "me")]
     {
-        store.create_run(owned_run(id, created_at, owner), Vec::new()).await.unwrap();
+        store.create_run(owned_run(id, created_at, owner)).await.unwrap();
     }
-    store.create_run(new_run("u1", 6), Vec::new()).await.unwrap();
+    store.create_run(new_run("u1", 6)).await.unwrap();
     // Before the dead node's lease expires, only the unowned run is an orphan.
-    assert_eq!(store.claim_orphan_runs("me", 500, 10).await.unwrap(), vec!["u1".to_owned()]);
+    assert_eq!(
+        store.claim_orphan_runs("me", 500, 10).await.unwrap().into_iter().map(|it| it.id).collect::<Vec<_>>(),
+        vec!["u1".to_owned()]
+    );
     // After: oldest first, in batches.
-    assert_eq!(store.claim_orphan_runs("me", 2_000, 2).await.unwrap(), vec!["d1".to_owned(), "d2".to_owned()]);
-    assert_eq!(store.claim_orphan_runs("other", 2_000, 10).await.unwrap(), vec!["d3".to_owned()]);
+    assert_eq!(
+        store.claim_orphan_runs("me", 2_000, 2).await.unwrap().into_iter().map(|it| it.id).collect::<Vec<_>>(),
+        vec!["d1".to_owned(), "d2".to_owned()]
+    );
+    assert_eq!(
+        store.claim_orphan_runs("other", 2_000, 10).await.unwrap().into_iter().map(|it| it.id).collect::<Vec<_>>(),
+        vec!["d3".to_owned()]
+    );
     assert!(store.claim_orphan_runs("me", 2_000, 10).await.unwrap().is_empty());
     for (id, owner, epoch) in [("d1", "me", 1), ("d3", "other", 1), ("l1", "alive", 0), ("m1", "me", 0)] {
-        let run = store.get_run(id).await.unwrap().unwrap();
-        assert_eq!((run.owner.as_deref(), run.owner_epoch), (Some(owner), epoch), "{id}");
+        let run = store.get_run(&WS, id).await.unwrap().unwrap();
+        assert_eq!((run.owner.as_deref(), run.owner_epoch), (Some(owner), OwnerEpoch(epoch)), "{id}");
     }
 }
 
 async fn inputs_wait_for_their_owner_until_a_commit_consumes_them(store: &impl Store) {
     node_lease(store, "a", 10_000).await;
-    store.create_run(owned_run("r1", 1, "a"), Vec::new()).await.unwrap();
-    store.create_run(owned_run("r2", 2, "a"), Vec::new()).await.unwrap();
+    store.create_run(owned_run("r1", 1, "a")).await.unwrap();
+    store.create_run(owned_run("r2", 2, "a")).await.unwrap();
     let owner = store.put_run_input("r1", json!({"kind": "cancel"}), 10).await.unwrap();
     assert_eq!(owner.as_deref(), Some("a"));
     store.put_run_input("r1", json!({"kind": "suspend"}), 11).await.unwrap();
@@ -127,7 +136,7 @@ async fn inputs_wait_for_their_owner_until_a_commit_consumes_them(store: &impl S
     assert_eq!(left, vec![inputs[1].id, inputs[2].id], "another run's input is not consumed by this one");
     // Ending the run drops every input it had left.
     let mut end = checkpoint("r1", 2);
-    end.status = "cancelled".into();
+    end.status = RunStatus::Cancelled;
     store.commit(end).await.unwrap();
     let left: Vec<_> = store.inputs_for_node("a", 10).await.unwrap().into_iter().map(|input| input.run_id).collect();
     assert_eq!(left, vec!["r2".to_owned()]);
@@ -160,11 +169,11 @@ async fn leases_are_listed_by_prefix(store: &impl Store) {
 async fn a_commit_sends_inputs_to_other_runs_with_the_step(store: &impl Store) {
     node_lease(store, "a", 10_000).await;
     node_lease(store, "b", 10_000).await;
-    store.create_run(owned_run("parent", 1, "b"), Vec::new()).await.unwrap();
-    store.create_run(owned_run("ended", 2, "b"), Vec::new()).await.unwrap();
-    store.create_run(owned_run("child", 3, "a"), Vec::new()).await.unwrap();
+    store.create_run(owned_run("parent", 1, "b")).await.unwrap();
+    store.create_run(owned_run("ended", 2, "b")).await.unwrap();
+    store.create_run(owned_run("child", 3, "a")).await.unwrap();
     let mut end = checkpoint("ended", 1);
-    end.status = "completed".into();
+    end.status = RunStatus::Completed;
     store.commit(end).await.unwrap();
     // A refused step sends nothing.
     let mut stale = checkpoint("child", 9);
@@ -172,7 +181,7 @@ async fn a_commit_sends_inputs_to_other_runs_with_the_step(store: &impl Store) {
     assert!(store.commit(stale).await.is_err());
     assert!(store.inputs_for_node("b", 10).await.unwrap().is_empty());
     let mut last = checkpoint("child", 1);
-    last.status = "completed".into();
+    last.status = RunStatus::Completed;
     last.inputs_sent =
         vec![("parent".into(), json!({"kind": "effect_completed"})), ("ended".into(), json!({"kind": "cancel"}))];
     store.commit(last).await.unwrap();

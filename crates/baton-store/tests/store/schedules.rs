@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use baton_store::{ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, Store};
+use baton_store::{ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, ScheduleStore, Store};
 use serde_json::json;
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;

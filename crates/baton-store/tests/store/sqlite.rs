@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use baton_store::{SqliteStore, Store, StoreError};
+use baton_store::{RunStore, SqliteStore, StoreError};
 use serde_json::json;
 use sqlx::{Connection, SqliteConnection};
 use tokio::task::JoinSet;
 
-use crate::fixtures::{TempSqlite, checkpoint, entry, new_run, open_sqlite, subscription};
+use crate::fixtures::{TempSqlite, WS, checkpoint, entry, new_run, open_sqlite, subscription, with_history};
 
 /// A raw connection to the store's file, bypassing the store.
 async fn raw_connection(db: &TempSqlite) -> SqliteConnection {
@@ -18,7 +18,7 @@ async fn raw_connection(db: &TempSqlite) -> SqliteConnection {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_survives_reopen() {
     let TempSqlite { dir, store } = TempSqlite::open().await;
-    store.create_run(new_run("r1", 1), vec![entry("h1", json!(1))]).await.unwrap();
+    store.create_run(with_history(new_run("r1", 1), vec![entry("h1", json!(1))])).await.unwrap();
     let mut step = checkpoint("r1", 1);
     step.history = vec![entry("h2", json!(2))];
     step.timers_set = vec![("t1".into(), 99)];
@@ -27,15 +27,15 @@ async fn data_survives_reopen() {
 
     // Reopen after an orderly close.
     let store = open_sqlite(&dir).await;
-    assert_eq!(store.get_run("r1").await.unwrap().unwrap().state_version, 2);
-    assert_eq!(store.history("r1", 0, 10).await.unwrap().len(), 2);
+    assert_eq!(store.get_run(&WS, "r1").await.unwrap().unwrap().state_version, 2);
+    assert_eq!(store.history(&WS, "r1", 0, 10).await.unwrap().len(), 2);
     assert_eq!(store.due_timers(100, 10).await.unwrap().len(), 1);
     store.commit(checkpoint("r1", 2)).await.unwrap();
     // No close: like a process that went away right after the commit was acknowledged.
     drop(store);
 
     let store = open_sqlite(&dir).await;
-    assert_eq!(store.get_run("r1").await.unwrap().unwrap().state_version, 3);
+    assert_eq!(store.get_run(&WS, "r1").await.unwrap().unwrap().state_version, 3);
     store.close().await;
 }
 
@@ -46,7 +46,7 @@ async fn concurrent_commits_share_transactions() {
     let mut tasks = JoinSet::new();
     for idx in 0..n_runs {
         let store = db.store.clone();
-        tasks.spawn(async move { store.create_run(new_run(&format!("r{idx}"), idx), vec![]).await });
+        tasks.spawn(async move { store.create_run(new_run(&format!("r{idx}"), idx)).await });
     }
     while let Some(res) = tasks.join_next().await {
         res.unwrap().unwrap();
@@ -74,8 +74,8 @@ async fn concurrent_commits_share_transactions() {
     println!("group commit: {n_requests} requests in {n_commits} transactions");
     for idx in 0..n_runs {
         let id = format!("r{idx}");
-        assert_eq!(db.store.get_run(&id).await.unwrap().unwrap().state_version, 2);
-        assert_eq!(db.store.history(&id, 0, 10).await.unwrap().len(), 1);
+        assert_eq!(db.store.get_run(&WS, &id).await.unwrap().unwrap().state_version, 2);
+        assert_eq!(db.store.history(&WS, &id, 0, 10).await.unwrap().len(), 1);
     }
     db.store.close().await;
 }
@@ -103,7 +103,7 @@ async fn failures_roll_back_only_their_own_request() {
     let db = TempSqlite::open().await;
     let n_runs = 30;
     for idx in 0..n_runs {
-        db.store.create_run(new_run(&format!("r{idx}"), idx), vec![]).await.unwrap();
+        db.store.create_run(new_run(&format!("r{idx}"), idx)).await.unwrap();
     }
     let mut blocker = raw_connection(&db).await;
     // History entries of kind "boom" fail on insert, i.e. after the run row was updated.
@@ -148,8 +148,8 @@ async fn failures_roll_back_only_their_own_request() {
 
     for idx in 0..n_runs {
         let id = format!("r{idx}");
-        let run = db.store.get_run(&id).await.unwrap().unwrap();
-        let n_entries = db.store.history(&id, 0, 10).await.unwrap().len();
+        let run = db.store.get_run(&WS, &id).await.unwrap().unwrap();
+        let n_entries = db.store.history(&WS, &id, 0, 10).await.unwrap().len();
         let n_timers = db.store.timers_of_run(&id).await.unwrap().len();
         let expected = match fate(idx) {
             Fate::Commit => (2, "running", 1, 1),
@@ -164,7 +164,7 @@ async fn failures_roll_back_only_their_own_request() {
 async fn corrupt_rows_are_encoding_errors() {
     let db = TempSqlite::open().await;
     for id in ["bad-json", "bad-type"] {
-        db.store.create_run(new_run(id, 1), vec![entry("h", json!(1))]).await.unwrap();
+        db.store.create_run(with_history(new_run(id, 1), vec![entry("h", json!(1))])).await.unwrap();
     }
     let mut raw = raw_connection(&db).await;
     sqlx::query("UPDATE runs SET state = '{not json' WHERE id = 'bad-json'").execute(&mut raw).await.unwrap();
@@ -173,10 +173,26 @@ async fn corrupt_rows_are_encoding_errors() {
     raw.close().await.unwrap();
 
     for id in ["bad-json", "bad-type"] {
-        let res = db.store.get_run(id).await;
+        let res = db.store.get_run(&WS, id).await;
         assert!(matches!(res, Err(StoreError::Encoding(_))), "{id}: {res:?}");
     }
-    let res = db.store.history("bad-json", 0, 10).await;
+    let res = db.store.history(&WS, "bad-json", 0, 10).await;
+    assert!(matches!(res, Err(StoreError::Encoding(_))), "{res:?}");
+    db.store.close().await;
+}
+
+// See: #14
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_14_an_unknown_stored_status_is_an_error() {
+    let db = TempSqlite::open().await;
+    db.store.create_run(new_run("r1", 1)).await.unwrap();
+    let mut raw = raw_connection(&db).await;
+    sqlx::query("UPDATE runs SET status = 'paused' WHERE id = 'r1'").execute(&mut raw).await.unwrap();
+    raw.close().await.unwrap();
+
+    let res = db.store.get_run(&WS, "r1").await;
+    assert!(matches!(&res, Err(StoreError::Encoding(message)) if message.contains("paused")), "{res:?}");
+    let res = db.store.count_runs_by_status().await;
     assert!(matches!(res, Err(StoreError::Encoding(_))), "{res:?}");
     db.store.close().await;
 }
@@ -186,7 +202,7 @@ async fn writes_after_close_fail() {
     let db = TempSqlite::open().await;
     let clone: SqliteStore = db.store.clone();
     db.store.close().await;
-    let res = clone.create_run(new_run("r1", 1), vec![]).await;
+    let res = clone.create_run(new_run("r1", 1)).await;
     assert!(matches!(res, Err(StoreError::Closed)), "{res:?}");
     // Closing twice is harmless.
     clone.close().await;
@@ -195,7 +211,7 @@ async fn writes_after_close_fail() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_go_with_their_run() {
     let db = TempSqlite::open().await;
-    db.store.create_run(new_run("r1", 1), vec![]).await.unwrap();
+    db.store.create_run(new_run("r1", 1)).await.unwrap();
     let mut step = checkpoint("r1", 1);
     step.subscriptions_set = vec![subscription("r1", "s1", Some(&["a"]), 1), subscription("r1", "s2", None, 2)];
     step.events_consumed = vec![("src".into(), "e1".into())];
@@ -229,8 +245,8 @@ async fn stores_opening_a_new_file_together_all_open() {
             .into_iter()
             .map(|store| store.expect("every store opens"))
             .collect();
-        stores[0].create_run(new_run("r1", 1), vec![]).await.unwrap();
-        assert!(stores[5].get_run("r1").await.unwrap().is_some(), "the stores share one schema");
+        stores[0].create_run(new_run("r1", 1)).await.unwrap();
+        assert!(stores[5].get_run(&WS, "r1").await.unwrap().is_some(), "the stores share one schema");
         for store in stores {
             store.close().await;
         }

@@ -2,17 +2,17 @@
 
 use baton_store::{Store, TimerRecord};
 
-use crate::fixtures::{checkpoint, new_run};
+use crate::fixtures::{WS, checkpoint, new_run};
 
 backend_tests!(timers_set_clear_and_come_due_in_order, last_set_of_one_timer_in_a_checkpoint_wins);
 
 fn timer(run_id: &str, timer_id: &str, due_at: i64) -> TimerRecord {
-    TimerRecord { run_id: run_id.into(), timer_id: timer_id.into(), due_at }
+    TimerRecord { run_id: run_id.into(), workspace: WS, timer_id: timer_id.into(), due_at }
 }
 
 async fn timers_set_clear_and_come_due_in_order(store: &impl Store) {
-    store.create_run(new_run("a", 1), vec![]).await.unwrap();
-    store.create_run(new_run("b", 2), vec![]).await.unwrap();
+    store.create_run(new_run("a", 1)).await.unwrap();
+    store.create_run(new_run("b", 2)).await.unwrap();
     let mut step = checkpoint("a", 1);
     step.timers_set = vec![("t1".into(), 300), ("t2".into(), 100)];
     store.commit(step).await.unwrap();
@@ -41,7 +41,7 @@ async fn timers_set_clear_and_come_due_in_order(store: &impl Store) {
 }
 
 async fn last_set_of_one_timer_in_a_checkpoint_wins(store: &impl Store) {
-    store.create_run(new_run("a", 1), vec![]).await.unwrap();
+    store.create_run(new_run("a", 1)).await.unwrap();
     let mut step = checkpoint("a", 1);
     step.timers_set = vec![("t1".into(), 300), ("t2".into(), 5), ("t1".into(), 100)];
     step.timers_cleared = vec!["t1".into()];

@@ -1,8 +1,8 @@
 //! Workflow versions: idempotent deploys, conflicting redeploys, "latest", workspaces.
 
-use baton_store::{PutOutcome, Store, StoreError};
+use baton_store::{PutOutcome, Store, StoreError, WorkspaceId};
 
-use crate::fixtures::workflow;
+use crate::fixtures::{WS, workflow};
 
 backend_tests!(put_is_idempotent_and_refuses_changes, latest_is_highest_version, workflows_are_per_workspace);
 
@@ -21,17 +21,17 @@ async fn put_is_idempotent_and_refuses_changes(store: &impl Store) {
     assert!(matches!(res, Err(StoreError::Conflict(_))), "{res:?}");
     let limited = baton_store::WorkflowRecord { max_concurrency: Some(2), ..workflow("1.1.0", "do: [a]", 50) };
     store.put_workflow(limited).await.unwrap();
-    let stored = store.get_workflow("default", "test", "flow", "1.1.0").await.unwrap().unwrap();
+    let stored = store.get_workflow(&WS, "test", "flow", "1.1.0").await.unwrap().unwrap();
     assert_eq!(stored.max_concurrency, Some(2));
 
-    let stored = store.get_workflow("default", "test", "flow", "1.0.0").await.unwrap();
+    let stored = store.get_workflow(&WS, "test", "flow", "1.0.0").await.unwrap();
     assert_eq!(stored, Some(original));
-    let missing = store.get_workflow("default", "test", "flow", "2.0.0").await.unwrap();
+    let missing = store.get_workflow(&WS, "test", "flow", "2.0.0").await.unwrap();
     assert_eq!(missing, None);
 }
 
 async fn latest(store: &impl Store) -> Option<String> {
-    let record = store.get_workflow("default", "test", "flow", "latest").await.unwrap();
+    let record = store.get_workflow(&WS, "test", "flow", "latest").await.unwrap();
     record.map(|it| it.version)
 }
 
@@ -54,11 +54,11 @@ async fn workflows_are_per_workspace(store: &impl Store) {
     // Same key in another workspace is not a conflict.
     assert_eq!(store.put_workflow(other.clone()).await.unwrap(), PutOutcome::Created);
 
-    let listed = store.list_workflows("default").await.unwrap();
+    let listed = store.list_workflows(&WS).await.unwrap();
     let versions: Vec<_> = listed.iter().map(|it| it.version.as_str()).collect();
     assert_eq!(versions, ["1.0.0", "0.9.0"]);
-    assert_eq!(store.list_workflows("other").await.unwrap(), [other]);
-    assert!(store.list_workflows("nobody").await.unwrap().is_empty());
-    let latest = store.get_workflow("other", "test", "flow", "latest").await.unwrap();
+    assert_eq!(store.list_workflows(&WorkspaceId::from("other")).await.unwrap(), [other]);
+    assert!(store.list_workflows(&WorkspaceId::from("nobody")).await.unwrap().is_empty());
+    let latest = store.get_workflow(&WorkspaceId::from("other"), "test", "flow", "latest").await.unwrap();
     assert_eq!(latest.map(|it| it.definition).as_deref(), Some("other text"));
 }

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use baton_server::engine::EngineError;
+use baton_server::engine::{CreateRun, EngineError};
 use baton_server::outbound::egress::EgressPolicy;
 use baton_server::server::{Server, ServerConfig};
-use baton_store::{AnyStore, Store};
+use baton_store::AnyStore;
+use baton_store::WorkspaceId;
+use baton_store::prelude::*;
 
 use crate::commands::conformance::check::{self, Execution, TaskEvent};
 use crate::commands::conformance::feature::{Scenario, StepText};
@@ -96,8 +98,11 @@ impl Harness {
             }
             err => format!("cannot deploy the definition: {err}"),
         })?;
-        let run_id =
-            engine.create_run(&workflow, input, None).await.map_err(|err| format!("cannot create the run: {err}"))?;
+        let run_id = engine
+            .create(CreateRun::new(&workflow, input))
+            .await
+            .map(|created| created.record.id)
+            .map_err(|err| format!("cannot create the run: {err}"))?;
         // A task of its own, so that a panic in the engine fails this scenario only.
         let driving = tokio::spawn({
             let engine = engine.clone();
@@ -129,7 +134,7 @@ async fn task_events(store: &AnyStore, run_id: &str) -> Result<Vec<TaskEvent>, S
     let mut after_seq = 0;
     loop {
         let page = store
-            .history(run_id, after_seq, HISTORY_PAGE)
+            .history(&WorkspaceId::DEFAULT, run_id, after_seq, HISTORY_PAGE)
             .await
             .map_err(|err| format!("cannot read the run's history: {err}"))?;
         let Some(last) = page.last() else { break };
