@@ -1,6 +1,6 @@
 //! The parts of the OpenAPI document that utoipa's derives cannot state: the run statuses as an
 //! enum, the CloudEvent's `specversion`, extension attributes and `data`/`data_base64`
-//! exclusion, parameters that are never `null`, and the request body limit.
+//! exclusion, parameters that are never `null`, required request bodies and the body limit.
 //!
 //! Each describes a check the server makes (the handlers, `validate_cloud_event`,
 //! `DefaultBodyLimit`), so that a request the document allows is one the server takes and a
@@ -9,7 +9,7 @@
 
 use serde_json::json;
 use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
-use utoipa::openapi::{OpenApi, RefOr};
+use utoipa::openapi::{OpenApi, RefOr, Required};
 
 use baton_core::state::RunStatus;
 
@@ -34,7 +34,7 @@ pub(crate) fn complete(document: &mut OpenApi, max_body_bytes: usize) {
              a larger one is refused with `413` `/problems/payload-too-large`."
         ));
     }
-    parameters_not_null(document);
+    parameters_and_bodies(document);
     let event = document.components.as_mut().and_then(|components| components.schemas.get_mut(CLOUD_EVENT));
     if let Some(RefOr::T(Schema::Object(event))) = event {
         complete_cloud_event(event);
@@ -43,11 +43,16 @@ pub(crate) fn complete(document: &mut OpenApi, max_body_bytes: usize) {
 
 /// Query and header parameters are text: an optional one is absent, never `null` (utoipa types
 /// an `Option` header of `params(...)` as nullable, which would make the text `null` valid).
-fn parameters_not_null(document: &mut OpenApi) {
+/// Every request body the API reads is required: an empty one is `malformed-json` or an
+/// invalid definition, never "no body".
+fn parameters_and_bodies(document: &mut OpenApi) {
     let operations = document.paths.paths.values_mut().flat_map(|item| {
         [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
     });
     for operation in operations {
+        if let Some(RefOr::T(body)) = &mut operation.request_body {
+            body.required = Some(Required::True);
+        }
         for parameter in operation.parameters.iter_mut().flatten() {
             if let RefOr::T(parameter) = parameter
                 && let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema

@@ -118,7 +118,7 @@ pub(crate) async fn list_secrets(
     delete,
     path = "/api/v1/secrets/{name}",
     tag = "secrets",
-    params(("name" = String, Path, description = "Secret name")),
+    params(("name" = String, Path, pattern = "^[A-Za-z_][A-Za-z0-9_-]*$", max_length = 128, description = "Secret name")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "`secret-not-found`", body = Problem, content_type = "application/problem+json"),

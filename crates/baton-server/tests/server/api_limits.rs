@@ -46,6 +46,9 @@ async fn issue_13_the_document_states_the_enforced_limits() {
         (json!("^[A-Za-z_][A-Za-z0-9_-]*$"), json!(128))
     );
 
+    for (path, method) in [("/api/v1/workflows", "post"), ("/api/v1/runs", "post"), ("/api/v1/events", "post")] {
+        assert_eq!(document["paths"][path][method]["requestBody"]["required"], true, "{method} {path}");
+    }
     let schemas = &document["components"]["schemas"];
     assert_eq!(schemas["StartRunRequest"]["properties"]["input"]["type"], "object");
     assert_eq!(schemas["StartRunRequest"]["properties"]["metadata"]["type"], "object");
