@@ -175,6 +175,10 @@ pub struct RunArgs {
     /// Allow calls to loopback and private addresses (local development and tests).
     #[arg(long)]
     pub allow_private_network: bool,
+    /// Largest value a workflow expression may build, in bytes (estimated size of its JSON);
+    /// beyond it the run faults with a `runtime` error.
+    #[arg(long, default_value_t = baton_core::expr::DEFAULT_MAX_VALUE_BYTES, value_name = "BYTES")]
+    pub max_value_bytes: usize,
 }
 
 #[derive(Debug, Args)]
@@ -283,6 +287,10 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes.
     #[arg(long, default_value_t = baton_server::api::DEFAULT_MAX_BODY_BYTES, value_name = "N")]
     pub max_body_bytes: usize,
+    /// Largest value a workflow expression may build, in bytes (estimated size of its JSON);
+    /// beyond it the run faults with a `runtime` error.
+    #[arg(long, default_value_t = baton_core::expr::DEFAULT_MAX_VALUE_BYTES, value_name = "BYTES")]
+    pub max_value_bytes: usize,
     /// Deadline of a human-input wait (a `listen` with `metadata.inbox`) that has no `timeout`
     /// of its own, in seconds; 0 disables it.
     #[arg(long, default_value_t = 1800, value_name = "SECONDS")]

@@ -64,7 +64,16 @@ impl WorkflowError {
 }
 
 impl From<ExpressionError> for WorkflowError {
+    /// A value over the size limit is a `runtime` error (the run hit a limit of this runtime,
+    /// not a mistake in the expression); every other failure is an `expression` error.
     fn from(err: ExpressionError) -> WorkflowError {
-        WorkflowError::standard(StandardError::Expression, "expression evaluation failed").with_detail(err.to_string())
+        match err {
+            ExpressionError::TooLarge { .. } => {
+                WorkflowError::standard(StandardError::Runtime, "a value exceeds the size limit")
+                    .with_detail(err.to_string())
+            }
+            _ => WorkflowError::standard(StandardError::Expression, "expression evaluation failed")
+                .with_detail(err.to_string()),
+        }
     }
 }

@@ -19,4 +19,4 @@ pub mod redact;
 pub mod state;
 pub mod support;
 
-pub use interpreter::{StepContext, in_flight, new_run, step};
+pub use interpreter::{MAX_WORK_PER_STEP, StepContext, in_flight, new_run, step};

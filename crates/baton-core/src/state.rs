@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use baton_model::FlowDirective;
+
 use crate::effects::{Effect, EffectResult};
 use crate::error::WorkflowError;
 use crate::events::Subscription;
@@ -91,6 +93,10 @@ pub struct RunState {
     /// Inputs that arrived while suspended, applied on resume in order.
     #[serde(default)]
     pub deferred: Vec<StepInput>,
+    /// Work a step left when it reached its bound (`crate::interpreter::MAX_WORK_PER_STEP`)
+    /// or when the run was suspended in the middle of it: the next step does it first.
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    pub pending: VecDeque<Work>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -227,6 +233,23 @@ pub struct ActiveSubscription {
     pub subscription: Subscription,
 }
 
+/// One unit of work inside a step (the interpreter's agenda). A step that reaches its work
+/// bound keeps the rest of its agenda in [`RunState::pending`]; the next step goes on with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Work {
+    /// Start `task` as frame `frame`, a child of `parent`.
+    Enter { frame: u64, parent: u64, slot: usize, task: usize, raw_input: Value },
+    /// The task in `frame` produced its raw output; `directive` overrides its `then`.
+    Produce { frame: u64, raw_output: Value, directive: Option<FlowDirective> },
+    /// A child of `parent` completed with its transformed output.
+    ChildDone { parent: u64, slot: usize, output: Value, directive: FlowDirective },
+    /// The task in `frame` raised an error.
+    Fail { frame: u64, error: WorkflowError },
+    /// A child of `parent` faulted.
+    ChildFailed { parent: u64, error: WorkflowError },
+}
+
 /// An effect in flight and the frame waiting for it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingEffect {
@@ -263,6 +286,8 @@ pub enum StepInput {
     Cancel,
     Suspend,
     Resume,
+    /// The answer to [`Command::Continue`]: go on with the work the last step left pending.
+    Continue,
 }
 
 /// What the driver must do after committing a step.
@@ -312,6 +337,10 @@ pub enum Command {
         error: WorkflowError,
     },
     Cancelled,
+    /// The step reached its work bound with pure work left (a long `for`, a loop of `then`
+    /// jumps): once the step is committed, feed back [`StepInput::Continue`], after the inputs
+    /// already waiting, so that a cancel or a suspend takes effect between two chunks.
+    Continue,
 }
 
 /// A lifecycle event for the run's history (`io.serverlessworkflow.*.v1`).

@@ -29,6 +29,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     config.egress =
         EgressPolicy { allow_loopback: args.allow_private_network, allow_private: args.allow_private_network };
     config.observer = crate::progress::observer();
+    config.max_value_bytes = args.max_value_bytes;
     if let Some(dir) = &args.workflows {
         config.workflows = read_folder(dir)?;
     }

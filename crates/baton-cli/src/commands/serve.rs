@@ -95,6 +95,7 @@ fn config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
             max_connections_per_client: args.max_connections_per_client.max(1),
         },
         observer: None,
+        max_value_bytes: args.max_value_bytes,
     })
 }
 

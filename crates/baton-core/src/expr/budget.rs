@@ -21,9 +21,11 @@
 //!   cannot catch it (they only catch errors), so evaluation unwinds promptly. The caller also
 //!   checks [`Exhausted`] after the run, so a swallowed failure still yields a budget error.
 //!
+//! - Size. Values are bounded in bytes by `crate::expr::size`, whose failures stop the
+//!   evaluation through the same meter.
+//!
 //! Not bounded: work inside one native filter call (`sort`, `group_by`, `tostring`, `tojson`,
-//! `indices`, `test`/`match` and the other regex filters...), memory (`"x" * 10000000000`, or doubling a string 40 times in a
-//! 40-step `reduce`), and wall-clock time as such. What the steps bound (definition calls, fold
+//! `indices`, `test`/`match` and the other regex filters...), and wall-clock time as such. What the steps bound (definition calls, fold
 //! iterations, `range` outputs, `.[]` and `..` outputs) is what jq loops are made of, so the
 //! remaining work is at most polynomial in the size of the input and program.
 
@@ -34,6 +36,7 @@ use jaq_core::{Bind, Exn, Native, data::JustLut};
 use jaq_json::Val;
 
 use crate::expr::convert;
+use crate::expr::size::{self, DEFAULT_MAX_VALUE_BYTES};
 
 /// Jaq's data kind for our filters: only the lookup table, values are `jaq_json::Val`.
 pub(crate) type Data = JustLut<Val>;
@@ -56,34 +59,67 @@ const EVAL_STACK: usize = 8 * 1024 * 1024;
 /// Exit code carried by the `halt` exception a failing tick raises.
 const BUDGET_HALT: i32 = -0xBA7;
 
-/// The meter was exhausted during a [`run_metered`] call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Exhausted;
+/// Exit code carried by the `halt` exception a value over the size limit raises.
+const SIZE_HALT: i32 = -0xB16;
 
-#[derive(Clone, Copy, Default)]
+/// Why a [`run_metered`] call was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The step meter ran out (or the stack, or the nesting depth).
+    Exhausted,
+    /// A value exceeded the evaluation's `max_value_bytes` (see `crate::expr::size`).
+    TooLarge,
+}
+
+#[derive(Clone, Copy)]
 struct Meter {
     steps: u64,
-    exhausted: bool,
+    stop: Option<Stop>,
+    /// The value-size limit of the running evaluation, in estimated JSON bytes.
+    max_value_bytes: usize,
+}
+
+impl Meter {
+    const fn fresh(max_value_bytes: usize) -> Meter {
+        Meter { steps: 0, stop: None, max_value_bytes }
+    }
 }
 
 thread_local! {
-    static METER: Cell<Meter> = const { Cell::new(Meter { steps: 0, exhausted: false }) };
+    static METER: Cell<Meter> = const { Cell::new(Meter::fresh(DEFAULT_MAX_VALUE_BYTES)) };
 }
 
-/// Runs `f` with a fresh meter on a stack of at least [`EVAL_STACK`] bytes.
+/// Runs `f` with a fresh meter and the value-size limit `max_value_bytes` on a stack of at
+/// least [`EVAL_STACK`] bytes.
 ///
-/// Returns `f`'s result and whether the meter ran out meanwhile. Values created by jaq must be
-/// dropped inside `f`, because dropping deeply nested values recurses.
-pub(crate) fn run_metered<R>(f: impl FnOnce() -> R) -> (R, Result<(), Exhausted>) {
-    METER.set(Meter::default());
+/// Returns `f`'s result and whether the meter stopped it meanwhile. Values created by jaq must
+/// be dropped inside `f`, because dropping deeply nested values recurses.
+pub(crate) fn run_metered<R>(max_value_bytes: usize, f: impl FnOnce() -> R) -> (R, Result<(), Stop>) {
+    let outer = METER.replace(Meter::fresh(max_value_bytes));
     let out = stacker::maybe_grow(EVAL_STACK, EVAL_STACK, f);
-    let meter = METER.replace(Meter::default());
-    (out, if meter.exhausted { Err(Exhausted) } else { Ok(()) })
+    let meter = METER.replace(outer);
+    (out, meter.stop.map_or(Ok(()), Err))
 }
 
-/// Whether an exception raised during evaluation is a failing tick.
-pub(crate) fn is_budget_halt(exn: Exn<'_, Val>) -> bool {
-    matches!(exn.get_halt(), Ok(BUDGET_HALT))
+/// The value-size limit of the running evaluation.
+pub(crate) fn max_value_bytes() -> usize {
+    METER.get().max_value_bytes
+}
+
+/// Stops the running evaluation because a value exceeds its size limit.
+pub(crate) fn too_large<'a>() -> Exn<'a, Val> {
+    let meter = METER.get();
+    METER.set(Meter { stop: Some(meter.stop.unwrap_or(Stop::TooLarge)), ..meter });
+    Exn::halt(SIZE_HALT)
+}
+
+/// Why an exception raised during evaluation stopped it, if the meter raised it.
+pub(crate) fn halt_reason(exn: Exn<'_, Val>) -> Option<Stop> {
+    match exn.get_halt() {
+        Ok(BUDGET_HALT) => Some(Stop::Exhausted),
+        Ok(SIZE_HALT) => Some(Stop::TooLarge),
+        _ => None,
+    }
 }
 
 /// Takes one step; fails once the meter is exhausted.
@@ -92,25 +128,30 @@ fn tick<'a>() -> Result<(), Exn<'a, Val>> {
     meter.steps += 1;
     let low_stack = stacker::remaining_stack().is_some_and(|left| left < STACK_RED_ZONE);
     if meter.steps > MAX_STEPS || low_stack {
-        meter.exhausted = true;
+        meter.stop = Some(meter.stop.unwrap_or(Stop::Exhausted));
     }
     METER.set(meter);
-    if meter.exhausted { Err(Exn::halt(BUDGET_HALT)) } else { Ok(()) }
+    match meter.stop {
+        None => Ok(()),
+        Some(Stop::Exhausted) => Err(Exn::halt(BUDGET_HALT)),
+        Some(Stop::TooLarge) => Err(Exn::halt(SIZE_HALT)),
+    }
 }
 
-/// Passes `val` through if it nests at most `MAX_DEPTH` levels, else exhausts the meter.
+/// Passes `val` through if it nests at most `MAX_DEPTH` levels (else exhausts the meter) and
+/// fits the value-size limit (see `crate::expr::size`).
 fn shallow<'a>(val: Val) -> Result<Val, Exn<'a, Val>> {
-    if convert::within_max_depth(&val) {
-        Ok(val)
-    } else {
-        METER.set(Meter { exhausted: true, ..METER.get() });
-        Err(Exn::halt(BUDGET_HALT))
+    if !convert::within_max_depth(&val) {
+        let meter = METER.get();
+        METER.set(Meter { stop: Some(meter.stop.unwrap_or(Stop::Exhausted)), ..meter });
+        return Err(Exn::halt(BUDGET_HALT));
     }
+    size::checked(val)
 }
 
 /// The metering natives: `__tick` (identity that ticks, also in path and update mode),
 /// `__counted(f)` (outputs of `f`, one tick each) and `__shallow` (identity that checks the
-/// nesting depth).
+/// nesting depth and the size).
 pub(crate) fn natives() -> [NativeDef; 3] {
     let tick_native = Native::new(|cv| box_once(tick().map(|()| cv.1)))
         .with_paths(|cv| box_once(tick().map(|()| cv.1)))

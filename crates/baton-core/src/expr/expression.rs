@@ -10,10 +10,10 @@ use jaq_core::{Compiler, Ctx, Exn, Filter, Vars};
 use jaq_json::Val;
 use serde_json::Value;
 
-use crate::expr::budget::{self, Data, MAX_OUTPUTS};
+use crate::expr::budget::{self, Data, MAX_OUTPUTS, Stop};
 use crate::expr::nesting::{self, MAX_NESTING};
 use crate::expr::sandbox::{self, NOW_VAR, REMOVED};
-use crate::expr::{ExpressionError, RUNTIME_ARGUMENTS, Variables, convert};
+use crate::expr::{ExpressionError, RUNTIME_ARGUMENTS, Variables, convert, size};
 
 /// Stack guaranteed while parsing and compiling (jaq's parser recurses over nesting).
 const COMPILE_STACK: usize = 8 * 1024 * 1024;
@@ -76,7 +76,9 @@ impl Expression {
     /// result, 2 or more outputs are collected into a JSON array.
     ///
     /// Errors: [`ExpressionError::Runtime`] for jq errors, [`ExpressionError::Budget`] when the
-    /// evaluation exceeds its budget (or the input or a variable nests too deeply).
+    /// evaluation exceeds its budget (or the input or a variable nests too deeply),
+    /// [`ExpressionError::TooLarge`] when a value it builds (or its result) exceeds the
+    /// variables' `max_value_bytes`.
     pub fn evaluate(&self, input: &Value, variables: &Variables) -> Result<Value, ExpressionError> {
         let mut outputs = self.run(input, variables, Wanted::All)?;
         match outputs.len() {
@@ -98,15 +100,20 @@ impl Expression {
     /// Runs the filter and converts the wanted outputs; more than [`MAX_OUTPUTS`] outputs
     /// exceed the budget.
     fn run(&self, input: &Value, variables: &Variables, wanted: Wanted) -> Result<Vec<Value>, ExpressionError> {
-        let (result, meter) =
-            budget::run_metered(|| catch_unwind(AssertUnwindSafe(|| self.run_unmetered(input, variables, wanted))));
+        let limit_bytes = variables.max_value_bytes();
+        let (result, meter) = budget::run_metered(limit_bytes, || {
+            catch_unwind(AssertUnwindSafe(|| self.run_unmetered(input, variables, wanted)))
+        });
         let source = || self.compiled.source.clone();
-        if meter.is_err() {
-            return Err(ExpressionError::Budget { source: source() });
+        match meter {
+            Err(Stop::Exhausted) => return Err(ExpressionError::Budget { source: source() }),
+            Err(Stop::TooLarge) => return Err(ExpressionError::TooLarge { source: source(), limit_bytes }),
+            Ok(()) => {}
         }
         match result {
             Ok(Ok(outputs)) => Ok(outputs),
             Ok(Err(Failure::Budget)) => Err(ExpressionError::Budget { source: source() }),
+            Ok(Err(Failure::TooLarge)) => Err(ExpressionError::TooLarge { source: source(), limit_bytes }),
             Ok(Err(Failure::Jq(message))) => Err(ExpressionError::Runtime { source: source(), message }),
             Err(_panic) => Err(ExpressionError::Runtime {
                 source: source(),
@@ -126,11 +133,14 @@ impl Expression {
         let filter = &self.compiled.filter;
         let ctx = Ctx::<Data>::new(&filter.lut, Vars::new(vals));
         let mut outputs = Vec::new();
+        // All outputs together are one value (an array of them when there are several).
+        let mut left = variables.max_value_bytes();
         for output in filter.id.run((ctx, input)) {
             let val = output.map_err(failure)?;
             if outputs.len() == MAX_OUTPUTS {
                 return Err(Failure::Budget);
             }
+            left = size::remaining(&val, left).ok_or(Failure::TooLarge)?;
             outputs.push(convert::to_value(&val).map_err(|_| Failure::Budget)?);
             if wanted == Wanted::First {
                 break;
@@ -156,6 +166,7 @@ enum Wanted {
 /// How a run failed, before the source is attached.
 enum Failure {
     Budget,
+    TooLarge,
     Jq(String),
 }
 
@@ -167,13 +178,11 @@ fn failure(exn: Exn<'_, Val>) -> Failure {
         })),
         // Only the budget raises `halt` (the `halt` filters are removed); break and tail-call
         // exceptions never escape a compiled main filter.
-        Err(exn) => {
-            if budget::is_budget_halt(exn) {
-                Failure::Budget
-            } else {
-                Failure::Jq("unexpected jq exception".to_owned())
-            }
-        }
+        Err(exn) => match budget::halt_reason(exn) {
+            Some(Stop::Exhausted) => Failure::Budget,
+            Some(Stop::TooLarge) => Failure::TooLarge,
+            None => Failure::Jq("unexpected jq exception".to_owned()),
+        },
     }
 }
 

@@ -11,17 +11,32 @@
 //!   the input of the whole path, so splitting a path this way keeps its meaning.
 //! - Nesting: the places where a loop can nest a value one level deeper per iteration get a
 //!   `__shallow` check: array and object construction (`[f]` becomes `[f] | __shallow`) and the
-//!   right-hand side of assignments and updates (`l = r`, `l |= f`, `l += r`, `l //= r`).
+//!   right-hand side of assignments and updates (`l = r`, `l |= f`, `l += r`, `l //= r`); that
+//!   check also bounds the size (`crate::expr::size`).
+//! - Size: `l + r`, `l * r` and `l / r` (also `+=`, `*=`, `/=`) become calls of the checking
+//!   natives `__add`, `__mul`, `__div`; a string with interpolations becomes the sum of its
+//!   parts with each interpolated value printed by `__tostring` (or its `@format`).
 
 use jaq_core::load::lex::StrPart;
 use jaq_core::load::parse::{BinaryOp, Def, Pattern, Term};
+use jaq_core::ops::Math;
 use jaq_core::path::{Part, Path};
 
 /// Name of the native filter that counts one step.
 const TICK: &str = "__tick";
 
-/// Name of the native filter that checks the nesting depth of its input.
+/// Name of the native filter that checks the nesting depth and size of its input.
 const SHALLOW: &str = "__shallow";
+
+/// Names of the size-checking natives that replace `+`, `*`, `/` and string printing
+/// (see `crate::expr::size`).
+const ADD: &str = "__add";
+const MUL: &str = "__mul";
+const DIV: &str = "__div";
+const TOSTRING: &str = "__tostring";
+
+/// The variable holding the right operand of a rewritten `l += r`.
+const OPERAND: &str = "$__operand";
 
 /// Instruments a definition: its body and everything inside it.
 pub(crate) fn instrument_def(def: Def<&str>) -> Def<&str> {
@@ -33,7 +48,10 @@ fn instrument(term: Term<&str>) -> Term<&str> {
     match term {
         Term::Id | Term::Num(_) | Term::Var(_) | Term::Break(_) => term,
         Term::Recurse => then_tick(term),
-        Term::Str(format, parts) => Term::Str(format, parts.into_iter().map(str_part).collect()),
+        Term::Str(format, parts) if parts.iter().any(|part| matches!(part, StrPart::Term(_))) => {
+            interpolation(format, parts)
+        }
+        Term::Str(..) => term,
         Term::Arr(None) => term,
         Term::Arr(Some(items)) => shallow(Term::Arr(Some(boxed(*items)))),
         Term::Obj(entries) if entries.is_empty() => Term::Obj(entries),
@@ -41,6 +59,15 @@ fn instrument(term: Term<&str>) -> Term<&str> {
             entries.into_iter().map(|(key, value)| (instrument(key), value.map(instrument))).collect(),
         )),
         Term::Neg(inner) => Term::Neg(boxed(*inner)),
+        Term::BinOp(left, BinaryOp::Math(op @ (Math::Add | Math::Mul | Math::Div)), right) => {
+            Term::Call(sized_op(op), vec![instrument(*left), instrument(*right)])
+        }
+        Term::BinOp(left, BinaryOp::UpdateMath(op @ (Math::Add | Math::Mul | Math::Div)), right) => {
+            // `l += r` is `r as $v | l |= . + $v` (jaq's own reading), with the checked `+`.
+            let apply = Term::Call(sized_op(op), vec![Term::Id, Term::Var(OPERAND)]);
+            let update = Term::BinOp(boxed(*left), BinaryOp::Update, Box::new(shallow(apply)));
+            Term::BinOp(boxed(*right), BinaryOp::Pipe(Some(Pattern::Var(OPERAND))), Box::new(update))
+        }
         Term::BinOp(left, op, right) => {
             let right = match op {
                 BinaryOp::Assign | BinaryOp::Update | BinaryOp::UpdateMath(_) | BinaryOp::UpdateAlt => {
@@ -68,6 +95,32 @@ fn instrument(term: Term<&str>) -> Term<&str> {
     }
 }
 
+/// The size-checking native computing `op` (see `crate::expr::size`).
+fn sized_op(op: Math) -> &'static str {
+    match op {
+        Math::Add => ADD,
+        Math::Mul => MUL,
+        _ => DIV,
+    }
+}
+
+/// A string with interpolations as the concatenations jaq would compile it to (`"a\(x)b"` is
+/// `"a" + ((x | tostring) + "b")`), through the checked `+` and `tostring`, so that neither
+/// one part nor their sum can exceed the size limit.
+fn interpolation<'s>(format: Option<&'s str>, parts: Vec<StrPart<&'s str, Term<&'s str>>>) -> Term<&'s str> {
+    let printer = format.unwrap_or(TOSTRING);
+    let terms = parts.into_iter().map(|part| match part {
+        StrPart::Term(term) => {
+            let print = Term::Call(printer, Vec::new());
+            Term::BinOp(Box::new(instrument(term)), BinaryOp::Pipe(None), Box::new(print))
+        }
+        literal => Term::Str(None, vec![literal]),
+    });
+    let mut terms: Vec<Term<&str>> = terms.collect();
+    let last = terms.pop().unwrap_or(Term::Str(None, Vec::new()));
+    terms.into_iter().rev().fold(last, |sum, term| Term::Call(ADD, vec![term, sum]))
+}
+
 /// `__tick | body`.
 fn ticked(body: Term<&str>) -> Term<&str> {
     let tick = Term::Call(TICK, Vec::new());
@@ -89,13 +142,6 @@ fn shallow(value: Term<&str>) -> Term<&str> {
 /// Instruments `term` and boxes it.
 fn boxed(term: Term<&str>) -> Box<Term<&str>> {
     Box::new(instrument(term))
-}
-
-fn str_part<'s>(part: StrPart<&'s str, Term<&'s str>>) -> StrPart<&'s str, Term<&'s str>> {
-    match part {
-        StrPart::Term(term) => StrPart::Term(instrument(term)),
-        other => other,
-    }
 }
 
 fn bin_op(op: BinaryOp<&str>) -> BinaryOp<&str> {

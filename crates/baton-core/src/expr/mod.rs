@@ -14,6 +14,10 @@
 //!   [`Variables::new`] (see `sandbox` for the list of removed filters).
 //! - Budget: runaway recursion or loops fail with [`ExpressionError::Budget`] instead of
 //!   overflowing the stack (see `budget` for how, and for what is not bounded).
+//! - Size: no value an expression builds may exceed `max_value_bytes` (estimated bytes of
+//!   JSON, [`DEFAULT_MAX_VALUE_BYTES`] unless [`Variables::with_max_value_bytes`] says
+//!   otherwise); beyond it evaluation fails with [`ExpressionError::TooLarge`] before the value
+//!   is allocated (see `size`).
 
 mod budget;
 mod convert;
@@ -21,14 +25,16 @@ mod expression;
 mod instrument;
 mod nesting;
 mod sandbox;
+mod size;
 mod template;
 mod variables;
 
 use std::fmt;
 
 pub use expression::Expression;
+pub use size::DEFAULT_MAX_VALUE_BYTES;
 pub use template::{Template, TemplateErrors, strip_runtime_expression};
-pub use variables::Variables;
+pub use variables::{SharedValue, Variables};
 
 /// Runtime-argument names always declared (dsl.md "Runtime expression arguments"): without `$`.
 pub const RUNTIME_ARGUMENTS: [&str; 8] =
@@ -51,6 +57,9 @@ pub enum ExpressionError {
     Budget { source: String },
     /// The expression produced no value where one was required.
     NoOutput { source: String },
+    /// A value the expression built, or its result, exceeded the evaluation's size limit of
+    /// `limit_bytes` (estimated bytes of compact JSON; see [`Variables::with_max_value_bytes`]).
+    TooLarge { source: String, limit_bytes: usize },
 }
 
 impl fmt::Display for ExpressionError {
@@ -60,6 +69,9 @@ impl fmt::Display for ExpressionError {
             Self::Runtime { source, message } => write!(f, "cannot evaluate `{source}`: {message}"),
             Self::Budget { source } => write!(f, "evaluation budget exceeded by `{source}`"),
             Self::NoOutput { source } => write!(f, "`{source}` produced no value"),
+            Self::TooLarge { source, limit_bytes } => {
+                write!(f, "`{source}` built a value larger than the limit of {limit_bytes} bytes (max-value-bytes)")
+            }
         }
     }
 }

@@ -6,6 +6,9 @@
 //! `input_filename`...), output and process control (`debug`, `stderr`, `halt`, `halt_error`).
 //! Using one is a compile error that names it.
 //!
+//! Size-checked: the natives of [`SIZED_NATIVES`] run only on inputs that fit the size limit
+//! divided by how much larger their output can be (see `crate::expr::size`).
+//!
 //! Replaced: `now` returns the interpreter's time (the hidden global `$__now`, see
 //! `crate::expr::Variables::new`) instead of reading the clock; `range/3` ticks once per output;
 //! `group_by`, `key_values` and `path_value` check the nesting depth of their output;
@@ -21,8 +24,8 @@ use jaq_core::{Error, Native, native::v};
 use jaq_json::Val;
 
 use crate::expr::budget::{self, NativeDef};
-use crate::expr::convert;
 use crate::expr::instrument::instrument_def;
+use crate::expr::{convert, size};
 
 /// Names (filters and variables) workflow expressions cannot use.
 pub(crate) const REMOVED: [&str; 15] = [
@@ -53,9 +56,29 @@ pub(crate) const MAIN: &str = "__baton_main";
 const DROPPED_NATIVES: [&str; 8] =
     ["env", "now", "halt", "debug_empty", "stderr_empty", "localtime", "strflocaltime", "fromjson"];
 
-/// Native filters kept under a hidden name and wrapped by [`EARLY_DEFS`].
+/// Native filters kept under a hidden name and wrapped by [`EARLY_DEFS`] (and, for the size
+/// checks, by the definitions made from [`SIZED_NATIVES`]).
 const WRAPPED_NATIVES: [(&str, &str); 4] =
     [("range", "__range"), ("group_by", "__group_by"), ("key_values", "__key_values"), ("path_value", "__path_value")];
+
+/// Natives whose output can be several times larger than their input, with their hidden name,
+/// their arguments and the factor: the input must fit `max_value_bytes / factor` before they
+/// run, and their output must fit the limit too (see `crate::expr::size`). The
+/// regular-expression natives build one match object (about 50 bytes) per match, and an empty
+/// pattern matches at every position.
+pub(crate) const SIZED_NATIVES: [(&str, &str, &str, usize); 11] = [
+    ("tojson", "__tojson", "", 1),
+    ("tobytes", "__tobytes", "", 1),
+    ("escape_html", "__escape_html", "", 6),
+    ("encode_uri", "__encode_uri", "", 3),
+    ("encode_base64", "__encode_base64", "", 2),
+    ("escape_sh", "__escape_sh", "", 4),
+    ("explode", "__explode", "", 4),
+    ("implode", "__implode", "", 2),
+    ("matches", "__matches", "(re; flags)", 16),
+    ("split_matches", "__split_matches", "(re; flags)", 16),
+    ("split_", "__split_", "(re; flags)", 16),
+];
 
 /// Definitions dropped from jaq's libraries.
 const DROPPED_DEFS: [&str; 4] = ["debug", "stderr", "halt", "halt_error"];
@@ -72,8 +95,20 @@ def path_value(f): __path_value(f) | __shallow;
 /// Definitions placed after jaq's libraries.
 const LATE_DEFS: &str = "def now: $__now;";
 
+/// `def tojson: __admit(1) | __tojson | __shallow;`... for every native of [`SIZED_NATIVES`].
+static SIZE_DEFS: LazyLock<String> = LazyLock::new(|| {
+    let mut defs = String::new();
+    for (name, hidden, args, factor) in SIZED_NATIVES {
+        defs.push_str(&format!("def {name}{args}: __admit({factor}) | {hidden}{args} | __shallow;\n"));
+    }
+    defs
+});
+
 static PRELUDE: LazyLock<Vec<Def<&'static str>>> = LazyLock::new(|| {
+    let size_defs: &'static str = SIZE_DEFS.as_str();
     let early = jaq_core::load::parse(EARLY_DEFS, |p| p.defs()).expect("early defs parse");
+    let sized = jaq_core::load::parse(size_defs, |p| p.defs()).expect("size defs parse");
+    let early: Vec<_> = early.into_iter().chain(sized).collect();
     let late = jaq_core::load::parse(LATE_DEFS, |p| p.defs()).expect("late defs parse");
     let libraries = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
     let libraries = libraries.filter(|def| !DROPPED_DEFS.contains(&def.name));
@@ -97,11 +132,34 @@ pub(crate) fn natives() -> Vec<NativeDef> {
             continue;
         }
         let wrapped = WRAPPED_NATIVES.iter().find(|(original, _)| *original == name);
-        natives.push((wrapped.map_or(name, |(_, hidden)| hidden), args, native));
+        let sized = SIZED_NATIVES.iter().find(|(original, ..)| *original == name);
+        let name = match (wrapped, sized) {
+            (Some((_, hidden)), _) | (None, Some((_, hidden, ..))) => hidden,
+            (None, None) => name,
+        };
+        natives.push((name, args, native));
     }
     natives.push(("fromjson", v(0), Native::new(|cv| box_once(from_json(&cv.1).map_err(Into::into)))));
     natives.extend(budget::natives());
+    natives.extend(size::natives());
+    natives.push((
+        "__admit",
+        v(1),
+        Native::new(|mut cv| {
+            let factor = cv.0.pop_var();
+            box_once(admit(&factor, cv.1))
+        }),
+    ));
     natives
+}
+
+/// `__admit($factor)`: identity once the input fits `max_value_bytes / factor`.
+fn admit<'a>(factor: &Val, input: Val) -> Result<Val, jaq_core::Exn<'a, Val>> {
+    let factor = match factor {
+        Val::Num(jaq_json::Num::Int(i)) => usize::try_from(*i).unwrap_or(1),
+        _ => 1,
+    };
+    size::admit_scaled(&input, factor).map(|()| input)
 }
 
 fn from_json(input: &Val) -> Result<Val, Error<Val>> {

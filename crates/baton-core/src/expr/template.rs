@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::expr::{Expression, ExpressionError, Variables};
+use crate::expr::{Expression, ExpressionError, Variables, size};
 
 /// A value with `${ }` leaves compiled. Cheap to clone, `Send + Sync`.
 #[derive(Debug, Clone)]
@@ -57,16 +57,40 @@ impl Template {
     ///
     /// Errors: the first failing expression's error (see [`Expression::evaluate`]).
     pub fn evaluate(&self, input: &Value, variables: &Variables) -> Result<Value, ExpressionError> {
+        let mut left = variables.max_value_bytes();
+        self.evaluate_within(input, variables, &mut left)
+    }
+
+    /// Evaluates with `left` bytes of the size limit remaining for the whole value: each
+    /// expression's result is within the limit by itself, and their sum must be too.
+    fn evaluate_within(
+        &self,
+        input: &Value,
+        variables: &Variables,
+        left: &mut usize,
+    ) -> Result<Value, ExpressionError> {
         match self {
             Template::Literal(value) => Ok(value.clone()),
-            Template::Expression(expression) => expression.evaluate(input, variables),
-            Template::Array(items) => {
-                items.iter().map(|item| item.evaluate(input, variables)).collect::<Result<_, _>>().map(Value::Array)
+            Template::Expression(expression) => {
+                let value = expression.evaluate(input, variables)?;
+                match size::json_remaining(&value, *left) {
+                    Some(remaining) => *left = remaining,
+                    None => {
+                        let source = expression.source().to_owned();
+                        return Err(ExpressionError::TooLarge { source, limit_bytes: variables.max_value_bytes() });
+                    }
+                }
+                Ok(value)
             }
+            Template::Array(items) => items
+                .iter()
+                .map(|item| item.evaluate_within(input, variables, left))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
             Template::Object(entries) => {
                 let mut map = Map::with_capacity(entries.len());
                 for (key, template) in entries {
-                    map.insert(key.clone(), template.evaluate(input, variables)?);
+                    map.insert(key.clone(), template.evaluate_within(input, variables, left)?);
                 }
                 Ok(Value::Object(map))
             }

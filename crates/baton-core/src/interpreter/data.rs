@@ -7,7 +7,7 @@ use baton_model::error_types::StandardError;
 
 use crate::compile::CompiledKind;
 use crate::error::WorkflowError;
-use crate::expr::Variables;
+use crate::expr::{SharedValue, Variables};
 use crate::interpreter::Machine;
 use crate::interpreter::lifecycle::date_time;
 use crate::state::{Exec, TryPhase};
@@ -42,8 +42,9 @@ fn display_path(path: &str) -> &str {
 
 impl Machine<'_> {
     fn base_variables(&self) -> Variables {
-        let mut variables = Variables::new(self.now());
-        variables.set("context", self.state.context.clone());
+        let mut variables = Variables::new(self.now()).with_max_value_bytes(self.context.max_value_bytes);
+        let context = self.context_value.get_or_init(|| SharedValue::new(self.state.context.clone()));
+        variables.set_shared("context", context);
         variables.set("secrets", self.context.secrets.clone());
         if self.workflow.uses_workflow_descriptor {
             variables.set(

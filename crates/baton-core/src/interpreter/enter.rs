@@ -259,7 +259,7 @@ impl Machine<'_> {
                     {
                         return self.agenda.push_back(Work::Fail { frame: frame_id, error });
                     }
-                    self.state.context = context;
+                    self.set_context(context);
                 }
                 Err(err) => return self.agenda.push_back(Work::Fail { frame: frame_id, error: err.into() }),
             }

@@ -58,7 +58,7 @@ impl Machine<'_> {
             None => raw_input.clone(),
         };
         // dsl.md "Data flow": the transformed workflow input is the initial `$context`.
-        self.state.context = input.clone();
+        self.set_context(input.clone());
         if let Some(timeout_ms) = self.workflow.timeout_ms {
             self.start_timer(self.now() + timeout_ms as Millis, TimerPurpose::WorkflowTimeout);
         }

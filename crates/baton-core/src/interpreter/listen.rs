@@ -310,7 +310,7 @@ impl Machine<'_> {
             if let Some(validator) = &foreach.export_schema {
                 data::validate(validator, &context, &reference, "exported context")?;
             }
-            self.state.context = context;
+            self.set_context(context);
         }
         if let Some(Exec::Listen { outputs, iteration, .. }) = self.exec_mut(frame_id) {
             outputs.push(output);

@@ -17,16 +17,21 @@ use std::collections::VecDeque;
 
 use serde_json::{Map, Value};
 
-use baton_model::FlowDirective;
-
-use crate::compile::{CompiledWorkflow, TaskId};
-use crate::error::WorkflowError;
+use crate::compile::CompiledWorkflow;
 use crate::state::{
     Command, Exec, Frame, HistoryEvent, Millis, RunState, RunStatus, STATE_FORMAT, StepInput, StepOutput, TimerPurpose,
+    Work,
 };
 
 /// Frame id of the workflow itself.
 pub const WORKFLOW_FRAME: u64 = 0;
+
+/// Most agenda items one step works through. A step that reaches it with work left keeps the
+/// rest in [`RunState::pending`] and ends with [`Command::Continue`], so a loop of pure tasks
+/// (a `for` over many items, `then` jumps) never holds its driver for long: signals queued
+/// meanwhile apply between two chunks. One item is one task entered, produced or finished
+/// (a few expression evaluations), so a chunk takes well under a second.
+pub const MAX_WORK_PER_STEP: usize = 20_000;
 
 /// What the driver supplies to every step besides the input: the time and the secrets.
 /// Secrets are never stored in the run state.
@@ -36,6 +41,10 @@ pub struct StepContext<'a> {
     pub now: Millis,
     /// `$secrets`: an object of secret name → value.
     pub secrets: &'a Value,
+    /// Largest value an expression may build, in estimated bytes of JSON
+    /// ([`crate::expr::DEFAULT_MAX_VALUE_BYTES`] unless the driver is configured otherwise);
+    /// beyond it the task fails with a `runtime` error naming the limit.
+    pub max_value_bytes: usize,
 }
 
 /// A fresh run, not started yet (status `pending`); apply [`StepInput::Start`] to start it.
@@ -53,6 +62,7 @@ pub fn new_run(run_id: impl Into<String>, input: Value, now: Millis) -> RunState
         effects: Default::default(),
         subscriptions: Default::default(),
         deferred: Vec::new(),
+        pending: Default::default(),
         output: None,
         error: None,
         metadata: Map::new(),
@@ -70,7 +80,10 @@ pub fn step(workflow: &CompiledWorkflow, state: &mut RunState, input: StepInput,
         agenda: VecDeque::new(),
         detached: Vec::new(),
         new_subscriptions: Vec::new(),
+        context_value: std::cell::OnceCell::new(),
     };
+    // Work left by the last step comes first, before what this input adds.
+    machine.agenda = std::mem::take(&mut machine.state.pending);
     machine.apply(input);
     machine.run_agenda();
     machine.settle_status();
@@ -84,6 +97,8 @@ pub fn in_flight(state: &RunState) -> Vec<Command> {
     if state.status.is_terminal() {
         return Vec::new();
     }
+    let resumable = !state.pending.is_empty() && state.status != RunStatus::Suspended;
+    let pending = resumable.then_some(Command::Continue);
     let effects = state.effects.iter().map(|(effect_id, pending)| Command::Perform {
         effect_id: effect_id.clone(),
         idempotency_key: pending.idempotency_key.clone(),
@@ -93,22 +108,7 @@ pub fn in_flight(state: &RunState) -> Vec<Command> {
         .timers
         .iter()
         .map(|(timer_id, timer)| Command::StartTimer { timer_id: timer_id.clone(), due_at: timer.due_at });
-    effects.chain(timers).collect()
-}
-
-/// One unit of work inside a step.
-#[derive(Debug)]
-enum Work {
-    /// Start `task` as frame `frame`, a child of `parent`.
-    Enter { frame: u64, parent: u64, slot: usize, task: TaskId, raw_input: Value },
-    /// The task in `frame` produced its raw output; `directive` overrides its `then`.
-    Produce { frame: u64, raw_output: Value, directive: Option<FlowDirective> },
-    /// A child of `parent` completed with its transformed output.
-    ChildDone { parent: u64, slot: usize, output: Value, directive: FlowDirective },
-    /// The task in `frame` raised an error.
-    Fail { frame: u64, error: WorkflowError },
-    /// A child of `parent` faulted.
-    ChildFailed { parent: u64, error: WorkflowError },
+    effects.chain(timers).chain(pending).collect()
 }
 
 struct Machine<'a> {
@@ -121,6 +121,10 @@ struct Machine<'a> {
     detached: Vec<String>,
     /// Subscriptions created in this step.
     new_subscriptions: Vec<String>,
+    /// `$context` converted for jaq, shared by every evaluation until the context changes
+    /// ([`Machine::set_context`]): a large workflow input (the default context) is converted
+    /// once per step, not once per expression.
+    context_value: std::cell::OnceCell<crate::expr::SharedValue>,
 }
 
 impl Machine<'_> {
@@ -159,15 +163,36 @@ impl Machine<'_> {
             StepInput::Cancel => self.cancel(),
             StepInput::Suspend => self.suspend(),
             StepInput::Resume => self.resume(),
+            // The pending work is already on the agenda.
+            StepInput::Continue => {}
         }
     }
 
     fn run_agenda(&mut self) {
-        while let Some(work) = self.agenda.pop_front() {
+        if !self.state.pending.is_empty() && self.state.status != RunStatus::Suspended {
+            // Left by an earlier pass of this step (a resume applies several inputs): first.
+            let mut agenda = std::mem::take(&mut self.state.pending);
+            agenda.append(&mut self.agenda);
+            self.agenda = agenda;
+        }
+        let mut done = 0;
+        while !self.agenda.is_empty() {
             if self.state.status.is_terminal() {
                 self.agenda.clear();
                 return;
             }
+            // A suspended run keeps its work for the resume; a step at its bound for the next
+            // step, which the driver starts at once.
+            if self.state.status == RunStatus::Suspended || done == MAX_WORK_PER_STEP {
+                self.state.pending.append(&mut self.agenda);
+                let asked = self.out.commands.contains(&Command::Continue);
+                if self.state.status != RunStatus::Suspended && !asked {
+                    self.push_command(Command::Continue);
+                }
+                return;
+            }
+            done += 1;
+            let Some(work) = self.agenda.pop_front() else { return };
             match work {
                 Work::Enter { frame, parent, slot, task, raw_input } => {
                     self.enter(frame, parent, slot, task, raw_input)
@@ -219,8 +244,8 @@ impl Machine<'_> {
             .values()
             .any(|t| matches!(t.purpose, TimerPurpose::Wait { .. } | TimerPurpose::Retry { .. }));
         let waits = waits_on_timer || !self.state.subscriptions.is_empty();
-        self.state.status =
-            if self.state.effects.is_empty() && waits { RunStatus::Waiting } else { RunStatus::Running };
+        let idle = self.state.effects.is_empty() && self.state.pending.is_empty();
+        self.state.status = if idle && waits { RunStatus::Waiting } else { RunStatus::Running };
     }
 
     /// Drops commands for effects, timers and subscriptions that the same step already forgot
@@ -330,6 +355,12 @@ impl Machine<'_> {
             self.state.effects.retain(|_, pending| pending.frame != id);
             self.unsubscribe_frame(Some(id));
         }
+    }
+
+    /// Replaces `$context`.
+    fn set_context(&mut self, context: Value) {
+        self.state.context = context;
+        self.context_value = std::cell::OnceCell::new();
     }
 
     fn frame(&self, id: u64) -> Option<&Frame> {

@@ -41,6 +41,9 @@ struct Case {
     input: Value,
     #[serde(default)]
     secrets: Value,
+    /// The step context's `max_value_bytes` (the default limit when absent).
+    #[serde(default = "default_max_value_bytes")]
+    max_value_bytes: usize,
     /// The run's metadata when it is created.
     #[serde(default)]
     metadata: serde_json::Map<String, Value>,
@@ -51,6 +54,10 @@ struct Case {
     #[serde(default)]
     events: Vec<ScriptedInput>,
     expect: Expectation,
+}
+
+fn default_max_value_bytes() -> usize {
+    baton_core::expr::DEFAULT_MAX_VALUE_BYTES
 }
 
 #[derive(Deserialize)]
@@ -247,7 +254,8 @@ fn run_case(case: Case) -> Result<(String, RunState), String> {
         if steps > MAX_STEPS {
             return Err(format!("more than {MAX_STEPS} steps"));
         }
-        let output = step(&workflow, &mut state, next, &StepContext { now, secrets: &case.secrets });
+        let context = StepContext { now, secrets: &case.secrets, max_value_bytes: case.max_value_bytes };
+        let output = step(&workflow, &mut state, next, &context);
         state = serde_json::from_value(serde_json::to_value(&state).map_err(|e| e.to_string())?)
             .map_err(|err| format!("state does not round-trip: {err}"))?;
         for event in &output.history {
@@ -279,6 +287,10 @@ fn run_case(case: Case) -> Result<(String, RunState), String> {
                     subscriptions.remove(&subscription_id);
                 }
                 Command::EventConsumed { source, id } => writeln!(trace, "  -> consumed {source} {id}").unwrap(),
+                Command::Continue => {
+                    writeln!(trace, "  -> continue").unwrap();
+                    deliveries.push_back(StepInput::Continue);
+                }
                 Command::Complete { .. } | Command::Fault { .. } | Command::Cancelled => {}
             }
         }

@@ -7,6 +7,7 @@
 //! the store does, so a state that does not survive serialization fails here.
 
 mod harness;
+mod long_loops;
 
 use std::path::Path;
 

@@ -151,7 +151,8 @@ impl<S: Store + Clone> Actor<S> {
     /// Whether nothing in flight needs this actor: calls have results to wait for, while timers
     /// fire through the timer service and children report through the engine.
     fn idle(&self) -> bool {
-        self.state.effects.values().all(|pending| matches!(pending.effect, Effect::Subflow { .. }))
+        self.state.pending.is_empty()
+            && self.state.effects.values().all(|pending| matches!(pending.effect, Effect::Subflow { .. }))
     }
 
     /// What a fresh actor does first: it owns whatever the store says is in flight, so calls
@@ -245,7 +246,8 @@ impl<S: Store + Clone> Actor<S> {
             _ => None,
         };
         let secrets = self.step_secrets().await?;
-        let context = StepContext { now: now_ms(), secrets: &secrets };
+        let max_value_bytes = engine.inner.max_value_bytes;
+        let context = StepContext { now: now_ms(), secrets: &secrets, max_value_bytes };
         let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| {
             step(&self.deployed.workflow, &mut self.state, input, &context)
         }));
@@ -446,6 +448,8 @@ impl<S: Store + Clone> Actor<S> {
                         tracing::error!(run_id = %run_id, error = %err, "cannot route an emitted event");
                     }
                 }
+                // Behind the inputs already queued, so a cancel or suspend applies between chunks.
+                Command::Continue => self.engine.deliver(&run_id, StepInput::Continue),
                 Command::Unsubscribe { .. }
                 | Command::EventConsumed { .. }
                 | Command::Complete { .. }
@@ -464,7 +468,11 @@ fn open_run_state<S: Store + Clone>(engine: &Engine<S>, run_id: &str, state: Val
 }
 
 /// Whether an input comes back by itself after a crash or a takeover: a call's result (the new
-/// owner issues the call again) or a timer (the new owner takes up the run's timers).
+/// owner issues the call again), a timer (the new owner takes up the run's timers) or a
+/// `Continue` (the pending work is in the stored state, and `in_flight` asks for it again).
 fn recoverable(input: &StepInput) -> bool {
-    matches!(input, StepInput::EffectCompleted { .. } | StepInput::TimerFired { .. } | StepInput::Start)
+    matches!(
+        input,
+        StepInput::EffectCompleted { .. } | StepInput::TimerFired { .. } | StepInput::Start | StepInput::Continue
+    )
 }

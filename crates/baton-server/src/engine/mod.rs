@@ -69,6 +69,10 @@ pub struct EngineConfig {
     /// claimed them. `None`: this process drives the whole database (it holds the database
     /// lease, see `lease.rs`).
     pub cluster: Option<ClusterConfig>,
+    /// Largest value an expression may build, in estimated bytes of JSON (`--max-value-bytes`;
+    /// [`baton_core::expr::DEFAULT_MAX_VALUE_BYTES`] by default); beyond it the run faults with
+    /// a `runtime` error.
+    pub max_value_bytes: usize,
 }
 
 /// Default [`EngineConfig::event_retention_ms`]: 24 hours.
@@ -213,6 +217,7 @@ struct Inner<S> {
     secret_key: SecretKey,
     event_retention_ms: i64,
     approval_deadline_ms: i64,
+    max_value_bytes: usize,
     observer: Option<Observer>,
     /// Mailboxes of the runs that have an actor.
     actors: Mutex<HashMap<String, mpsc::UnboundedSender<Delivery>>>,
@@ -250,6 +255,7 @@ impl<S: Store + Clone> Engine<S> {
                 secret_key: config.secret_key,
                 event_retention_ms: config.event_retention_ms,
                 approval_deadline_ms: config.approval_deadline_ms,
+                max_value_bytes: config.max_value_bytes,
                 observer,
                 actors: Mutex::new(HashMap::new()),
                 cluster: config.cluster.map(cluster::ClusterState::new),

@@ -88,6 +88,9 @@ pub struct ServerConfig {
     pub inbound: InboundLimits,
     /// Called with every committed lifecycle event (the CLI's progress display).
     pub observer: Option<Observer>,
+    /// Largest value an expression may build, in estimated bytes of JSON (see
+    /// [`EngineConfig::max_value_bytes`](crate::engine::EngineConfig::max_value_bytes)).
+    pub max_value_bytes: usize,
 }
 
 impl ServerConfig {
@@ -113,6 +116,7 @@ impl ServerConfig {
             sweep_interval: Duration::from_secs(60),
             inbound: InboundLimits::DEFAULT,
             observer: None,
+            max_value_bytes: baton_core::expr::DEFAULT_MAX_VALUE_BYTES,
         }
     }
 }

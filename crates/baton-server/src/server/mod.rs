@@ -138,6 +138,7 @@ impl Server {
             event_retention_ms: config.event_retention_ms,
             approval_deadline_ms: config.approval_deadline_ms,
             cluster,
+            max_value_bytes: config.max_value_bytes,
         };
         let engine = match config.observer {
             Some(observer) => Engine::with_observer(store.clone(), engine_config, observer),

@@ -100,6 +100,23 @@ async fn cancel_ends_a_waiting_run_and_is_idempotent() {
     assert_eq!(engine.load().timers, 0, "the cancelled run's timer is gone");
 }
 
+// See: #13
+#[tokio::test]
+async fn issue_13_a_cancel_stops_a_long_loop_between_two_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_on(&dir.path().join("baton.db")).await;
+    let text = "document: {dsl: '1.0.3', namespace: test, name: long-loop, version: '1.0.0'}\n\
+                do:\n  - sum:\n      for: {each: i, in: '${ [range(500000)] }'}\n      \
+                do:\n        - add:\n            set: {total: '${ .total + $i }'}\n";
+    let run_id = start(&engine, text, json!({"total": 0})).await;
+    within(engine.wait_for(&run_id, |s| s == RunStatus::Running)).await.unwrap();
+    // One step of the loop alone would take far longer than `within` allows; the cancel
+    // applies after the chunk in progress.
+    engine.signal(&run_id, Signal::Cancel).await.unwrap();
+    let cancelled = within(engine.wait_for(&run_id, RunStatus::is_terminal)).await.unwrap();
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+}
+
 #[tokio::test]
 async fn a_new_engine_recovers_waiting_and_never_started_runs() {
     let dir = tempfile::tempdir().unwrap();

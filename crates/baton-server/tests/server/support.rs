@@ -98,5 +98,6 @@ pub fn loopback_config(approval_deadline_ms: i64) -> baton_server::engine::Engin
         event_retention_ms: baton_server::engine::DEFAULT_EVENT_RETENTION_MS,
         approval_deadline_ms,
         cluster: None,
+        max_value_bytes: baton_core::expr::DEFAULT_MAX_VALUE_BYTES,
     }
 }
