@@ -224,6 +224,9 @@ impl Drop for Server {
     }
 }
 
+/// The admin key every benchmarked `baton serve` is bootstrapped with
+/// (`BATON_BOOTSTRAP_API_KEY`); the load generator sends it on every request.
+pub const BENCH_KEY: &str = "bk_bench-admin-key-000000001";
 /// The secret key of the benchmark's PostgreSQL nodes (they keep no secrets worth hiding).
 const BENCH_SECRET_KEY: &str = "6261746f6e2d62656e63682d7365637265742d6b65792d303030303030303030";
 
@@ -244,7 +247,7 @@ fn spawn(
                 &format!("127.0.0.1:{port}"),
                 "--allow-private-network",
             ]);
-            command.args(serve_args);
+            command.args(serve_args).env("BATON_BOOTSTRAP_API_KEY", BENCH_KEY);
             // PostgreSQL nodes need the key sealing secrets at rest, the same on every node.
             if db.to_str().is_some_and(|db| db.starts_with("postgres")) {
                 command.env("BATON_SECRET_KEY", BENCH_SECRET_KEY);

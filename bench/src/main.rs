@@ -162,8 +162,15 @@ async fn main() -> anyhow::Result<()> {
     workloads.sort();
     workloads.dedup();
 
-    let http =
-        reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).pool_max_idle_per_host(1024).build()?;
+    // Every request carries the key, as a real client's would: its check is part of each figure.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {}", engine::BENCH_KEY).parse()?);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(120))
+        .pool_max_idle_per_host(1024)
+        .default_headers(headers)
+        .build()?;
     // One stub for W1 and W2 (W4 starts its own, for clean idempotency counts).
     let stub = StandIn::start().await.context("starting the stub")?;
     let mut report = Report::new(&programs, &engines).await;

@@ -37,6 +37,16 @@ pub enum Command {
         #[command(subcommand)]
         command: InboxCommand,
     },
+    /// API keys of the workspace (admin): create, list, revoke.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Workspaces: create one (server admin) or list them.
+    Workspaces {
+        #[command(subcommand)]
+        command: WorkspacesCommand,
+    },
     /// Run the conformance kit's `.feature` files of a folder, offline; print PASS/FAIL per scenario.
     Conformance(ConformanceArgs),
 }
@@ -69,6 +79,70 @@ pub enum InboxCommand {
     List(InboxListArgs),
     /// Answer an item: its run resumes.
     Respond(RespondArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it (shown this once) on stdout.
+    Create(KeyCreateArgs),
+    /// List the workspace's keys (prefix, name, role, created, last used; never the key).
+    List(JsonListArgs),
+    /// Revoke a key: every node refuses it within 2 s.
+    Revoke(KeyRevokeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspacesCommand {
+    /// Create a workspace with its first admin; print that admin's key (shown this once) on stdout.
+    Create(WorkspaceCreateArgs),
+    /// List the workspaces (a server admin sees all, others their own).
+    List(JsonListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyCreateArgs {
+    /// A name to recognise the key by.
+    #[arg(long)]
+    pub name: String,
+    /// admin, member or viewer [default: the member's role].
+    #[arg(long)]
+    pub role: Option<String>,
+    /// The member the key acts for [default: the caller].
+    #[arg(long, value_name = "ID")]
+    pub member: Option<String>,
+    /// RFC 3339 time after which the key is refused.
+    #[arg(long, value_name = "TIME")]
+    pub expires_at: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyRevokeArgs {
+    /// Key id (`baton keys list`).
+    pub id: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkspaceCreateArgs {
+    #[arg(long)]
+    pub name: String,
+    /// Lowercase letters, digits and `-`; unique.
+    #[arg(long)]
+    pub slug: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonListArgs {
+    /// Print the JSON array instead of one tab-separated line per item.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +306,9 @@ pub struct SourceArgs {
     /// SQLite database file read when no server is given [env: BATON_DB] [default: baton.db].
     #[arg(long, value_name = "PATH", conflicts_with = "server")]
     pub db: Option<PathBuf>,
+    /// API key for the server (see `baton deploy --help`).
+    #[arg(long, value_name = "KEY", env = "BATON_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
 }
 
 /// The server a client command talks to.
@@ -240,6 +317,10 @@ pub struct ServerArgs {
     /// URL of a running `baton serve`.
     #[arg(long, value_name = "URL", env = "BATON_SERVER", default_value = "http://127.0.0.1:8080")]
     pub server: String,
+    /// API key sent as `Authorization: Bearer KEY` [default for a local server: the key file
+    /// `baton serve` wrote beside its database, `$BATON_DB.admin-key` or `baton.db.admin-key`].
+    #[arg(long, value_name = "KEY", env = "BATON_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -341,6 +422,24 @@ pub struct ServeArgs {
     /// host). Heartbeats and orphan sweeps run every third of it.
     #[arg(long, default_value_t = 15, value_name = "SECONDS")]
     pub node_lease_ttl: u64,
+    /// `keys`: every route but /healthz and /readyz needs `Authorization: Bearer KEY`; `none`:
+    /// no keys, every request acts as the default workspace's admin (local development only:
+    /// refused unless --listen is a loopback address).
+    #[arg(long, value_enum, default_value_t = AuthArg::Keys)]
+    pub auth: AuthArg,
+    /// Serve /metrics without a key.
+    #[arg(long)]
+    pub metrics_public: bool,
+    /// Browser origin allowed to call the API (CORS; repeatable). Without it CORS is off.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+}
+
+/// `baton serve --auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthArg {
+    Keys,
+    None,
 }
 
 impl ServeArgs {

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, EventsCommand, InboxCommand, RunsCommand};
+use crate::cli::{Cli, Command, EventsCommand, InboxCommand, KeysCommand, RunsCommand, WorkspacesCommand};
 
 /// Exit code for usage errors and invalid definitions.
 const EXIT_USAGE: u8 = 2;
@@ -54,6 +54,15 @@ fn main() -> ExitCode {
             Command::Events { command: EventsCommand::Send(args) } => commands::events::send(args).await,
             Command::Inbox { command: InboxCommand::List(args) } => commands::inbox::list(args).await,
             Command::Inbox { command: InboxCommand::Respond(args) } => commands::inbox::respond(args).await,
+            Command::Keys { command: KeysCommand::Create(args) } => commands::identity::create_key(args).await,
+            Command::Keys { command: KeysCommand::List(args) } => commands::identity::list_keys(args).await,
+            Command::Keys { command: KeysCommand::Revoke(args) } => commands::identity::revoke_key(args).await,
+            Command::Workspaces { command: WorkspacesCommand::Create(args) } => {
+                commands::identity::create_workspace(args).await
+            }
+            Command::Workspaces { command: WorkspacesCommand::List(args) } => {
+                commands::identity::list_workspaces(args).await
+            }
             Command::Conformance(args) => commands::conformance::conformance(args).await,
         }
     });

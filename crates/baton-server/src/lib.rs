@@ -3,6 +3,7 @@
 //! [`server`] is the composition root that assembles them.
 
 pub mod api;
+pub mod auth;
 pub mod clock;
 pub mod engine;
 pub mod inbound;

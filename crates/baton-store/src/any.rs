@@ -116,6 +116,7 @@ delegate!(ClusterStore {
     fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
     fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError>;
     fn leases_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError>;
+    fn count_resumed_step(&self, run_id: &str, state_version: i64) -> Result<Option<u32>, StoreError>;
     fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<OwnerEpoch>, StoreError>;
     fn claim_orphan_runs(&self, node: &str, now: Millis, limit: u32) -> Result<Vec<RunRef>, StoreError>;
     fn put_run_input(&self, run_id: &str, input: Value, now: Millis) -> Result<Option<String>, StoreError>;

@@ -27,6 +27,12 @@ pub enum StoreError {
     /// The store was closed; no request is accepted any more.
     #[error("store is closed")]
     Closed,
+    /// SQLite: the database file cannot be written now (read-only or immutable, disk full,
+    /// I/O errors; the writer logged the cause). Nothing of the request was written. Transient:
+    /// the writer tries again with every later request and recovers by itself once the disk is
+    /// writable.
+    #[error("the database cannot be written")]
+    WriteUnavailable,
 }
 
 impl StoreError {
@@ -36,6 +42,7 @@ impl StoreError {
     /// answer about the request itself (conflict, not found, constraint, encoding).
     pub fn is_transient(&self) -> bool {
         match self {
+            StoreError::WriteUnavailable => true,
             StoreError::Database(err) => match err {
                 sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => true,
                 // SQLSTATE class 08 (connection exception), 57P01-57P03 (admin shutdown, crash
@@ -79,4 +86,11 @@ pub enum ConflictKind {
     /// [`crate::ClusterStore::renew_lease`]: the holder lost the lease to another.
     #[error("lease {name} was lost")]
     LeaseLost { name: String },
+    /// [`crate::AuthStore`]: a unique identity is taken (`what`: a workspace's id or slug, a
+    /// member's id or email in its workspace, a key's id or hash).
+    #[error("{what} is taken")]
+    IdentityTaken { what: String },
+    /// [`crate::AuthStore::update_member`]: the change would leave the workspace without an admin.
+    #[error("member {member_id} is the last admin of workspace {workspace}")]
+    LastAdmin { workspace: String, member_id: String },
 }

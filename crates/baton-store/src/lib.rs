@@ -13,6 +13,8 @@
 //! (persist, then act). Timestamps are [`Millis`] (unix milliseconds), supplied by the caller.
 
 mod any;
+mod auth;
+mod crashes;
 mod error;
 mod ids;
 mod postgres;
@@ -27,6 +29,10 @@ mod store;
 mod version;
 
 pub use crate::any::AnyStore;
+pub use crate::auth::{
+    ADMIN_ROLE, AuditEntry, AuthStore, KeyGrant, KeyRecord, MemberRecord, MemberUpdate, NewAuditEntry, NewWorkspace,
+    WorkspaceRecord,
+};
 pub use crate::error::{ConflictKind, StoreError};
 pub use crate::ids::{OwnerEpoch, WorkspaceId};
 pub use crate::postgres::{PgOptions, PgStore};
@@ -44,6 +50,7 @@ pub use crate::store::{ClusterStore, EventStore, RunStore, ScheduleStore, Store,
 /// Every area trait, for code that calls store methods on a concrete store type
 /// (`use baton_store::prelude::*;`); generic code bounded by [`Store`] needs none of it.
 pub mod prelude {
+    pub use crate::auth::AuthStore;
     pub use crate::secrets::SecretStore;
     pub use crate::store::{ClusterStore, EventStore, RunStore, ScheduleStore, Store, StoreLifecycle, WorkflowStore};
 }

@@ -1,6 +1,8 @@
 //! The HTTP client of a running `baton serve` (`docs/api.md`): one method per endpoint the CLI
 //! uses, errors as problem details.
 
+pub mod credentials;
+mod identity;
 pub mod sse;
 
 use std::collections::VecDeque;
@@ -68,7 +70,7 @@ impl Problem {
     /// The request was wrong (malformed, invalid, unknown resource): the CLI exits 2 for these,
     /// 1 for conflicts and server failures.
     pub fn is_usage(&self) -> bool {
-        matches!(self.status, 400 | 404 | 413 | 422)
+        matches!(self.status, 400 | 401 | 403 | 404 | 413 | 415 | 422)
     }
 }
 
@@ -182,6 +184,8 @@ impl Signal {
 pub struct Client {
     base: Url,
     http: reqwest::Client,
+    /// Sent as `Authorization: Bearer <key>` on every request.
+    api_key: Option<String>,
 }
 
 impl Client {
@@ -201,7 +205,12 @@ impl Client {
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(|err| invalid(format!("cannot build an HTTP client: {err}")))?;
-        Ok(Self { base, http })
+        Ok(Self { base, http, api_key: None })
+    }
+
+    /// This client, sending `api_key` as `Authorization: Bearer <key>` on every request.
+    pub fn with_api_key(self, api_key: Option<String>) -> Client {
+        Client { api_key, ..self }
     }
 
     /// `POST /api/v1/workflows[?concurrency=N]`.
@@ -331,7 +340,11 @@ impl Client {
             .base
             .join(path)
             .map_err(|err| ClientError::InvalidUrl { url: self.base.to_string(), reason: err.to_string() })?;
-        Ok(self.http.request(method, url))
+        let request = self.http.request(method, url);
+        Ok(match &self.api_key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        })
     }
 
     /// Sends the request; a status other than 2xx becomes [`ClientError::Problem`].

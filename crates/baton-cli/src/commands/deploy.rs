@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::DeployArgs;
-use crate::client::{Client, ClientError, cli_error};
+use crate::client::{ClientError, cli_error};
 use crate::commands::print_data;
 
 /// Exit code when a definition is invalid or unreadable.
@@ -14,7 +14,7 @@ const EXIT_INVALID: u8 = 2;
 /// diagnostics as `FILE:/path: message` (stderr, exit 2); any other refusal as
 /// `error: <title>: <detail>` (exit 1). Every file is tried; an unreachable server stops at once.
 pub async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.server.server).map_err(cli_error)?;
+    let client = crate::commands::connect(&args.server)?;
     let (mut invalid, mut refused) = (0usize, 0usize);
     for file in &args.files {
         let shown = file.display();

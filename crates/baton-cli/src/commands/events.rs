@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use serde_json::{Map, Value};
 
 use crate::cli::SendEventArgs;
-use crate::client::{Client, ClientError, cli_error};
+use crate::client::{ClientError, cli_error};
 use crate::commands::{UsageError, print_data};
 
 /// Sends the event built from the flags, or the event(s) of `--file`; prints the server's
 /// answer `{"accepted": N, "duplicates": M}` (stdout) and the id of a single event (stderr).
 /// An invalid event lists every problem (stderr) and exits 2.
 pub async fn send(args: SendEventArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.server.server).map_err(cli_error)?;
+    let client = crate::commands::connect(&args.server)?;
     let events = match &args.file {
         Some(path) => read_events(path)?,
         None => event_from_flags(&args)?,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use crate::cli::{InboxListArgs, RespondArgs};
-use crate::client::{Client, ClientError, InboxQuery, cli_error};
+use crate::client::{ClientError, InboxQuery, cli_error};
 use crate::commands::events::json_argument;
 use crate::commands::{UsageError, print_data};
 
@@ -20,7 +20,7 @@ pub async fn list(args: InboxListArgs) -> anyhow::Result<ExitCode> {
     {
         return Err(UsageError(format!("--workflow {workflow:?} must be NAMESPACE/NAME")).into());
     }
-    let client = Client::new(&args.server.server).map_err(cli_error)?;
+    let client = crate::commands::connect(&args.server)?;
     let mut query = InboxQuery {
         workflow: args.workflow.clone(),
         assignee: args.assignee.clone(),
@@ -71,7 +71,7 @@ fn line(item: &Value) -> String {
 /// item exits 1.
 pub async fn respond(args: RespondArgs) -> anyhow::Result<ExitCode> {
     let data = json_argument("--data", &args.data)?;
-    let client = Client::new(&args.server.server).map_err(cli_error)?;
+    let client = crate::commands::connect(&args.server)?;
     let answer = match client.respond(&args.item, &data).await {
         Ok(answer) => answer,
         Err(ClientError::Problem(problem)) => {

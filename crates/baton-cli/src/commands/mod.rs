@@ -3,6 +3,7 @@
 pub mod conformance;
 pub mod deploy;
 pub mod events;
+pub mod identity;
 pub mod inbox;
 pub mod run;
 pub mod runs;
@@ -22,6 +23,13 @@ use baton_store::{SqliteOptions, SqliteStore};
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// A client of the server `args` names, with the API key from `--api-key`, `BATON_API_KEY` or,
+/// for a local server, the admin key file ([`crate::client::credentials`]).
+pub fn connect(args: &crate::cli::ServerArgs) -> anyhow::Result<crate::client::Client> {
+    let client = crate::client::Client::new(&args.server).map_err(crate::client::cli_error)?;
+    Ok(client.with_api_key(crate::client::credentials::api_key(&args.server, args.api_key.as_deref())))
+}
 
 /// Opens (creating when missing) the SQLite database at `path`. A PostgreSQL URL is a usage
 /// error here: only `baton serve` drives a PostgreSQL database.
@@ -94,7 +102,10 @@ pub fn server_error(err: ServerError, workflows: Option<&Path>) -> anyhow::Error
         ServerError::Lease(err @ baton_server::lease::LeaseError::Held { .. }) => UsageError(err.to_string()).into(),
         ServerError::Lease(err) => anyhow::Error::new(err).context("cannot take the database lease"),
         err @ ServerError::NoSecretKey => UsageError(err.to_string()).into(),
-        err @ (ServerError::Sinks(_) | ServerError::Listen { .. }) => {
+        err @ (ServerError::Sinks(_)
+        | ServerError::Listen { .. }
+        | ServerError::OpenOffLoopback { .. }
+        | ServerError::Bootstrap(baton_server::auth::bootstrap::BootstrapError::MalformedKey)) => {
             UsageError(format!("{:#}", anyhow::Error::new(err))).into()
         }
         err => err.into(),

@@ -36,7 +36,11 @@ fn source(args: &SourceArgs) -> anyhow::Result<Source> {
         (None, None) => env("BATON_SERVER"),
     };
     match server {
-        Some(server) => Ok(Source::Server(Client::new(&server).map_err(cli_error)?)),
+        Some(server) => {
+            let client = Client::new(&server).map_err(cli_error)?;
+            let api_key = crate::client::credentials::api_key(&server, args.api_key.as_deref());
+            Ok(Source::Server(client.with_api_key(api_key)))
+        }
         None => Ok(Source::Db(env("BATON_DB").map_or_else(|| PathBuf::from("baton.db"), PathBuf::from))),
     }
 }
@@ -214,7 +218,7 @@ async fn show_local(db: &std::path::Path, id: &str) -> anyhow::Result<Value> {
 
 /// `runs cancel|suspend|resume ID`: sends the signal; prints `ID  status` (tab separated).
 pub async fn signal(args: SignalArgs, signal: Signal) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.server.server).map_err(cli_error)?;
+    let client = crate::commands::connect(&args.server)?;
     let answer = client.signal(&args.id, signal).await.map_err(cli_error)?;
     let status = answer["status"].as_str().unwrap_or("unknown");
     print_data(&format!("{}\t{status}", answer["id"].as_str().unwrap_or(&args.id)));

@@ -9,13 +9,15 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use baton_server::auth::bootstrap::{AdminKey, BOOTSTRAP_KEY_ENV};
+use baton_server::auth::{AuthConfig, AuthMode};
 use baton_server::inbound::InboundLimits;
 use baton_server::notify::sinks::RetryPolicy;
 use baton_server::outbound::egress::EgressPolicy;
 use baton_server::server::{Database, Role, Server, ServerConfig, ServerError};
 use baton_store::{PgOptions, SqliteOptions};
 
-use crate::cli::ServeArgs;
+use crate::cli::{AuthArg, ServeArgs};
 use crate::commands::secrets::{collect_secrets, secret_key};
 use crate::commands::{read_folder, server_error};
 
@@ -32,7 +34,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("recovered {} unfinished run(s)", server.n_recovered());
     }
     let addr = server.local_addr().unwrap_or(args.listen);
-    print_banner(addr, server.deployed().first().map(|workflow| (workflow.namespace(), workflow.name())));
+    let authorization = match args.auth {
+        AuthArg::Keys => Some(show_admin_key(server.admin_key())),
+        AuthArg::None => None,
+    };
+    let example = server.deployed().first().map(|workflow| (workflow.namespace(), workflow.name()));
+    print_banner(addr, example, authorization.as_deref());
     if let Some(stand_in) = server.stand_in() {
         eprintln!(
             "stand-in services at {} (petstore, httpbin, /v1/chat/completions, /refunds); \
@@ -95,16 +102,51 @@ fn config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
             max_connections_per_client: args.max_connections_per_client.max(1),
         },
         observer: None,
+        auth: AuthConfig {
+            mode: match args.auth {
+                AuthArg::Keys => AuthMode::Keys,
+                AuthArg::None => AuthMode::None,
+            },
+            metrics_public: args.metrics_public,
+        },
+        cors_origins: args.cors_origins.clone(),
+        bootstrap_key: std::env::var(BOOTSTRAP_KEY_ENV).ok().filter(|key| !key.is_empty()),
         max_value_bytes: args.max_value_bytes,
     })
 }
 
-/// Says where to send requests, with a request for the first deployed workflow.
-fn print_banner(addr: SocketAddr, example: Option<(&str, &str)>) {
+/// Says what the first start created, and returns the text after `Bearer ` of the banner's curl
+/// line: the key itself the one time it is shown, else where the shell finds it.
+fn show_admin_key(admin_key: &AdminKey) -> String {
+    match admin_key {
+        AdminKey::Created { key, file } => {
+            match file {
+                Some(path) => eprintln!(
+                    "first start: created workspace `default` and its admin key (shown this once; also in {}, mode 0600):",
+                    path.display()
+                ),
+                None => eprintln!("first start: created workspace `default` and its admin key (shown this once):"),
+            }
+            eprintln!("  {key}");
+            key.clone()
+        }
+        AdminKey::FromEnvironment => {
+            eprintln!("first start: created workspace `default` with the admin key from {BOOTSTRAP_KEY_ENV}");
+            format!("${BOOTSTRAP_KEY_ENV}")
+        }
+        AdminKey::InFile(path) => format!("$(cat {})", path.display()),
+        AdminKey::Elsewhere => "$BATON_API_KEY".to_owned(),
+    }
+}
+
+/// Says where to send requests, with a request (carrying the key) for the first deployed
+/// workflow.
+fn print_banner(addr: SocketAddr, example: Option<(&str, &str)>, key: Option<&str>) {
     eprintln!("baton listening on http://{addr} (API under /api/v1, described at /api/v1/openapi.json)");
     let (namespace, name) = example.unwrap_or(("NAMESPACE", "NAME"));
+    let authorization = key.map(|key| format!(" -H \"Authorization: Bearer {key}\"")).unwrap_or_default();
     eprintln!(
-        "  try: curl -s -X POST 'http://{addr}/api/v1/runs?mode=sync' -H 'Content-Type: application/json' \
+        "  try: curl -s -X POST 'http://{addr}/api/v1/runs?mode=sync'{authorization} -H 'Content-Type: application/json' \
          -d '{{\"workflow\": {{\"namespace\": \"{namespace}\", \"name\": \"{name}\"}}, \"input\": {{}}}}'"
     );
 }

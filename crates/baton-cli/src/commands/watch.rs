@@ -30,7 +30,7 @@ enum End {
 }
 
 pub async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.server.server).map_err(cli_error)?;
+    let client = crate::commands::connect(&args.server)?;
     let mut last_seq: Option<u64> = None;
     let mut attached = false;
     let mut failing_since: Option<Instant> = None;

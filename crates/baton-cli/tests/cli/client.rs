@@ -130,6 +130,7 @@ fn clean(mut command: Command) -> Command {
     {
         command.env_remove(name);
     }
+    command.env("BATON_BOOTSTRAP_API_KEY", crate::support::TEST_KEY).env("BATON_API_KEY", crate::support::TEST_KEY);
     command
 }
 
@@ -146,7 +147,7 @@ enum Method {
 fn http(method: Method, url: &str, body: Option<Value>) -> Result<(u16, Value), reqwest::Error> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build()?;
+        let client = crate::support::http_client(Duration::from_secs(10));
         let mut request = match method {
             Method::Get => client.get(url),
             Method::Post => client.post(url),

@@ -25,7 +25,7 @@ async fn node(schema: &PgSchema, ttl_secs: u64, log: &Path, http: &reqwest::Clie
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(60)).build().unwrap()
+    crate::support::http_client(Duration::from_secs(60))
 }
 
 const RUNS: usize = 1_000;

@@ -6,6 +6,7 @@ mod cluster;
 mod conformance;
 mod crash;
 mod outage;
+mod quarantine;
 mod run;
 mod secrets;
 mod server_crash;

@@ -106,7 +106,7 @@ async fn runs_continue_after_the_database_comes_back() {
     let stub = standin.base_url();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("serve.log");
-    let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap();
+    let http = crate::support::http_client(Duration::from_secs(30));
     let url = postgres.url();
     let (_server, base) = support::serve(&["--db".as_ref(), url.as_ref()], &log, &http).await;
     deploy(

@@ -116,7 +116,7 @@ async fn issue_11_secret_value_absent_after_failed_run() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("baton.db");
     let log = dir.path().join("serve.log");
-    let http = reqwest::Client::new();
+    let http = crate::support::http_client(Duration::from_secs(30));
     let upstream = Upstream::start().await;
 
     let port = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port();
@@ -129,6 +129,7 @@ async fn issue_11_secret_value_absent_after_failed_run() {
         .env_remove("BATON_SECRET_KEY")
         // Everything the server logs, debug included, is searched.
         .env("BATON_LOG", "debug")
+        .env("BATON_BOOTSTRAP_API_KEY", crate::support::TEST_KEY)
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().unwrap())
         .stderr(log_file)

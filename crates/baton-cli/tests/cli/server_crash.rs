@@ -24,7 +24,7 @@ async fn killed_server_completes_every_run_once_after_restart() {
     let stub = standin.base_url();
     let dir = tempfile::tempdir().unwrap();
     let (db, log) = (dir.path().join("baton.db"), dir.path().join("serve.log"));
-    let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap();
+    let http = crate::support::http_client(Duration::from_secs(30));
 
     let (mut server, base) = serve(&db, &log, &http).await;
     let definition = format!(

@@ -45,6 +45,16 @@ impl Drop for Served {
     }
 }
 
+/// The bootstrap admin key of every server the tests start (`BATON_BOOTSTRAP_API_KEY`).
+pub const TEST_KEY: &str = "bk_cli-suite-admin-key-0001";
+
+/// An HTTP client of the test servers: sends [`TEST_KEY`] on every request.
+pub fn http_client(timeout: std::time::Duration) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {TEST_KEY}")).unwrap();
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder().no_proxy().timeout(timeout).default_headers(headers).build().unwrap()
+}
 /// The secret key of the servers [`serve`] starts (64 hex digits).
 pub const TEST_SECRET_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
@@ -59,6 +69,7 @@ pub async fn serve(args: &[&std::ffi::OsStr], log: &Path, http: &reqwest::Client
         .env_remove("BATON_DB")
         .env_remove("BATON_DATABASE_URL")
         .env("BATON_LOG", "warn,baton_server=info")
+        .env("BATON_BOOTSTRAP_API_KEY", TEST_KEY)
         // Every node of a PostgreSQL test shares one secret key, as a deployment would.
         .env("BATON_SECRET_KEY", TEST_SECRET_KEY)
         .stdin(std::process::Stdio::null())

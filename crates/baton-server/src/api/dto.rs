@@ -416,4 +416,7 @@ pub struct RespondResult {
     /// `true`: taken by this request; `false`: the same response was already taken, nothing
     /// changed.
     pub accepted: bool,
+    /// Who answered (this request's caller); absent on a replay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responded_by: Option<crate::api::identity_dto::Responder>,
 }

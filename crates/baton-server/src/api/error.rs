@@ -60,6 +60,31 @@ pub enum ApiError {
     /// No CloudEvent built from the response would satisfy the item's `listen` filter.
     #[error("inbox item {item} cannot be answered here: {detail}")]
     ItemUnanswerable { item: String, detail: String },
+    /// No usable key: missing, malformed, unknown, revoked or expired (never echoes the key).
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(&'static str),
+    /// A valid key without the role the request needs (named in the text).
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// The caller's workspace was deleted.
+    #[error("the workspace is deleted")]
+    WorkspaceDeleted,
+    /// A body without a type, or of a type the route does not take.
+    #[error("unsupported media type {found:?}")]
+    UnsupportedMediaType { found: Option<String>, accepted: &'static [&'static str] },
+    /// The slug (or id) of a new workspace is taken.
+    #[error("workspace conflict: {0}")]
+    WorkspaceConflict(String),
+    /// A member with that email exists in the workspace.
+    #[error("member conflict: {0}")]
+    MemberConflict(String),
+    /// The change would leave the workspace without an admin.
+    #[error("last admin: {0}")]
+    LastAdmin(String),
+    #[error("key {0} not found")]
+    KeyNotFound(String),
+    #[error("member {0} not found")]
+    MemberNotFound(String),
     /// No route matches the path.
     #[error("not found")]
     NotFound,
@@ -117,10 +142,19 @@ impl ApiError {
             ApiError::WorkflowConflict(_)
             | ApiError::SignalRefused { .. }
             | ApiError::ItemClosed(_)
-            | ApiError::ItemUnanswerable { .. } => StatusCode::CONFLICT,
+            | ApiError::ItemUnanswerable { .. }
+            | ApiError::WorkspaceConflict(_)
+            | ApiError::MemberConflict(_)
+            | ApiError::LastAdmin(_) => StatusCode::CONFLICT,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::WorkspaceDeleted => StatusCode::GONE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::WorkflowNotFound { .. }
             | ApiError::RunNotFound(_)
             | ApiError::ItemNotFound(_)
+            | ApiError::KeyNotFound(_)
+            | ApiError::MemberNotFound(_)
             | ApiError::SecretNotFound(_)
             | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::UnknownTaskReference(_) | ApiError::InvalidResponse { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -155,6 +189,17 @@ impl ApiError {
             ApiError::ItemUnanswerable { .. } => {
                 ("item-unanswerable", "no event built from a response can satisfy this item's listen task")
             }
+            ApiError::Unauthenticated(_) => ("unauthenticated", "a valid API key is required"),
+            ApiError::Forbidden(_) => ("forbidden", "the API key's role does not allow this request"),
+            ApiError::WorkspaceDeleted => ("workspace-deleted", "the workspace is deleted"),
+            ApiError::UnsupportedMediaType { .. } => {
+                ("unsupported-media-type", "the request body's content type is not accepted here")
+            }
+            ApiError::WorkspaceConflict(_) => ("workspace-conflict", "a workspace with this slug exists"),
+            ApiError::MemberConflict(_) => ("member-conflict", "a member with this email exists in the workspace"),
+            ApiError::LastAdmin(_) => ("last-admin", "a workspace must keep at least one admin"),
+            ApiError::KeyNotFound(_) => ("key-not-found", "API key not found"),
+            ApiError::MemberNotFound(_) => ("member-not-found", "member not found"),
             ApiError::NotFound => ("not-found", "no such resource"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "method not allowed on this resource"),
             ApiError::Unavailable(_) => ("platform-unavailable", "the database is not available"),
@@ -228,7 +273,29 @@ impl ApiError {
                 problem.detail = Some(detail.clone());
                 problem.instance = Some(format!("/api/v1/inbox/{item}"));
             }
-            ApiError::PayloadTooLarge
+            ApiError::Unauthenticated(detail) | ApiError::Forbidden(detail) => {
+                problem.detail = Some((*detail).to_owned());
+            }
+            ApiError::UnsupportedMediaType { found, accepted } => {
+                let found = match found {
+                    Some(found) => format!("Content-Type {found:?}"),
+                    None => "no Content-Type".to_owned(),
+                };
+                problem.detail = Some(format!("{found}: this route accepts {}", accepted.join(", ")));
+            }
+            ApiError::WorkspaceConflict(detail) | ApiError::MemberConflict(detail) | ApiError::LastAdmin(detail) => {
+                problem.detail = Some(detail.clone());
+            }
+            ApiError::KeyNotFound(id) => {
+                problem.detail = Some(format!("no API key with id {id:?}"));
+                problem.instance = Some(format!("/api/v1/keys/{id}"));
+            }
+            ApiError::MemberNotFound(id) => {
+                problem.detail = Some(format!("no member with id {id:?}"));
+                problem.instance = Some(format!("/api/v1/members/{id}"));
+            }
+            ApiError::WorkspaceDeleted
+            | ApiError::PayloadTooLarge
             | ApiError::RequestTimeout
             | ApiError::NotFound
             | ApiError::MethodNotAllowed
@@ -250,6 +317,9 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
         let mut response = (status, body).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if matches!(self, ApiError::Unauthenticated(_)) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         response
     }
 }
@@ -269,7 +339,9 @@ fn chain(err: &dyn std::error::Error) -> String {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
         match err {
-            StoreError::Closed => ApiError::Unavailable(chain(&err)),
+            // The database is closed, unreachable or cannot be written: the platform, not the
+            // request (503 `platform-unavailable`).
+            err if matches!(err, StoreError::Closed) || err.is_transient() => ApiError::Unavailable(chain(&err)),
             other => ApiError::Internal(chain(&other)),
         }
     }
@@ -290,6 +362,7 @@ impl From<EngineError> for ApiError {
             EngineError::InvalidEvent(problems) => ApiError::InvalidEvent(problems),
             err @ (EngineError::CorruptRun { .. } | EngineError::Seal(_)) => ApiError::Internal(err.to_string()),
             EngineError::Secrets(err) => err.into(),
+            err @ EngineError::ShuttingDown => ApiError::Unavailable(err.to_string()),
         }
     }
 }

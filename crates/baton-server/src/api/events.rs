@@ -15,6 +15,8 @@ use crate::api::AppState;
 use crate::api::dto::{CloudEventDoc, EventsAccepted};
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::ApiBytes;
+use crate::api::inbox::authorize_event_answer;
+use crate::auth::access::Member;
 use crate::engine::EngineError;
 
 /// Media type of one event in the structured mode.
@@ -54,17 +56,23 @@ pub(crate) const CLOUDEVENTS_BATCH: &str = "application/cloudevents-batch+json";
 )]
 pub(crate) async fn send_events(
     State(state): State<AppState>,
+    Member(caller): Member,
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> Result<Response, ApiError> {
-    let events = parse_events(&headers, &body)?;
+    crate::auth::media::require_event_type(&headers)?;
+    let mut events = parse_events(&headers, &body)?;
+    for event in &mut events {
+        authorize_event_answer(&state, &caller, event).await?;
+    }
     // Publishing must not stop halfway because the client went away: the whole batch is
     // published in a task of its own.
     let engine = state.engine.clone();
+    let workspace = caller.workspace.clone();
     let published = tokio::spawn(async move {
         let (mut accepted, mut duplicates) = (0, 0);
         for event in events {
-            match engine.publish_event(event).await? {
+            match engine.publish_event_in(&workspace, event).await? {
                 true => accepted += 1,
                 false => duplicates += 1,
             }

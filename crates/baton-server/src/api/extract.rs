@@ -8,11 +8,12 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::api::error::ApiError;
+use crate::auth::media;
 use crate::inbound::BodyTimeout;
 
-/// A JSON request body. Syntax errors are `malformed-json`, a body of the wrong shape is
-/// `invalid-request`, a body over the limit is `payload-too-large`. The `Content-Type` is not
-/// checked (so `curl -d` works).
+/// A JSON request body. A `Content-Type` other than `application/json` (or none) is
+/// `unsupported-media-type` ([`crate::auth::media`]), syntax errors are `malformed-json`, a body
+/// of the wrong shape is `invalid-request`, a body over the limit is `payload-too-large`.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -20,6 +21,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        media::require(req.headers(), media::JSON)?;
         let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
         match serde_json::from_slice(&bytes) {
             Ok(value) => Ok(ApiJson(value)),
@@ -29,7 +31,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// A request body read as UTF-8 text (workflow definitions).
+/// A workflow definition: UTF-8 text sent as YAML or JSON ([`crate::auth::media::DEFINITION`]).
 #[derive(Debug)]
 pub struct ApiText(pub String);
 
@@ -37,6 +39,7 @@ impl<S: Send + Sync> FromRequest<S> for ApiText {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        media::require(req.headers(), media::DEFINITION)?;
         let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
         String::from_utf8(bytes.to_vec())
             .map(ApiText)

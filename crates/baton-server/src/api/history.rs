@@ -18,13 +18,14 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use baton_core::state::HistoryEvent;
-use baton_store::{HistoryEntry, RunStore};
+use baton_store::{HistoryEntry, RunStore, WorkspaceId};
 
 use crate::api::dto::{HistoryItem, HistoryPage, HistoryQuery, RunHistoryItem, rfc3339};
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::{ApiPath, ApiQuery};
 use crate::api::{ApiEngine, AppState, SSE_KEEP_ALIVE, record_run_id};
-use crate::engine::{DEFAULT_WORKSPACE, RunUpdate};
+use crate::auth::access::Viewer;
+use crate::engine::RunUpdate;
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1_000;
@@ -68,6 +69,7 @@ fn is_terminal_event(kind: &str) -> bool {
 )]
 pub(crate) async fn run_history(
     State(state): State<AppState>,
+    Viewer(caller): Viewer,
     ApiPath(run_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
     headers: HeaderMap,
@@ -91,11 +93,17 @@ pub(crate) async fn run_history(
     if wants_stream {
         // Subscribe before checking the run, so nothing committed from here on is missed.
         let updates = state.engine.subscribe();
-        if store.get_run(&DEFAULT_WORKSPACE, &run_id).await?.is_none() {
+        if store.get_run(&caller.workspace, &run_id).await?.is_none() {
             return Err(ApiError::RunNotFound(run_id));
         }
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
-        let follower = Follower { engine: state.engine.clone(), run_id, last_sent: after, sender };
+        let follower = Follower {
+            engine: state.engine.clone(),
+            workspace: caller.workspace.clone(),
+            run_id,
+            last_sent: after,
+            sender,
+        };
         tokio::spawn(follower.run(updates, state.shutdown.clone()));
         return Ok(sse(receiver).into_response());
     }
@@ -104,10 +112,10 @@ pub(crate) async fn run_history(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::InvalidRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
     }
-    if store.get_run(&DEFAULT_WORKSPACE, &run_id).await?.is_none() {
+    if store.get_run(&caller.workspace, &run_id).await?.is_none() {
         return Err(ApiError::RunNotFound(run_id));
     }
-    let mut entries = store.history(&DEFAULT_WORKSPACE, &run_id, after, limit + 1).await?;
+    let mut entries = store.history(&caller.workspace, &run_id, after, limit + 1).await?;
     let next_cursor = match entries.len() > limit as usize {
         true => {
             entries.truncate(limit as usize);
@@ -131,10 +139,10 @@ pub(crate) async fn run_history(
         (RunHistoryItem = "text/event-stream")
     )))
 )]
-pub(crate) async fn all_runs_events(State(state): State<AppState>) -> Response {
+pub(crate) async fn all_runs_events(State(state): State<AppState>, Viewer(caller): Viewer) -> Response {
     let updates = state.engine.subscribe();
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
-    tokio::spawn(forward_all(updates, sender, state.shutdown.clone()));
+    tokio::spawn(forward_all(updates, caller.workspace, sender, state.shutdown.clone()));
     sse(receiver).into_response()
 }
 
@@ -165,6 +173,8 @@ enum Flow {
 /// Sends one run's history to one client.
 struct Follower {
     engine: ApiEngine,
+    /// The caller's workspace (the run's).
+    workspace: WorkspaceId,
     run_id: String,
     /// Sequence number of the last entry sent (or the one the client resumes after).
     last_sent: i64,
@@ -203,7 +213,7 @@ impl Follower {
         let engine = self.engine.clone();
         let store = engine.store();
         loop {
-            let page = match store.history(&DEFAULT_WORKSPACE, &self.run_id, self.last_sent, CATCH_UP_PAGE).await {
+            let page = match store.history(&self.workspace, &self.run_id, self.last_sent, CATCH_UP_PAGE).await {
                 Ok(page) => page,
                 Err(err) => {
                     tracing::warn!(run_id = %self.run_id, error = %err, "cannot read history for a stream");
@@ -220,11 +230,11 @@ impl Follower {
                 break;
             }
         }
-        match store.get_run(&DEFAULT_WORKSPACE, &self.run_id).await {
+        match store.get_run(&self.workspace, &self.run_id).await {
             Ok(Some(record)) if record.status.is_terminal() => {
                 // Anything committed before the run ended is in the store; read once more in
                 // case the end was committed after the pages above.
-                match store.history(&DEFAULT_WORKSPACE, &self.run_id, self.last_sent, CATCH_UP_PAGE).await {
+                match store.history(&self.workspace, &self.run_id, self.last_sent, CATCH_UP_PAGE).await {
                     Ok(rest) => {
                         for entry in rest {
                             if self.send_stored(entry).await == Flow::Stop {
@@ -281,6 +291,7 @@ impl Follower {
 /// Forwards every run's committed history entries until the client leaves or the server stops.
 async fn forward_all(
     mut updates: broadcast::Receiver<RunUpdate>,
+    workspace: WorkspaceId,
     sender: mpsc::Sender<Event>,
     shutdown: CancellationToken,
 ) {
@@ -291,6 +302,7 @@ async fn forward_all(
             received = updates.recv() => received,
         };
         match received {
+            Ok(update) if update.workspace != workspace => {}
             Ok(update) => {
                 for (seq, event) in update.history {
                     let id = format!("{}:{seq}", update.run_id);

@@ -19,14 +19,19 @@ use serde_json::{Map, Value, json};
 use baton_core::compile::CompiledKind;
 use baton_core::events::{FilterRole, Subscription, matches, validate_cloud_event};
 use baton_core::expr::strip_runtime_expression;
-use baton_store::{EventStore, InboxFilter, InboxItem, RunRecord, RunStore};
+use baton_store::{AuthStore, EventStore, InboxFilter, InboxItem, RunRecord, RunStore};
 
+use crate::api::audit;
 use crate::api::dto::{InboxItemInfo, InboxPage, InboxQuery, RespondRequest, RespondResult, WorkflowId, rfc3339};
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::identity_dto::Responder;
 use crate::api::{ApiEngine, AppState, record_run_id};
+use crate::auth::access::{Member, Viewer};
+use crate::auth::{Caller, Role};
 use crate::clock::now_ms;
-use crate::engine::{DEFAULT_WORKSPACE, EngineError};
+use crate::engine::EngineError;
+use crate::engine::inbox_gate::{INBOX_ITEM_ATTRIBUTE, RESPONDER_ATTRIBUTE, RESPONDER_NAME_ATTRIBUTE};
 
 /// `source` of a response event when the task's filter names none.
 pub const DEFAULT_RESPONSE_SOURCE: &str = "baton/inbox";
@@ -41,13 +46,13 @@ const OWN_ATTRIBUTES: [&str; 5] = ["specversion", "id", "time", "data", "data_ba
 
 const IDEMPOTENCY_REPLAYED: HeaderName = HeaderName::from_static("idempotency-replayed");
 
+/// `assignee=me`: the items the caller is named in.
+const ASSIGNEE_ME: &str = "me";
+
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
 
-/// The id of the item of `subscription_id` in `run_id`.
-pub fn item_id(run_id: &str, subscription_id: &str) -> String {
-    format!("{run_id}~{subscription_id}")
-}
+pub use crate::engine::inbox_gate::item_id;
 
 /// `(run id, subscription id)` of an item id.
 fn parse_item_id(item: &str) -> Option<(&str, &str)> {
@@ -69,6 +74,7 @@ fn parse_item_id(item: &str) -> Option<(&str, &str)> {
 )]
 pub(crate) async fn list_inbox(
     State(state): State<AppState>,
+    Viewer(caller): Viewer,
     ApiQuery(query): ApiQuery<InboxQuery>,
 ) -> Result<Json<InboxPage>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
@@ -86,7 +92,10 @@ pub(crate) async fn list_inbox(
     };
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let filter = InboxFilter {
-        assignee: query.assignee.filter(|assignee| !assignee.is_empty()),
+        assignee: query
+            .assignee
+            .filter(|assignee| !assignee.is_empty())
+            .map(|assignee| if assignee == ASSIGNEE_ME { caller.member_id.clone() } else { assignee }),
         namespace,
         name,
         overdue_at: query.overdue.unwrap_or(false).then(now_ms),
@@ -94,7 +103,7 @@ pub(crate) async fn list_inbox(
         limit: limit + 1,
         after,
     };
-    let mut items = state.engine.store().list_inbox(&DEFAULT_WORKSPACE, filter).await?;
+    let mut items = state.engine.store().list_inbox(&caller.workspace, filter).await?;
     let next_cursor = match items.len() > limit as usize {
         true => {
             items.truncate(limit as usize);
@@ -126,11 +135,7 @@ fn item_info(item: InboxItem) -> InboxItemInfo {
         Some(Value::String(text)) => Some(text.clone()),
         Some(other) => Some(other.to_string()),
     };
-    let assignees = match inbox.get("assignees") {
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-        Some(Value::String(one)) => vec![one.clone()],
-        _ => Vec::new(),
-    };
+    let assignees = assignees(inbox);
     InboxItemInfo {
         id: item_id(&item.run_id, &item.subscription_id),
         title: text("title").unwrap_or_else(|| task_name(&task)),
@@ -143,6 +148,61 @@ fn item_info(item: InboxItem) -> InboxItemInfo {
         created_at: rfc3339(item.created_at),
         deadline: item.deadline_at.map(rfc3339),
     }
+}
+
+/// The `assignees` of an inbox document: member ids or emails (one string or an array).
+pub(crate) fn assignees(inbox: &Value) -> Vec<String> {
+    match inbox.get("assignees") {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(Value::String(one)) => vec![one.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `caller` may answer an item with this inbox document: a member named in its
+/// `assignees`, or an admin; anyone with the `member` role when it names nobody.
+pub(crate) fn may_answer(caller: &Caller, inbox: &Value) -> bool {
+    let assignees = assignees(inbox);
+    assignees.is_empty() || caller.role == Role::Admin || caller.is_named_in(&assignees)
+}
+
+/// Checks an event posted to `/events` that names an inbox item (`batoninboxitem`): the item
+/// must be open in the caller's workspace, opt in with `metadata.inbox.acceptEvents: true`, and
+/// the caller must be allowed to answer it. Records the caller as the responder on the event.
+///
+/// Errors: `item-not-found` (404, also for another workspace's item), `item-unanswerable` (409)
+/// when the item takes answers only through the inbox, `forbidden` (403) for a caller the item
+/// is not assigned to.
+pub(crate) async fn authorize_event_answer(
+    state: &AppState,
+    caller: &Caller,
+    event: &mut Value,
+) -> Result<(), ApiError> {
+    let Some(item) = event.get(INBOX_ITEM_ATTRIBUTE).and_then(Value::as_str).map(str::to_owned) else {
+        return Ok(());
+    };
+    let Some((run_id, subscription_id)) = parse_item_id(&item) else { return Err(ApiError::ItemNotFound(item)) };
+    let store = state.engine.store();
+    if store.get_run(&caller.workspace, run_id).await?.is_none() {
+        return Err(ApiError::ItemNotFound(item));
+    }
+    let Some(inbox) =
+        store.subscription(&caller.workspace, run_id, subscription_id).await?.and_then(|record| record.inbox)
+    else {
+        return Err(ApiError::ItemNotFound(item));
+    };
+    if inbox.get("acceptEvents") != Some(&Value::Bool(true)) {
+        return Err(ApiError::ItemUnanswerable {
+            item: item.clone(),
+            detail: format!("item {item} is answered only through POST /api/v1/inbox/{item}/respond"),
+        });
+    }
+    if !may_answer(caller, &inbox) {
+        return Err(ApiError::Forbidden("this item is assigned to other members"));
+    }
+    event[RESPONDER_ATTRIBUTE] = Value::String(caller.member_id.clone());
+    event[RESPONDER_NAME_ATTRIBUTE] = Value::String(caller.member_name.clone());
+    Ok(())
 }
 
 /// The last segment of a task reference (a JSON pointer), unescaped.
@@ -178,6 +238,7 @@ fn task_name(reference: &str) -> String {
 )]
 pub(crate) async fn respond(
     State(state): State<AppState>,
+    Member(caller): Member,
     ApiPath(item): ApiPath<String>,
     ApiJson(request): ApiJson<RespondRequest>,
 ) -> Result<Response, ApiError> {
@@ -185,9 +246,12 @@ pub(crate) async fn respond(
     record_run_id(run_id);
     let store = state.engine.store();
     let event_id = response_event_id(&item, &request.data);
-    let Some(run) = store.get_run(&DEFAULT_WORKSPACE, run_id).await? else { return Err(ApiError::ItemNotFound(item)) };
-    let record = match store.subscription(&DEFAULT_WORKSPACE, run_id, subscription_id).await? {
+    let Some(run) = store.get_run(&caller.workspace, run_id).await? else { return Err(ApiError::ItemNotFound(item)) };
+    let record = match store.subscription(&caller.workspace, run_id, subscription_id).await? {
         Some(record) if record.inbox.is_none() => return Err(ApiError::ItemNotFound(item)),
+        Some(record) if !record.inbox.as_ref().is_some_and(|inbox| may_answer(&caller, inbox)) => {
+            return Err(ApiError::Forbidden("this item is assigned to other members"));
+        }
         Some(record) if !is_terminal(&run) => record,
         // No longer open: the same response again is a replay, another one is refused.
         _ => return closed(&state.engine, &run, &item, &event_id).await,
@@ -212,10 +276,13 @@ pub(crate) async fn respond(
     }
 
     let now = now_ms();
-    let event = response_event(&subscription, &event_id, request.data, now).map_err(unanswerable)?;
+    let mut event = response_event(&subscription, &event_id, request.data, now).map_err(unanswerable)?;
+    event[INBOX_ITEM_ATTRIBUTE] = Value::String(item.clone());
+    event[RESPONDER_ATTRIBUTE] = Value::String(caller.member_id.clone());
+    event[RESPONDER_NAME_ATTRIBUTE] = Value::String(caller.member_name.clone());
     let source = event["source"].as_str().unwrap_or(DEFAULT_RESPONSE_SOURCE).to_owned();
-    if store.get_event(&DEFAULT_WORKSPACE, &source, &event_id).await?.is_some() {
-        return Ok(answer(&item, run_id, &event_id, false));
+    if store.get_event(&caller.workspace, &source, &event_id).await?.is_some() {
+        return Ok(answer(&item, run_id, &event_id, false, None));
     }
     validate_cloud_event(&event)
         .map_err(|problems| unanswerable(format!("the response event is not valid: {}", problems.join("; "))))?;
@@ -227,11 +294,14 @@ pub(crate) async fn respond(
     }
     // Published in a task of its own: a client that goes away cannot stop it halfway.
     let engine = state.engine.clone();
-    let (target_run, target_subscription) = (run_id.to_owned(), subscription_id.to_owned());
+    let (workspace, target_run, target_subscription) =
+        (caller.workspace.clone(), run_id.to_owned(), subscription_id.to_owned());
     let published =
-        tokio::spawn(async move { engine.publish_event_to(&target_run, &target_subscription, event).await })
-            .await
-            .map_err(|err| ApiError::Internal(format!("inbox response task failed: {err}")))?;
+        tokio::spawn(
+            async move { engine.publish_event_to(&workspace, &target_run, &target_subscription, event).await },
+        )
+        .await
+        .map_err(|err| ApiError::Internal(format!("inbox response task failed: {err}")))?;
     let accepted = match published {
         Ok(accepted) => accepted,
         Err(EngineError::InvalidEvent(problems)) => {
@@ -239,8 +309,16 @@ pub(crate) async fn respond(
         }
         Err(err) => return Err(err.into()),
     };
-    tracing::info!(run_id, item = %item, event_id = %event_id, accepted, "inbox item answered");
-    Ok(answer(&item, run_id, &event_id, accepted))
+    tracing::info!(run_id, item = %item, event_id = %event_id, accepted, by = %caller.member_id, "inbox item answered");
+    let responder = Responder { id: caller.member_id.clone(), name: caller.member_name.clone() };
+    if accepted {
+        let detail = json!({"runId": run_id, "eventId": event_id, "respondedBy": responder});
+        let entry = audit::entry(&caller, "inbox.answered", &item, detail, now);
+        if let Err(err) = state.auth.store().append_audit(entry).await {
+            tracing::warn!(item = %item, error = %err, "cannot record the inbox answer in the audit log");
+        }
+    }
+    Ok(answer(&item, run_id, &event_id, accepted, Some(responder)))
 }
 
 fn is_terminal(run: &RunRecord) -> bool {
@@ -248,9 +326,14 @@ fn is_terminal(run: &RunRecord) -> bool {
 }
 
 /// `202` when taken now, `200` with `Idempotency-Replayed: true` when taken before.
-fn answer(item: &str, run_id: &str, event_id: &str, accepted: bool) -> Response {
-    let body =
-        RespondResult { item: item.to_owned(), run_id: run_id.to_owned(), event_id: event_id.to_owned(), accepted };
+fn answer(item: &str, run_id: &str, event_id: &str, accepted: bool, responded_by: Option<Responder>) -> Response {
+    let body = RespondResult {
+        item: item.to_owned(),
+        run_id: run_id.to_owned(),
+        event_id: event_id.to_owned(),
+        accepted,
+        responded_by,
+    };
     match accepted {
         true => (StatusCode::ACCEPTED, Json(body)).into_response(),
         false => {
@@ -267,7 +350,7 @@ fn answer(item: &str, run_id: &str, event_id: &str, accepted: bool) -> Response 
 /// is tried.
 async fn closed(engine: &ApiEngine, run: &RunRecord, item: &str, event_id: &str) -> Result<Response, ApiError> {
     let mut sources = BTreeSet::from([DEFAULT_RESPONSE_SOURCE.to_owned()]);
-    match engine.workflow(&run.namespace, &run.name, &run.version).await {
+    match engine.workflow_in(&run.workspace, &run.namespace, &run.name, &run.version).await {
         Ok(deployed) => {
             for task in &deployed.workflow.tasks {
                 let CompiledKind::Listen(listen) = &task.kind else { continue };
@@ -288,8 +371,8 @@ async fn closed(engine: &ApiEngine, run: &RunRecord, item: &str, event_id: &str)
         Err(err) => return Err(err.into()),
     }
     for source in &sources {
-        if engine.store().get_event(&DEFAULT_WORKSPACE, source, event_id).await?.is_some() {
-            return Ok(answer(item, &run.id, event_id, false));
+        if engine.store().get_event(&run.workspace, source, event_id).await?.is_some() {
+            return Ok(answer(item, &run.id, event_id, false, None));
         }
     }
     Err(ApiError::ItemClosed(item.to_owned()))

@@ -6,28 +6,34 @@
 //! creating and starting a run happens in a spawned task, so a client that disconnects from a
 //! synchronous request or an SSE stream cannot cancel or half-create a run.
 
+mod audit;
 mod dto;
 mod error;
 mod events;
 mod extract;
 mod history;
+mod identity_dto;
 mod inbox;
+mod keys;
+mod members;
 mod metrics;
 mod ops;
 mod runs;
 mod schema;
 mod secrets;
 mod workflows;
-mod workspace;
+mod workspaces;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -35,6 +41,7 @@ use utoipa_axum::routes;
 
 use baton_store::AnyStore;
 
+use crate::auth::{Auth, AuthConfig};
 use crate::engine::Engine;
 use crate::inbound::InboundLimits;
 
@@ -57,17 +64,30 @@ pub struct ApiConfig {
     /// The lifecycle-event sinks' counters in `--sink` order ([`crate::notify::sinks::Sinks::stats`]),
     /// exposed by `/metrics` labelled `sink="1"`, `sink="2"`, ...; empty without sinks.
     pub sink_stats: Vec<Arc<crate::notify::sinks::SinkStats>>,
+    /// How callers authenticate (keys by default; `--auth none`, `--metrics-public`).
+    pub auth: AuthConfig,
+    /// Origins allowed to call the API from a browser (`--cors-origin`); empty: CORS off, no
+    /// CORS headers are sent.
+    pub cors_origins: Vec<String>,
 }
 
 /// What every handler sees.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) engine: ApiEngine,
+    /// Resolves callers; every route but the probes goes through it (see [`crate::auth`]).
+    pub(crate) auth: Arc<Auth>,
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// Cancelled when the server shuts down: SSE streams end, synchronous waits answer early.
     pub(crate) shutdown: CancellationToken,
     /// The OpenAPI document as JSON, set once the router is built.
     pub(crate) openapi: Arc<OnceLock<String>>,
+}
+
+impl FromRef<AppState> for Arc<Auth> {
+    fn from_ref(state: &AppState) -> Arc<Auth> {
+        state.auth.clone()
+    }
 }
 
 /// The API: its router, its OpenAPI document and its shutdown switch.
@@ -90,6 +110,7 @@ pub struct Api {
         (name = "runs", description = "Start, inspect, follow and signal runs"),
         (name = "events", description = "CloudEvents into the runs that wait for them"),
         (name = "inbox", description = "Human input: the items runs wait for, and answering them"),
+        (name = "identity", description = "Workspaces, members, API keys and the audit log"),
         (name = "secrets", description = "The workspace's secrets: written and listed, never read back"),
         (name = "operations", description = "Health, readiness, metrics, API description")
     )
@@ -102,7 +123,8 @@ impl Api {
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(metrics::Metrics::new(config.sink_stats));
         tokio::spawn(metrics::collect_task_latencies(engine.subscribe(), metrics.clone(), shutdown.clone()));
-        let state = AppState { engine, metrics, shutdown: shutdown.clone(), openapi: Arc::new(OnceLock::new()) };
+        let auth = Auth::new(engine.store().clone(), config.auth);
+        let state = AppState { engine, auth, metrics, shutdown: shutdown.clone(), openapi: Arc::new(OnceLock::new()) };
         let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .routes(routes!(workflows::deploy_workflow, workflows::list_workflows))
             .routes(routes!(workflows::get_workflow))
@@ -122,6 +144,12 @@ impl Api {
             .routes(routes!(ops::readyz))
             .routes(routes!(ops::metrics))
             .routes(routes!(ops::openapi_json))
+            .routes(routes!(workspaces::create_workspace, workspaces::list_workspaces))
+            .routes(routes!(members::list_members, members::add_member))
+            .routes(routes!(members::update_member))
+            .routes(routes!(keys::create_key, keys::list_keys))
+            .routes(routes!(keys::revoke_key))
+            .routes(routes!(audit::list_audit))
             .split_for_parts();
         schema::complete(&mut openapi, config.max_body_bytes);
         let json = openapi.to_json().unwrap_or_else(|_| "{}".into());
@@ -132,6 +160,10 @@ impl Api {
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
             .layer(TraceLayer::new_for_http().make_span_with(request_span))
             .with_state(state);
+        let router = match cors(&config.cors_origins) {
+            Some(cors) => router.layer(cors),
+            None => router,
+        };
         Api { router, openapi, shutdown }
     }
 
@@ -156,6 +188,29 @@ impl Api {
         });
         crate::inbound::serve(listener, self.router.clone(), limits, self.shutdown.clone()).await
     }
+}
+
+/// The CORS layer for `origins`: `None` without origins (no CORS headers at all, so browsers
+/// refuse cross-origin reads and preflighted requests), else those origins with the methods and
+/// headers the API uses. Credentials are a bearer key, never cookies: `allow_credentials` stays
+/// off.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()).collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([header::LOCATION, HeaderName::from_static("idempotency-replayed")]);
+    Some(layer)
 }
 
 /// The span of one request: method, matched route (not the raw path, so ids stay out of the

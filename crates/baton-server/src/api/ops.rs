@@ -12,6 +12,7 @@ use baton_store::StoreLifecycle;
 use crate::api::AppState;
 use crate::api::dto::ProbeStatus;
 use crate::api::error::{ApiError, Problem};
+use crate::auth::access::{MetricsReader, Viewer};
 
 /// How long readiness waits for the database.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -59,7 +60,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeSt
         (status = 503, description = "`platform-unavailable`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub(crate) async fn metrics(State(state): State<AppState>, _reader: MetricsReader) -> Result<Response, ApiError> {
     let text = state.metrics.render(&state.engine).await?;
     let content_type = HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], text).into_response())
@@ -72,7 +73,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, A
     tag = "operations",
     responses((status = 200, description = "OpenAPI document", body = Object, content_type = "application/json"))
 )]
-pub(crate) async fn openapi_json(State(state): State<AppState>) -> Response {
+pub(crate) async fn openapi_json(State(state): State<AppState>, _caller: Viewer) -> Response {
     let json = state.openapi.get().cloned().unwrap_or_else(|| "{}".into());
     ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response()
 }

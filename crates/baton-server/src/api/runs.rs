@@ -12,7 +12,7 @@ use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use baton_core::state::{RunState, RunStatus};
-use baton_store::{RunFilter, RunRecord, RunStatus as StoreStatus, RunStore, Store, StoreError};
+use baton_store::{RunFilter, RunRecord, RunStatus as StoreStatus, RunStore, Store, StoreError, WorkspaceId};
 
 use crate::api::dto::{
     ListRunsQuery, RunDetail, RunList, RunListItem, RunResult, RunStatusBody, StartMode, StartRunQuery,
@@ -21,7 +21,9 @@ use crate::api::dto::{
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::{ApiEngine, AppState, record_run_id};
-use crate::engine::{CreateRun, DEFAULT_WORKSPACE, EngineError, Signal};
+use crate::auth::Caller;
+use crate::auth::access::{Member, Viewer};
+use crate::engine::{CreateRun, EngineError, Signal};
 
 /// Default and largest wait of a synchronous start.
 const DEFAULT_WAIT_MS: u64 = 30_000;
@@ -75,6 +77,7 @@ fn settled(status: RunStatus) -> bool {
 )]
 pub(crate) async fn start_run(
     State(state): State<AppState>,
+    Member(caller): Member,
     ApiQuery(query): ApiQuery<StartRunQuery>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<StartRunRequest>,
@@ -94,7 +97,8 @@ pub(crate) async fn start_run(
     if !request.input.is_object() {
         return Err(ApiError::InvalidRequest("input must be a JSON object".into()));
     }
-    let deployed = state.engine.workflow(&reference.namespace, &reference.name, &reference.version).await?;
+    let deployed =
+        state.engine.workflow_in(&caller.workspace, &reference.namespace, &reference.name, &reference.version).await?;
     let include_tasks = parse_include_tasks(query.include_tasks.as_deref());
     let unknown: Vec<String> = include_tasks
         .iter()
@@ -109,8 +113,14 @@ pub(crate) async fn start_run(
     // to its end even if the client disconnects and this handler is dropped.
     let engine = state.engine.clone();
     let input = request.input;
+    let workspace = caller.workspace.clone();
     let created = tokio::spawn(async move {
-        let request = CreateRun { metadata, idempotency_key, ..CreateRun::new(&deployed.workflow, input) };
+        let request = CreateRun {
+            metadata,
+            idempotency_key,
+            workspace: workspace.clone(),
+            ..CreateRun::new(&deployed.workflow, input)
+        };
         let created = engine.create(request).await?;
         if created.created {
             engine.start_created(&created.record, &deployed);
@@ -125,7 +135,7 @@ pub(crate) async fn start_run(
 
     let mut response = match query.mode.unwrap_or_default() {
         StartMode::Background => {
-            let record = load_run(&state.engine, &run_id).await?;
+            let record = load_run(&state.engine, &caller, &run_id).await?;
             let body = RunStatusBody { id: run_id.clone(), status: record.status.to_string() };
             (StatusCode::ACCEPTED, [(header::LOCATION, format!("/api/v1/runs/{run_id}"))], Json(body)).into_response()
         }
@@ -139,10 +149,10 @@ pub(crate) async fn start_run(
                 }
                 () = state.shutdown.cancelled() => {}
             }
-            let record = load_run(&state.engine, &run_id).await?;
+            let record = load_run(&state.engine, &caller, &run_id).await?;
             let tasks = match include_tasks.is_empty() {
                 true => None,
-                false => Some(task_outputs(state.engine.store(), &run_id, &include_tasks).await?),
+                false => Some(task_outputs(state.engine.store(), &caller.workspace, &run_id, &include_tasks).await?),
             };
             let body = RunResult {
                 id: record.id,
@@ -183,6 +193,7 @@ fn parse_include_tasks(text: Option<&str>) -> BTreeSet<String> {
 /// entries (the last completion wins, e.g. inside a `for`).
 async fn task_outputs(
     store: &impl Store,
+    workspace: &WorkspaceId,
     run_id: &str,
     references: &BTreeSet<String>,
 ) -> Result<Map<String, Value>, ApiError> {
@@ -190,7 +201,7 @@ async fn task_outputs(
     let mut outputs = Map::new();
     let mut after = 0;
     loop {
-        let page = store.history(&DEFAULT_WORKSPACE, run_id, after, PAGE).await?;
+        let page = store.history(workspace, run_id, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         let n_entries = page.len();
@@ -210,8 +221,9 @@ async fn task_outputs(
     Ok(outputs)
 }
 
-async fn load_run(engine: &ApiEngine, run_id: &str) -> Result<RunRecord, ApiError> {
-    engine.store().get_run(&DEFAULT_WORKSPACE, run_id).await?.ok_or_else(|| ApiError::RunNotFound(run_id.into()))
+/// The run `run_id` of the caller's workspace; a run of another workspace is not found.
+async fn load_run(engine: &ApiEngine, caller: &Caller, run_id: &str) -> Result<RunRecord, ApiError> {
+    engine.store().get_run(&caller.workspace, run_id).await?.ok_or_else(|| ApiError::RunNotFound(run_id.into()))
 }
 
 /// List runs, newest first
@@ -228,6 +240,7 @@ async fn load_run(engine: &ApiEngine, run_id: &str) -> Result<RunRecord, ApiErro
 )]
 pub(crate) async fn list_runs(
     State(state): State<AppState>,
+    Viewer(caller): Viewer,
     ApiQuery(query): ApiQuery<ListRunsQuery>,
 ) -> Result<Json<RunList>, ApiError> {
     const DEFAULT_LIMIT: u32 = 50;
@@ -257,7 +270,7 @@ pub(crate) async fn list_runs(
         limit: limit + 1,
         before: query.cursor,
     };
-    let mut runs = match state.engine.store().list_runs(&DEFAULT_WORKSPACE, filter).await {
+    let mut runs = match state.engine.store().list_runs(&caller.workspace, filter).await {
         Ok(runs) => runs,
         Err(StoreError::NotFound(_)) => return Err(ApiError::InvalidRequest("unknown cursor".into())),
         Err(err) => return Err(err.into()),
@@ -293,10 +306,11 @@ fn parse_time(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
 )]
 pub(crate) async fn get_run(
     State(state): State<AppState>,
+    Viewer(caller): Viewer,
     ApiPath(run_id): ApiPath<String>,
 ) -> Result<Json<RunDetail>, ApiError> {
     record_run_id(&run_id);
-    let record = load_run(&state.engine, &run_id).await?;
+    let record = load_run(&state.engine, &caller, &run_id).await?;
     let (current_task, metadata) = match RunState::deserialize(&record.state) {
         Ok(run_state) => (current_task(&run_state), run_state.metadata),
         Err(err) => {
@@ -340,9 +354,10 @@ fn current_task(state: &RunState) -> Option<String> {
 )]
 pub(crate) async fn cancel_run(
     State(state): State<AppState>,
+    Member(caller): Member,
     ApiPath(run_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    signal(state, run_id, Signal::Cancel).await
+    signal(state, caller, run_id, Signal::Cancel).await
 }
 
 /// Suspend a run
@@ -359,9 +374,10 @@ pub(crate) async fn cancel_run(
 )]
 pub(crate) async fn suspend_run(
     State(state): State<AppState>,
+    Member(caller): Member,
     ApiPath(run_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    signal(state, run_id, Signal::Suspend).await
+    signal(state, caller, run_id, Signal::Suspend).await
 }
 
 /// Resume a suspended run
@@ -378,15 +394,17 @@ pub(crate) async fn suspend_run(
 )]
 pub(crate) async fn resume_run(
     State(state): State<AppState>,
+    Member(caller): Member,
     ApiPath(run_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    signal(state, run_id, Signal::Resume).await
+    signal(state, caller, run_id, Signal::Resume).await
 }
 
 /// Applies a signal, then waits briefly for the run to take it so the answer usually shows the
 /// new status.
-async fn signal(state: AppState, run_id: String, signal: Signal) -> Result<Response, ApiError> {
+async fn signal(state: AppState, caller: Caller, run_id: String, signal: Signal) -> Result<Response, ApiError> {
     record_run_id(&run_id);
+    load_run(&state.engine, &caller, &run_id).await?;
     let before = state.engine.signal(&run_id, signal).await?;
     tracing::info!(run_id = %run_id, ?signal, "signal accepted");
     let taken = move |status: RunStatus| match signal {
@@ -395,6 +413,6 @@ async fn signal(state: AppState, run_id: String, signal: Signal) -> Result<Respo
         Signal::Resume => status != RunStatus::Suspended || before != RunStatus::Suspended,
     };
     let _ = tokio::time::timeout(SIGNAL_WAIT, state.engine.wait_for(&run_id, taken)).await;
-    let record = load_run(&state.engine, &run_id).await?;
+    let record = load_run(&state.engine, &caller, &run_id).await?;
     Ok((StatusCode::ACCEPTED, Json(RunStatusBody { id: record.id, status: record.status.to_string() })).into_response())
 }

@@ -16,7 +16,7 @@ use crate::api::AppState;
 use crate::api::dto::rfc3339;
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::{ApiJson, ApiPath};
-use crate::api::workspace::CallerWorkspace;
+use crate::auth::access::Admin;
 use crate::clock::now_ms;
 use crate::secrets::{VaultError, list_secrets as list_stored, put_secret as put_stored};
 
@@ -82,10 +82,11 @@ impl From<VaultError> for ApiError {
 )]
 pub(crate) async fn put_secret(
     State(state): State<AppState>,
-    CallerWorkspace(workspace): CallerWorkspace,
+    Admin(caller): Admin,
     ApiPath(name): ApiPath<String>,
     ApiJson(value): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
+    let workspace = caller.workspace;
     let engine = &state.engine;
     let now = now_ms();
     let created = put_stored(engine.store(), engine.secret_key(), &workspace, &name, &value, now).await?;
@@ -105,9 +106,9 @@ pub(crate) async fn put_secret(
 )]
 pub(crate) async fn list_secrets(
     State(state): State<AppState>,
-    CallerWorkspace(workspace): CallerWorkspace,
+    Admin(caller): Admin,
 ) -> Result<Json<SecretList>, ApiError> {
-    let secrets = list_stored(state.engine.store(), &workspace).await?;
+    let secrets = list_stored(state.engine.store(), &caller.workspace).await?;
     Ok(Json(SecretList { items: secrets.into_iter().map(SecretInfo::from).collect() }))
 }
 
@@ -126,12 +127,12 @@ pub(crate) async fn list_secrets(
 )]
 pub(crate) async fn delete_secret(
     State(state): State<AppState>,
-    CallerWorkspace(workspace): CallerWorkspace,
+    Admin(caller): Admin,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    if !state.engine.store().delete_secret(&workspace, &name).await? {
+    if !state.engine.store().delete_secret(&caller.workspace, &name).await? {
         return Err(ApiError::SecretNotFound(name));
     }
-    tracing::info!(workspace = %workspace, name = %name, "secret deleted");
+    tracing::info!(workspace = %caller.workspace, name = %name, "secret deleted");
     Ok(StatusCode::NO_CONTENT)
 }

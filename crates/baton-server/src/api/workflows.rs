@@ -11,7 +11,8 @@ use crate::api::AppState;
 use crate::api::dto::{DeployQuery, WorkflowDetail, WorkflowInfo, WorkflowList};
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::{ApiPath, ApiQuery, ApiText};
-use crate::engine::{DEFAULT_WORKSPACE, EngineError};
+use crate::auth::access::{Member, Viewer};
+use crate::engine::EngineError;
 
 /// Deploy a workflow definition
 ///
@@ -24,7 +25,7 @@ use crate::engine::{DEFAULT_WORKSPACE, EngineError};
     params(DeployQuery),
     request_body(
         description = "The definition text",
-        content(("application/yaml"), ("application/json"), ("text/plain"))
+        content(("application/yaml"), ("text/yaml"), ("application/json"))
     ),
     responses(
         (status = 201, description = "Deployed", body = WorkflowInfo,
@@ -39,6 +40,7 @@ use crate::engine::{DEFAULT_WORKSPACE, EngineError};
 )]
 pub(crate) async fn deploy_workflow(
     State(state): State<AppState>,
+    Member(caller): Member,
     ApiQuery(query): ApiQuery<DeployQuery>,
     ApiText(text): ApiText,
 ) -> Result<Response, ApiError> {
@@ -46,7 +48,7 @@ pub(crate) async fn deploy_workflow(
     if query.concurrency.is_some_and(|limit| limit == 0 || limit > i32::MAX as u32) {
         return Err(ApiError::InvalidRequest(format!("concurrency must be between 1 and {}", i32::MAX)));
     }
-    let (deployed, outcome) = match state.engine.deploy_with_outcome(&text, query.concurrency).await {
+    let (deployed, outcome) = match state.engine.deploy_in(&caller.workspace, &text, query.concurrency).await {
         Ok(deployed) => deployed,
         Err(EngineError::Store(StoreError::Conflict(kind @ ConflictKind::WorkflowRedefined { .. }))) => {
             return Err(ApiError::WorkflowConflict(kind.to_string()));
@@ -56,7 +58,7 @@ pub(crate) async fn deploy_workflow(
     let workflow = &deployed.workflow;
     let (namespace, name, version) = (workflow.namespace(), workflow.name(), workflow.version());
     let record =
-        state.engine.store().get_workflow(&DEFAULT_WORKSPACE, namespace, name, version).await?.ok_or_else(|| {
+        state.engine.store().get_workflow(&caller.workspace, namespace, name, version).await?.ok_or_else(|| {
             ApiError::Internal(format!("deployed workflow {namespace}/{name}:{version} is not stored"))
         })?;
     let body = Json(WorkflowInfo::from(&record));
@@ -77,8 +79,11 @@ pub(crate) async fn deploy_workflow(
     tag = "workflows",
     responses((status = 200, description = "Every deployed version", body = WorkflowList))
 )]
-pub(crate) async fn list_workflows(State(state): State<AppState>) -> Result<Json<WorkflowList>, ApiError> {
-    let records = state.engine.store().list_workflows(&DEFAULT_WORKSPACE).await?;
+pub(crate) async fn list_workflows(
+    State(state): State<AppState>,
+    Viewer(caller): Viewer,
+) -> Result<Json<WorkflowList>, ApiError> {
+    let records = state.engine.store().list_workflows(&caller.workspace).await?;
     Ok(Json(WorkflowList { items: records.iter().map(WorkflowInfo::from).collect() }))
 }
 
@@ -99,12 +104,13 @@ pub(crate) async fn list_workflows(State(state): State<AppState>) -> Result<Json
 )]
 pub(crate) async fn get_workflow(
     State(state): State<AppState>,
+    Viewer(caller): Viewer,
     ApiPath((namespace, name, version)): ApiPath<(String, String, String)>,
 ) -> Result<Json<WorkflowDetail>, ApiError> {
     let record = state
         .engine
         .store()
-        .get_workflow(&DEFAULT_WORKSPACE, &namespace, &name, &version)
+        .get_workflow(&caller.workspace, &namespace, &name, &version)
         .await?
         .ok_or(ApiError::WorkflowNotFound { namespace, name, version })?;
     let info = WorkflowInfo::from(&record);

@@ -7,7 +7,6 @@
 //! to that node through the store. A checkpoint refused by the fencing check (another node took
 //! the run over) ends the actor the same way.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -17,7 +16,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use baton_core::effects::Effect;
 use baton_core::error::WorkflowError;
 use baton_core::state::{Command, RunState, StepInput, StepOutput};
-use baton_core::{StepContext, in_flight, step};
+use baton_core::{StepContext, in_flight, new_run, step};
 use baton_model::error_types::StandardError;
 use baton_store::{
     Checkpoint, ConflictKind, NewHistoryEntry, OwnerEpoch, ParentLink, RunStatus as StoreStatus, Store, StoreError,
@@ -27,8 +26,10 @@ use baton_store::{
 use crate::clock::now_ms;
 use crate::engine::effects::{child_result, perform_call, start_subflow};
 use crate::engine::events::{stored_event, subscription_record};
+use crate::engine::inbox_gate;
 use crate::engine::recovery::retry_transient;
 use crate::engine::status::to_store;
+use crate::engine::stepping::StepFailed;
 use crate::engine::{Delivery, Deployed, Engine, EngineError, RunUpdate};
 use crate::secrets::{VaultError, open_state, run_secrets, seal_state};
 
@@ -124,6 +125,7 @@ impl<S: Store + Clone> Actor<S> {
             }
             // Taken from a dead node: read what it committed last, take up its timers and the
             // inputs stored for it.
+            engine.resumed_from_crash(run_id);
             record = retry_transient("load a run", load).await?;
             engine.adopt_timers(run_id).await?;
             engine.wake_input_intake();
@@ -133,7 +135,11 @@ impl<S: Store + Clone> Actor<S> {
                 engine.start(run_id).await?;
             }
         }
-        let deployed = engine.inner.registry.get(store, &record.namespace, &record.name, &record.version).await?;
+        let deployed = engine
+            .inner
+            .registry
+            .get(store, &record.workspace, &record.namespace, &record.name, &record.version)
+            .await?;
         let state = open_run_state(&engine, run_id, record.state)?;
         Ok(Loaded::Here(Box::new(Actor {
             engine,
@@ -166,7 +172,9 @@ impl<S: Store + Clone> Actor<S> {
         self.act(in_flight(&self.state)).await;
         for (subscription_id, active) in self.state.subscriptions.clone() {
             let run_id = self.state.run_id.clone();
-            if let Err(err) = self.engine.offer_retained(&run_id, &subscription_id, &active.subscription).await {
+            if let Err(err) =
+                self.engine.offer_retained(&self.workspace, &run_id, &subscription_id, &active.subscription).await
+            {
                 tracing::error!(run_id = %run_id, error = %err, "cannot offer retained events");
             }
         }
@@ -245,28 +253,9 @@ impl<S: Store + Clone> Actor<S> {
             StepInput::TimerFired { timer_id } => Some(timer_id.clone()),
             _ => None,
         };
-        let secrets = self.step_secrets().await?;
-        let max_value_bytes = engine.inner.max_value_bytes;
-        let context = StepContext { now: now_ms(), secrets: &secrets, max_value_bytes };
-        let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            step(&self.deployed.workflow, &mut self.state, input, &context)
-        }));
-        let output = match stepped {
-            Ok(output) => output,
-            Err(_) => {
-                // A bug in the interpreter must not take the node down: fault this run only.
-                // The state may be half-changed: go back to the last committed one.
-                tracing::error!(run_id = %self.state.run_id, "interpreter panicked; faulting the run");
-                let run_id = self.state.run_id.clone();
-                let record =
-                    engine.inner.store.load_run(&run_id).await?.ok_or(EngineError::RunNotFound(run_id.clone()))?;
-                self.state = open_run_state(&engine, &run_id, record.state)?;
-                let error = WorkflowError::standard(StandardError::Runtime, "internal error in the interpreter");
-                self.state.status = baton_core::state::RunStatus::Faulted;
-                self.state.error = Some(error.clone());
-                StepOutput { commands: vec![Command::Fault { error }], history: Vec::new() }
-            }
-        };
+        let answer = inbox_gate::pending_answer(&self.state, &input);
+        let mut output = self.compute(input).await?;
+        inbox_gate::record_answer(answer, &mut output, now_ms());
         self.commit(&output, fired, stored_id).await?;
         self.act(output.commands).await;
         if self.state.status.is_terminal() {
@@ -280,6 +269,52 @@ impl<S: Store + Clone> Actor<S> {
             }
         }
         Ok(())
+    }
+
+    /// The step of `input`, or a fault of the run: when the crash-loop quarantine holds it
+    /// (`quarantine.rs`) or the interpreter panicked.
+    async fn compute(&mut self, input: StepInput) -> Result<StepOutput, EngineError> {
+        let engine = self.engine.clone();
+        if let Some(error) = engine.crash_loop(&self.state.run_id, self.version).await? {
+            return Ok(self.fault(error));
+        }
+        let secrets = self.step_secrets().await?;
+        // The step computes on the blocking pool (`stepping.rs`): it takes the state and gives
+        // it back with the output; meanwhile a placeholder with the run's id stands in.
+        let now = now_ms();
+        let max_value_bytes = engine.inner.max_value_bytes;
+        let deployed = self.deployed.clone();
+        let placeholder = new_run(self.state.run_id.clone(), Value::Null, now);
+        let mut state = std::mem::replace(&mut self.state, placeholder);
+        let job = move || {
+            let context = StepContext { now, secrets: &secrets, max_value_bytes };
+            let output = step(&deployed.workflow, &mut state, input, &context);
+            (state, output)
+        };
+        match engine.inner.steps.run(job).await {
+            Ok((state, output)) => {
+                self.state = state;
+                Ok(output)
+            }
+            Err(StepFailed::ShuttingDown) => Err(EngineError::ShuttingDown),
+            Err(StepFailed::Panicked) => {
+                // A bug in the interpreter must not take the node down: fault this run only.
+                // The state went with the step: go back to the last committed one.
+                let run_id = self.state.run_id.clone();
+                tracing::error!(run_id = %run_id, "interpreter panicked; faulting the run");
+                let record =
+                    engine.inner.store.load_run(&run_id).await?.ok_or(EngineError::RunNotFound(run_id.clone()))?;
+                self.state = open_run_state(&engine, &run_id, record.state)?;
+                Ok(self.fault(WorkflowError::standard(StandardError::Runtime, "internal error in the interpreter")))
+            }
+        }
+    }
+
+    /// Faults the run (from its last committed state) with `error`, outside the interpreter.
+    fn fault(&mut self, error: WorkflowError) -> StepOutput {
+        self.state.status = baton_core::state::RunStatus::Faulted;
+        self.state.error = Some(error.clone());
+        StepOutput { commands: vec![Command::Fault { error }], history: Vec::new() }
     }
 
     /// Persists the step: state, history, timers and emitted events in one transaction, then
@@ -310,6 +345,7 @@ impl<S: Store + Clone> Actor<S> {
         let state = &self.state;
         let update = RunUpdate {
             run_id: state.run_id.clone(),
+            workspace: self.workspace.clone(),
             status: state.status,
             history: (first_seq..).zip(output.history.iter().cloned()).collect(),
             output: state.output.clone(),
@@ -341,6 +377,7 @@ impl<S: Store + Clone> Actor<S> {
                 Command::CancelTimer { timer_id } => timers_cleared.push(timer_id.clone()),
                 Command::EmitEvent { event } => events.push(stored_event(event, now)),
                 Command::Subscribe { subscription_id, subscription } => subscriptions_set.push(subscription_record(
+                    &self.workspace,
                     run_id,
                     subscription_id,
                     subscription,
@@ -439,12 +476,14 @@ impl<S: Store + Clone> Actor<S> {
                 Command::CancelTimer { timer_id } => self.engine.inner.timers.cancel(&run_id, &timer_id),
                 // Event subscriptions (`listen`) are not wired into the engine yet.
                 Command::Subscribe { subscription_id, subscription } => {
-                    if let Err(err) = self.engine.offer_retained(&run_id, &subscription_id, &subscription).await {
+                    if let Err(err) =
+                        self.engine.offer_retained(&self.workspace, &run_id, &subscription_id, &subscription).await
+                    {
                         tracing::error!(run_id = %run_id, error = %err, "cannot offer retained events");
                     }
                 }
                 Command::EmitEvent { event } => {
-                    if let Err(err) = self.engine.route_event(&event).await {
+                    if let Err(err) = self.engine.route_event(&self.workspace, &event).await {
                         tracing::error!(run_id = %run_id, error = %err, "cannot route an emitted event");
                     }
                 }

@@ -69,7 +69,7 @@ mod tests {
     #[test]
     fn runs_beyond_the_limit_wait_in_order() {
         let admission = Admission::default();
-        let key = ("ns".to_owned(), "flow".to_owned(), "1.0.0".to_owned());
+        let key = ("default".to_owned(), "ns".to_owned(), "flow".to_owned(), "1.0.0".to_owned());
         assert!(admission.admit(&key, 2, "a"));
         assert!(admission.admit(&key, 2, "b"));
         assert!(!admission.admit(&key, 2, "c"));

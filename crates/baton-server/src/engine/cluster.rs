@@ -166,6 +166,7 @@ impl<S: Store + Clone> Engine<S> {
     /// Takes up a run this node just claimed: its timers join the node's timer service, and it
     /// is started (pending) or gets an actor, which re-issues what it has in flight.
     pub(super) async fn adopt(&self, run_id: &str) -> Result<(), EngineError> {
+        self.resumed_from_crash(run_id);
         self.adopt_timers(run_id).await?;
         let Some(record) = self.inner.store.load_run(run_id).await? else { return Ok(()) };
         if record.status == baton_store::RunStatus::Pending {

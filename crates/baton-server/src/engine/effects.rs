@@ -60,7 +60,12 @@ pub(super) async fn start_subflow<S: Store + Clone>(
         report(EffectResult::Failed { error });
         return Ok(());
     }
-    let workflow = match engine.inner.registry.get(&engine.inner.store, &namespace, &name, &version).await {
+    let Some(parent_run) = engine.inner.store.load_run(parent_run_id).await? else {
+        return Err(EngineError::RunNotFound(parent_run_id.into()));
+    };
+    let workspace = parent_run.workspace;
+    let registry = &engine.inner.registry;
+    let workflow = match registry.get(&engine.inner.store, &workspace, &namespace, &name, &version).await {
         Ok(deployed) => deployed.workflow.clone(),
         Err(EngineError::WorkflowNotFound { .. }) => {
             let title = format!("workflow {namespace}/{name}:{version} is not known");
@@ -71,8 +76,12 @@ pub(super) async fn start_subflow<S: Store + Clone>(
     };
     let child_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, idempotency_key.as_bytes()).to_string();
     let parent = ParentLink { run_id: parent_run_id.into(), effect_id: effect_id.into() };
-    let request =
-        CreateRun { run_id: Some(child_id.clone()), parent: Some(parent), ..CreateRun::new(&workflow, input) };
+    let request = CreateRun {
+        run_id: Some(child_id.clone()),
+        parent: Some(parent),
+        workspace,
+        ..CreateRun::new(&workflow, input)
+    };
     match engine.create(request).await {
         Ok(created) => engine.start(&created.record.id).await?,
         // The effect ran before (a crash, a takeover): the child exists; its state says what next.

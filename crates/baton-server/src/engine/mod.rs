@@ -12,11 +12,14 @@ mod cluster;
 mod delivery;
 mod effects;
 mod events;
+pub mod inbox_gate;
+mod quarantine;
 mod recovery;
 mod registry;
 mod runs;
 mod schedules;
 mod status;
+mod stepping;
 mod sweeper;
 mod timers;
 mod watchers;
@@ -37,7 +40,9 @@ use crate::outbound::http_client::HttpExecutor;
 use crate::secrets::{SealError, SecretKey, VaultError};
 
 pub use cluster::ClusterConfig;
+pub use quarantine::QUARANTINE_AFTER_CRASHES;
 pub use registry::{Deployed, Registry, WorkflowKey};
+pub use stepping::MAX_STEP_THREADS;
 pub use sweeper::{SweepReport, SweepTotals};
 
 /// Workspace used until authentication arrives.
@@ -106,6 +111,10 @@ pub enum EngineError {
     /// A signal the run's status does not allow (e.g. resuming a completed run).
     #[error("run {run_id} is {status}: cannot {signal} it")]
     SignalRefused { run_id: String, status: &'static str, signal: &'static str },
+    /// The runtime stopped before a step could run; the run goes on from its last checkpoint
+    /// at the next start.
+    #[error("the node is shutting down")]
+    ShuttingDown,
 }
 
 /// The one request to create a run ([`Engine::create`]); [`CreateRun::new`] gives the
@@ -123,6 +132,8 @@ pub struct CreateRun<'a> {
     pub parent: Option<ParentLink>,
     /// Makes creating idempotent per workspace (the API's `Idempotency-Key`).
     pub idempotency_key: Option<String>,
+    /// The workspace the run belongs to (the workflow's; a child run: its parent's).
+    pub workspace: WorkspaceId,
 }
 
 impl<'a> CreateRun<'a> {
@@ -135,6 +146,7 @@ impl<'a> CreateRun<'a> {
             metadata: serde_json::Map::new(),
             parent: None,
             idempotency_key: None,
+            workspace: DEFAULT_WORKSPACE,
         }
     }
 }
@@ -161,6 +173,8 @@ pub struct RunOutcome {
 #[derive(Debug, Clone)]
 pub struct RunUpdate {
     pub run_id: String,
+    /// The run's workspace: streams show a caller the runs of its own workspace only.
+    pub workspace: WorkspaceId,
     pub status: RunStatus,
     /// The step's lifecycle events with their history sequence numbers.
     pub history: Vec<(i64, HistoryEvent)>,
@@ -228,6 +242,10 @@ struct Inner<S> {
     watchers: watchers::Watchers,
     updates: broadcast::Sender<RunUpdate>,
     executor: Semaphore,
+    /// Where steps compute: off the async workers, bounded.
+    steps: stepping::StepPool,
+    /// Runs taken up from a dead process, until their first step here (`quarantine.rs`).
+    resumed: quarantine::Resumed,
     /// The sweeper's single-flight lock and its totals.
     sweeping: sweeper::Sweeping,
     schedules: schedules::Scheduler,
@@ -264,6 +282,8 @@ impl<S: Store + Clone> Engine<S> {
                 watchers: watchers::Watchers::default(),
                 updates,
                 executor: Semaphore::new(DEFAULT_MAX_ACTIVE_STEPS),
+                steps: stepping::StepPool::default(),
+                resumed: quarantine::Resumed::default(),
                 sweeping: sweeper::Sweeping::default(),
                 schedules: schedules::Scheduler::default(),
             }),

@@ -43,6 +43,7 @@ impl<S: Store + Clone> Engine<S> {
         let unfinished = store.unfinished_runs().await?;
         let mut pending = Vec::new();
         for run in &unfinished {
+            self.resumed_from_crash(&run.id);
             let Some(record) = store.load_run(&run.id).await? else { continue };
             if record.status == baton_store::RunStatus::Pending {
                 pending.push(record.id);
@@ -60,9 +61,14 @@ impl<S: Store + Clone> Engine<S> {
     /// Takes up a started, unfinished run on this node: it holds a slot of its workflow's
     /// concurrency limit, and gets an actor that re-issues what it has in flight.
     pub(crate) async fn resume_started(&self, record: baton_store::RunRecord) -> Result<(), EngineError> {
-        let deployed = self.workflow(&record.namespace, &record.name, &record.version).await?;
+        let deployed = self.workflow_in(&record.workspace, &record.namespace, &record.name, &record.version).await?;
         if deployed.max_concurrency.is_some() {
-            self.inner.admission.occupy(&(record.namespace, record.name, record.version.clone()));
+            self.inner.admission.occupy(&(
+                record.workspace.to_string(),
+                record.namespace,
+                record.name,
+                record.version.clone(),
+            ));
         }
         self.ensure_actor(&record.id);
         Ok(())

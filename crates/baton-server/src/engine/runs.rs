@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use baton_core::compile::CompiledWorkflow;
 use baton_core::state::{RunStatus, StepInput};
-use baton_store::{ConflictKind, NewRun, PutOutcome, RunRecord, RunStatus as StoreStatus, Store, StoreError};
+use baton_store::{
+    ConflictKind, NewRun, PutOutcome, RunRecord, RunStatus as StoreStatus, Store, StoreError, WorkspaceId,
+};
 
 use crate::clock::now_ms;
 use crate::engine::status::from_store;
@@ -38,14 +40,38 @@ impl<S: Store + Clone> Engine<S> {
         text: &str,
         max_concurrency: Option<u32>,
     ) -> Result<(Arc<Deployed>, PutOutcome), EngineError> {
-        let deployed = self.inner.registry.deploy(&self.inner.store, text, max_concurrency).await?;
-        self.register_schedule(&deployed.0.workflow).await?;
+        self.deploy_in(&DEFAULT_WORKSPACE, text, max_concurrency).await
+    }
+
+    /// Like [`Engine::deploy_with_outcome`], into `workspace`: its runs, events and schedule
+    /// belong to that workspace, and the same namespace/name/version in another workspace is
+    /// another workflow.
+    pub async fn deploy_in(
+        &self,
+        workspace: &WorkspaceId,
+        text: &str,
+        max_concurrency: Option<u32>,
+    ) -> Result<(Arc<Deployed>, PutOutcome), EngineError> {
+        let deployed = self.inner.registry.deploy(&self.inner.store, workspace, text, max_concurrency).await?;
+        self.register_schedule(&deployed.0).await?;
         Ok(deployed)
     }
 
-    /// The deployed workflow with this identity; `version` may be `latest`.
+    /// The deployed workflow with this identity in the `default` workspace; `version` may be
+    /// `latest`.
     pub async fn workflow(&self, namespace: &str, name: &str, version: &str) -> Result<Arc<Deployed>, EngineError> {
-        self.inner.registry.get(&self.inner.store, namespace, name, version).await
+        self.workflow_in(&DEFAULT_WORKSPACE, namespace, name, version).await
+    }
+
+    /// The deployed workflow with this identity in `workspace`; `version` may be `latest`.
+    pub async fn workflow_in(
+        &self,
+        workspace: &WorkspaceId,
+        namespace: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Arc<Deployed>, EngineError> {
+        self.inner.registry.get(&self.inner.store, workspace, namespace, name, version).await
     }
 
     /// Creates a run (status `pending`, not started) as `request` says and returns the record
@@ -58,7 +84,7 @@ impl<S: Store + Clone> Engine<S> {
     pub async fn create(&self, request: CreateRun<'_>) -> Result<CreatedRun, EngineError> {
         let store = &self.inner.store;
         if let Some(key) = &request.idempotency_key
-            && let Some(existing) = store.run_by_idempotency_key(&DEFAULT_WORKSPACE, key).await?
+            && let Some(existing) = store.run_by_idempotency_key(&request.workspace, key).await?
         {
             return Ok(CreatedRun { record: existing, created: false });
         }
@@ -68,7 +94,7 @@ impl<S: Store + Clone> Engine<S> {
         state.metadata = request.metadata;
         let run = NewRun {
             id: run_id,
-            workspace: DEFAULT_WORKSPACE,
+            workspace: request.workspace.clone(),
             namespace: request.workflow.namespace().into(),
             name: request.workflow.name().into(),
             version: request.workflow.version().into(),
@@ -85,7 +111,7 @@ impl<S: Store + Clone> Engine<S> {
             Ok(record) => Ok(CreatedRun { record, created: true }),
             Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken { existing_run_id, .. })) => {
                 let record = store
-                    .get_run(&DEFAULT_WORKSPACE, &existing_run_id)
+                    .get_run(&request.workspace, &existing_run_id)
                     .await?
                     .ok_or(EngineError::RunNotFound(existing_run_id))?;
                 Ok(CreatedRun { record, created: false })
@@ -98,7 +124,7 @@ impl<S: Store + Clone> Engine<S> {
     /// concurrency limit.
     pub async fn start(&self, run_id: &str) -> Result<(), EngineError> {
         let record = self.inner.store.load_run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
-        let deployed = self.workflow(&record.namespace, &record.name, &record.version).await?;
+        let deployed = self.workflow_in(&record.workspace, &record.namespace, &record.name, &record.version).await?;
         self.start_created(&record, &deployed);
         Ok(())
     }
@@ -106,7 +132,7 @@ impl<S: Store + Clone> Engine<S> {
     /// [`Engine::start`] for a run just created from `deployed` ([`Engine::create`]): neither
     /// the run nor its workflow is read again.
     pub fn start_created(&self, record: &RunRecord, deployed: &Deployed) {
-        let key = (record.namespace.clone(), record.name.clone(), record.version.clone());
+        let key = (record.workspace.to_string(), record.namespace.clone(), record.name.clone(), record.version.clone());
         if let Some(limit) = deployed.max_concurrency
             && !self.inner.admission.admit(&key, limit, &record.id)
         {
@@ -119,7 +145,7 @@ impl<S: Store + Clone> Engine<S> {
     /// A run of `deployed` ended: start the runs its slot admits.
     pub(crate) fn release(&self, deployed: &Deployed) {
         let Some(limit) = deployed.max_concurrency else { return };
-        let key = registry::key_of(&deployed.workflow);
+        let key = registry::key_of(&deployed.workspace, &deployed.workflow);
         for run_id in self.inner.admission.release(&key, limit) {
             self.deliver(&run_id, StepInput::Start);
         }

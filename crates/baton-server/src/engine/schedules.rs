@@ -31,13 +31,14 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
-use baton_core::compile::CompiledWorkflow;
 use baton_core::events::{CorrelationKey, Filter, FilterRole, Subscription, correlation_group, match_filter, matches};
 use baton_model::{EventFilter, ReadMode, Schedule};
-use baton_store::{ConflictKind, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, Store, StoreError};
+use baton_store::{
+    ConflictKind, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, Store, StoreError, WorkspaceId,
+};
 
 use crate::clock::now_ms;
-use crate::engine::{CreateRun, DEFAULT_WORKSPACE, Engine, EngineError, Inner};
+use crate::engine::{CreateRun, Deployed, Engine, EngineError, Inner};
 
 /// Longest sleep of the scheduler loop: other nodes' deployments and ended `after` runs are
 /// noticed within this time.
@@ -192,7 +193,8 @@ fn fire_id(record: &ScheduleRecord, what: &str) -> String {
 impl<S: Store + Clone> Engine<S> {
     /// Stores the schedule of a freshly deployed workflow (a no-op when it has none or already
     /// has one) and makes sure the scheduler runs.
-    pub(super) async fn register_schedule(&self, workflow: &CompiledWorkflow) -> Result<(), EngineError> {
+    pub(super) async fn register_schedule(&self, deployed: &Deployed) -> Result<(), EngineError> {
+        let workflow = &deployed.workflow;
         let Some(schedule) = &workflow.workflow.schedule else { return Ok(()) };
         let Some(kind) = kind_of(schedule) else { return Ok(()) };
         let spec = serde_json::to_value(schedule).expect("a schedule serializes: its maps have string keys");
@@ -202,7 +204,7 @@ impl<S: Store + Clone> Engine<S> {
             return Ok(());
         };
         let record = ScheduleRecord {
-            workspace: DEFAULT_WORKSPACE,
+            workspace: deployed.workspace.clone(),
             namespace: workflow.namespace().into(),
             name: workflow.name().into(),
             version: workflow.version().into(),
@@ -275,8 +277,12 @@ impl<S: Store + Clone> Engine<S> {
         input: Value,
         run_id: &str,
     ) -> Result<bool, EngineError> {
-        let deployed = self.workflow(&record.namespace, &record.name, &record.version).await?;
-        let request = CreateRun { run_id: Some(run_id.to_owned()), ..CreateRun::new(&deployed.workflow, input) };
+        let deployed = self.workflow_in(&record.workspace, &record.namespace, &record.name, &record.version).await?;
+        let request = CreateRun {
+            run_id: Some(run_id.to_owned()),
+            workspace: record.workspace.clone(),
+            ..CreateRun::new(&deployed.workflow, input)
+        };
         let created = match self.create(request).await {
             Ok(created) => created,
             Err(EngineError::Store(StoreError::Conflict(ConflictKind::RunExists { .. }))) => return Ok(false),
@@ -288,7 +294,7 @@ impl<S: Store + Clone> Engine<S> {
 
     /// Starts a run of every workflow whose `schedule.on` matches `event`. Failures are logged:
     /// they never reach the event's sender nor any run.
-    pub(super) async fn fire_event_schedules(&self, event: &Value) {
+    pub(super) async fn fire_event_schedules(&self, workspace: &WorkspaceId, event: &Value) {
         let schedules = match self.inner.store.schedules(Some("on")).await {
             Ok(schedules) => schedules,
             Err(err) => {
@@ -302,7 +308,7 @@ impl<S: Store + Clone> Engine<S> {
             event.get("source").and_then(Value::as_str).unwrap_or_default(),
             event.get("id").and_then(Value::as_str).unwrap_or_default()
         );
-        for record in schedules.into_iter().filter(|record| record.workspace == DEFAULT_WORKSPACE) {
+        for record in schedules.into_iter().filter(|record| record.workspace == *workspace) {
             let Some(Plan::On(on)) = plan(&record.spec) else { continue };
             if on.all {
                 if let Err(err) = self.record_all_match(&record, &on, event, now).await {

@@ -13,6 +13,7 @@ use serde_json::Value;
 use baton_store::{PgOptions, SqliteOptions};
 
 use crate::api::DEFAULT_MAX_BODY_BYTES;
+use crate::auth::AuthConfig;
 use crate::engine::{DEFAULT_APPROVAL_DEADLINE_MS, DEFAULT_EVENT_RETENTION_MS, Observer};
 use crate::inbound::InboundLimits;
 use crate::notify::sinks::RetryPolicy;
@@ -88,6 +89,13 @@ pub struct ServerConfig {
     pub inbound: InboundLimits,
     /// Called with every committed lifecycle event (the CLI's progress display).
     pub observer: Option<Observer>,
+    /// How callers authenticate ([`crate::auth::AuthMode::None`] only with a loopback `listen`).
+    pub auth: AuthConfig,
+    /// Browser origins allowed to call the API (CORS); empty: CORS off.
+    pub cors_origins: Vec<String>,
+    /// The first admin key of an empty database (`BATON_BOOTSTRAP_API_KEY`); `None`: one is
+    /// generated and, on SQLite, written to `<database file>.admin-key` (mode 0600).
+    pub bootstrap_key: Option<String>,
     /// Largest value an expression may build, in estimated bytes of JSON (see
     /// [`EngineConfig::max_value_bytes`](crate::engine::EngineConfig::max_value_bytes)).
     pub max_value_bytes: usize,
@@ -116,6 +124,9 @@ impl ServerConfig {
             sweep_interval: Duration::from_secs(60),
             inbound: InboundLimits::DEFAULT,
             observer: None,
+            auth: AuthConfig::KEYS,
+            cors_origins: Vec::new(),
+            bootstrap_key: None,
             max_value_bytes: baton_core::expr::DEFAULT_MAX_VALUE_BYTES,
         }
     }

@@ -15,6 +15,7 @@ mod config;
 mod loops;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -25,6 +26,9 @@ use baton_core::definition::DefinitionError;
 use baton_store::{AnyStore, PgStore, SqliteStore, Store, StoreError, StoreLifecycle};
 
 use crate::api::{Api, ApiConfig, ApiEngine};
+use crate::auth::AuthMode;
+use crate::auth::bootstrap::{self, AdminKey, BootstrapError, FirstStart};
+use crate::clock::now_ms;
 use crate::engine::{ClusterConfig, Engine, EngineConfig, EngineError};
 use crate::inbound::InboundLimits;
 use crate::lease::{HeldLease, LeaseError};
@@ -46,6 +50,18 @@ pub enum ServerError {
     /// could not be read.
     #[error(transparent)]
     Lease(LeaseError),
+    /// The first start could not create the `default` workspace and its admin key.
+    #[error("cannot create the first admin key")]
+    Bootstrap(#[source] BootstrapError),
+    #[error("cannot write the admin key to {path}")]
+    KeyFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--auth none` with a listen address other than loopback.
+    #[error("--auth none is for local development: the listen address must be loopback, not {addr}")]
+    OpenOffLoopback { addr: SocketAddr },
     #[error("cannot start the stand-in services")]
     StandIns(#[source] std::io::Error),
     #[error("cannot start the event sinks")]
@@ -108,6 +124,7 @@ pub struct Server {
     stand_in: Option<StandIn>,
     sinks: Sinks,
     deployed: Vec<Arc<CompiledWorkflow>>,
+    admin_key: AdminKey,
     n_recovered: usize,
     /// Bound for [`Role::Serve`]; taken by [`Server::serve`].
     listener: Option<TcpListener>,
@@ -119,8 +136,22 @@ pub struct Server {
 impl Server {
     /// Assembles and starts a node (see the module docs for the order).
     pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        if let Role::Serve { listen } = config.role
+            && config.auth.mode == AuthMode::None
+            && !listen.ip().is_loopback()
+        {
+            return Err(ServerError::OpenOffLoopback { addr: listen });
+        }
         let secret_key = secret_key(&config)?;
         let (store, lease, cluster) = open(&config.database).await?;
+        let key_file = match &config.database {
+            Database::Sqlite(options) => Some(bootstrap::key_file_for(&options.path)),
+            Database::Postgres { .. } => None,
+        };
+        let admin_key = match first_start(&store, config.bootstrap_key.clone(), key_file).await {
+            Ok(admin_key) => admin_key,
+            Err(err) => return Err(give_up(store, lease, err).await),
+        };
         let stand_in = match config.stand_ins {
             true => match StandIn::start().await {
                 Ok(stand_in) => Some(stand_in),
@@ -149,8 +180,13 @@ impl Server {
             Ok(sinks) => sinks,
             Err(err) => return Err(give_up(store, lease, ServerError::Sinks(err)).await),
         };
-        let api =
-            Api::new(engine.clone(), ApiConfig { max_body_bytes: config.max_body_bytes, sink_stats: sinks.stats() });
+        let api_config = ApiConfig {
+            max_body_bytes: config.max_body_bytes,
+            sink_stats: sinks.stats(),
+            auth: config.auth,
+            cors_origins: config.cors_origins.clone(),
+        };
+        let api = Api::new(engine.clone(), api_config);
         let mut server = Server {
             store,
             engine,
@@ -159,6 +195,7 @@ impl Server {
             stand_in,
             sinks,
             deployed: Vec::new(),
+            admin_key,
             n_recovered: 0,
             listener: None,
             local_addr: None,
@@ -243,6 +280,11 @@ impl Server {
         &self.deployed
     }
 
+    /// The `default` workspace's admin key as the first start left it (for the banner).
+    pub fn admin_key(&self) -> &AdminKey {
+        &self.admin_key
+    }
+
     /// How many unfinished runs the start took over ([`Role::Serve`]).
     pub fn n_recovered(&self) -> usize {
         self.n_recovered
@@ -292,6 +334,31 @@ async fn open(database: &Database) -> Result<(AnyStore, HeldLease, Option<Cluste
             Ok((AnyStore::from(store), lease, Some(cluster)))
         }
     }
+}
+
+/// Creates the `default` workspace and its admin key on an empty database; a generated key is
+/// written to `key_file` (SQLite).
+async fn first_start(
+    store: &AnyStore,
+    bootstrap_key: Option<String>,
+    key_file: Option<PathBuf>,
+) -> Result<AdminKey, ServerError> {
+    let started = bootstrap::first_start(store, bootstrap_key, now_ms()).await.map_err(ServerError::Bootstrap)?;
+    Ok(match started {
+        FirstStart::Created { key, generated: true } => {
+            if let Some(path) = &key_file {
+                bootstrap::write_key_file(path, &key)
+                    .map_err(|source| ServerError::KeyFile { path: path.clone(), source })?;
+            }
+            tracing::info!(workspace = bootstrap::DEFAULT_WORKSPACE_ID, "first start: created the admin key");
+            AdminKey::Created { key, file: key_file }
+        }
+        FirstStart::Created { generated: false, .. } => AdminKey::FromEnvironment,
+        FirstStart::AlreadyDone => match key_file.filter(|path| path.exists()) {
+            Some(path) => AdminKey::InFile(path),
+            None => AdminKey::Elsewhere,
+        },
+    })
 }
 
 /// A start that failed after the database was opened: gives the lease up and closes the

@@ -81,7 +81,10 @@ async fn stream_of_an_ended_run_replays_and_ends() {
     assert!(SseReader::open(&url, &[("last-event-id", &last)]).await.rest().await.is_empty());
 
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let missing = client.get(format!("http://{addr}/api/v1/runs/ghost/history")).header("accept", "text/event-stream");
+    let missing = client
+        .get(format!("http://{addr}/api/v1/runs/ghost/history"))
+        .bearer_auth(crate::auth_support::TEST_KEY)
+        .header("accept", "text/event-stream");
     assert_eq!(missing.send().await.unwrap().status(), 404);
 }
 

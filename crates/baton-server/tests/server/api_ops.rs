@@ -76,7 +76,7 @@ async fn metrics_in_prometheus_text() {
 }
 
 /// Every operation of the API contract (docs/api.md), as (method, path).
-const CONTRACT: [(&str, &str); 21] = [
+const CONTRACT: [(&str, &str); 30] = [
     ("post", "/api/v1/workflows"),
     ("get", "/api/v1/workflows"),
     ("get", "/api/v1/workflows/{namespace}/{name}/{version}"),
@@ -98,6 +98,15 @@ const CONTRACT: [(&str, &str); 21] = [
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/api/v1/openapi.json"),
+    ("post", "/api/v1/workspaces"),
+    ("get", "/api/v1/workspaces"),
+    ("get", "/api/v1/members"),
+    ("post", "/api/v1/members"),
+    ("patch", "/api/v1/members/{id}"),
+    ("post", "/api/v1/keys"),
+    ("get", "/api/v1/keys"),
+    ("delete", "/api/v1/keys/{id}"),
+    ("get", "/api/v1/audit"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

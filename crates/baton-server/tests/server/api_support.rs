@@ -171,7 +171,13 @@ impl TestApi {
     }
 }
 
+/// Sends `request` as the test admin (see [`crate::auth_support::authorize`]).
 pub async fn send(router: Router, request: Request<Body>) -> Reply {
+    send_as_is(router, crate::auth_support::authorize(request)).await
+}
+
+/// Sends `request` with exactly the headers it has.
+pub async fn send_as_is(router: Router, request: Request<Body>) -> Reply {
     let response = router.oneshot(request).await.expect("infallible router");
     let (parts, body) = response.into_parts();
     let body = body.collect().await.expect("body").to_bytes();
@@ -197,6 +203,9 @@ impl SseReader {
     pub async fn open(url: &str, headers: &[(&str, &str)]) -> SseReader {
         let client = reqwest::Client::builder().no_proxy().build().expect("client");
         let mut request = client.get(url).header("accept", "text/event-stream");
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization")) {
+            request = request.bearer_auth(crate::auth_support::TEST_KEY);
+        }
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

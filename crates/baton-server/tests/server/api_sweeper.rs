@@ -84,9 +84,21 @@ async fn an_expired_wait_keeps_the_metadata_adds_the_reason_and_is_counted_in_me
     let server = crate::support::start(config).await;
     let engine = server.engine().clone();
     let base = crate::support::serve_api(&server).await;
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_static(concat!("Bearer ", "bk_test-suite-admin-key-0001")),
+        )]))
+        .build()
+        .unwrap();
 
-    let deployed = http.post(format!("{base}/api/v1/workflows")).body(APPROVAL).send().await.unwrap();
+    let deployed = http
+        .post(format!("{base}/api/v1/workflows"))
+        .header("content-type", "application/yaml")
+        .body(APPROVAL)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(deployed.status(), 201);
     let start = |metadata: Value| {
         let body = json!({"workflow": {"namespace": "test", "name": "approval"}, "metadata": metadata});

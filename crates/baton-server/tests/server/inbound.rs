@@ -78,7 +78,9 @@ async fn issue_13_a_client_that_trickles_its_body_is_answered_408() {
     let (mut reading, mut writing) = stream.into_split();
     let body = json!({"workflow": {"namespace": "test", "name": "hello"}, "input": {"name": "x"}}).to_string();
     let header = format!(
-        "POST /api/v1/runs HTTP/1.1\r\nHost: baton\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST /api/v1/runs HTTP/1.1\r\nHost: baton\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        crate::auth_support::TEST_KEY,
         body.len()
     );
     writing.write_all(header.as_bytes()).await.unwrap();
@@ -143,10 +145,23 @@ async fn issue_13_event_streams_outlive_the_body_timeout() {
     tokio::time::sleep(BODY_TIMEOUT * 3).await;
 
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let deployed = http.post(format!("{base}/api/v1/workflows")).body(HELLO).send().await.unwrap();
+    let deployed = http
+        .post(format!("{base}/api/v1/workflows"))
+        .bearer_auth(crate::auth_support::TEST_KEY)
+        .header("content-type", "application/yaml")
+        .body(HELLO)
+        .send()
+        .await
+        .unwrap();
     assert!(deployed.status().is_success());
     let body = json!({"workflow": {"namespace": "test", "name": "hello"}, "input": {"name": "x"}});
-    let started = http.post(format!("{base}/api/v1/runs?mode=sync")).json(&body).send().await.unwrap();
+    let started = http
+        .post(format!("{base}/api/v1/runs?mode=sync"))
+        .bearer_auth(crate::auth_support::TEST_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert!(started.status().is_success());
     assert!(stream.next().await.is_some(), "the stream ended after the body timeout");
 }

@@ -65,6 +65,7 @@ pub fn local_config(db: &std::path::Path, approval_deadline_ms: i64) -> baton_se
     let mut config = baton_server::server::ServerConfig::local(db);
     config.egress = LOOPBACK;
     config.approval_deadline_ms = approval_deadline_ms;
+    config.bootstrap_key = Some(crate::auth_support::TEST_KEY.to_owned());
     config
 }
 

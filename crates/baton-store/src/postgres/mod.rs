@@ -5,6 +5,7 @@
 //! concurrent calls, from this process or another node, proceed in parallel. Each write is a
 //! single statement (see [`writes`]), hence atomic without an explicit transaction.
 
+mod auth;
 mod codec;
 mod leases;
 mod ownership;
@@ -400,6 +401,10 @@ impl ClusterStore for PgStore {
 
     async fn leases_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {
         self.call(ownership::leases_with_prefix(&self.pool, prefix)).await
+    }
+
+    async fn count_resumed_step(&self, run_id: &str, state_version: i64) -> Result<Option<u32>, StoreError> {
+        self.call(crate::crashes::count_pg(&self.pool, run_id, state_version)).await
     }
 
     async fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<OwnerEpoch>, StoreError> {

@@ -1,7 +1,9 @@
 //! The SQLite store: one database file in WAL mode, a read pool and a single group-committing
 //! writer task (see [`writer`]).
 
+mod auth;
 mod codec;
+mod health;
 mod leases;
 mod ownership;
 mod reads;
@@ -29,6 +31,7 @@ use crate::records::{
     RunInput, RunRecord, RunRef, RunSummary, ScheduleClaim, ScheduleKey, ScheduleMatch, ScheduleRecord, StoredEvent,
     SubscriptionRecord, TimerRecord, WorkflowRecord,
 };
+use crate::sqlite::health::Health;
 use crate::sqlite::writer::{Counters, Job, Request};
 use crate::status::RunStatus;
 use crate::store::{ClusterStore, EventStore, RunStore, ScheduleStore, StoreLifecycle, WorkflowStore};
@@ -155,12 +158,22 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(options.busy_timeout);
         let write_conn = connect_and_migrate(&connect).await?;
-        let pool =
-            SqlitePoolOptions::new().max_connections(options.read_connections.max(1)).connect_with(connect).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.read_connections.max(1))
+            .connect_with(connect.clone())
+            .await?;
 
         let counters = Arc::new(Counters::default());
+        let health = Arc::new(Health::default());
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let writer = tokio::spawn(writer::run(write_conn, receiver, options.max_batch.max(1), Arc::clone(&counters)));
+        let writer = tokio::spawn(writer::run(
+            write_conn,
+            connect,
+            receiver,
+            options.max_batch.max(1),
+            Arc::clone(&counters),
+            health,
+        ));
         tracing::debug!(path = %options.path.display(), "sqlite store open");
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -211,8 +224,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl StoreLifecycle for SqliteStore {
+    /// Checks the read pool, then the writer with a write that changes nothing (a wedged
+    /// writer does not answer; a disk that cannot be written gives
+    /// [`StoreError::WriteUnavailable`]).
     async fn ping(&self) -> Result<(), StoreError> {
-        reads::ping(&self.inner.pool).await
+        reads::ping(&self.inner.pool).await?;
+        self.write((), Request::Probe).await
     }
 
     async fn close(&self) {
@@ -415,6 +432,10 @@ impl ClusterStore for SqliteStore {
 
     async fn leases_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Lease)>, StoreError> {
         ownership::leases_with_prefix(&self.inner.pool, prefix).await
+    }
+
+    async fn count_resumed_step(&self, run_id: &str, state_version: i64) -> Result<Option<u32>, StoreError> {
+        self.write((run_id.to_owned(), state_version), Request::CountResumedStep).await
     }
 
     async fn claim_run(&self, run_id: &str, node: &str, now: Millis) -> Result<Option<OwnerEpoch>, StoreError> {

@@ -6,12 +6,19 @@
 //! (a version conflict, say) rolls back only itself, commits once (one fsync for the whole batch)
 //! and only then answers every caller. If the batch transaction itself fails, each request is
 //! retried alone so every caller gets its own verdict.
+//!
+//! A disk fault (`health.rs`) is different: the transaction is rolled back by closing the
+//! connection (its state is not trusted after a failed commit), and the batch is tried again on
+//! a fresh connection with backoff; a lasting fault fails the batch's callers with the transient
+//! [`StoreError::WriteUnavailable`], and the next batch tries again, so the writer recovers by
+//! itself once the disk is writable. Nothing is acknowledged that was not committed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
-use sqlx::{Connection, SqliteConnection};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::StoreError;
@@ -22,7 +29,8 @@ use crate::records::{
 };
 use crate::rows;
 use crate::secrets::SecretRecord;
-use crate::sqlite::{leases, ownership, schedules, secrets, writes};
+use crate::sqlite::health::{Health, RETRY_DELAYS, is_disk_fault};
+use crate::sqlite::{auth, health, leases, ownership, schedules, secrets, writes};
 
 /// One queued write and the caller waiting for it.
 pub(crate) enum Request {
@@ -44,8 +52,13 @@ pub(crate) enum Request {
     ClaimRun(Job<(String, String, Millis), Option<OwnerEpoch>>),
     ClaimOrphanRuns(Job<(String, Millis, u32), Vec<RunRef>>),
     PutRunInput(Job<(String, Value, Millis), Option<String>>),
+    /// The identity area's writes (`sqlite/auth.rs`).
+    Auth(Box<Job<auth::AuthWrite, auth::AuthWritten>>),
     PutSecret(Job<SecretRecord, bool>),
     DeleteSecret(Job<(String, String), bool>),
+    /// A write that changes nothing ([`health::probe`]): `ping` checks the writer with it.
+    Probe(Job<(), ()>),
+    CountResumedStep(Job<(String, i64), Option<u32>>),
 }
 
 /// A write's input, its reply channel and, once applied, its result.
@@ -61,11 +74,15 @@ impl<I, O> Job<I, O> {
         Job { input, reply, result: None }
     }
 
-    /// Records the result and tells whether it is a success.
-    fn record(&mut self, result: Result<O, StoreError>) -> bool {
-        let ok = result.is_ok();
+    /// Records the result and tells what it means for the transaction.
+    fn record(&mut self, result: Result<O, StoreError>) -> Applied {
+        let applied = match &result {
+            Ok(_) => Applied::Done,
+            Err(StoreError::Database(err)) if is_disk_fault(err) => Applied::Fault(err.to_string()),
+            Err(_) => Applied::Refused,
+        };
         self.result = Some(result);
-        ok
+        applied
     }
 
     fn answer(self) {
@@ -75,9 +92,32 @@ impl<I, O> Job<I, O> {
     }
 }
 
+/// What applying one request means for its transaction.
+enum Applied {
+    Done,
+    /// The request's own error (a conflict, say): only its savepoint is rolled back.
+    Refused,
+    /// A disk fault: the whole transaction fails (see `health.rs`); the error's text.
+    Fault(String),
+}
+
+/// Why a transaction did not commit.
+enum TxError {
+    /// A disk fault (its text): retried with backoff on a fresh connection.
+    Fault(String),
+    /// Anything else: the requests are retried alone, each gets its own verdict.
+    Other(sqlx::Error),
+}
+
+impl From<sqlx::Error> for TxError {
+    fn from(err: sqlx::Error) -> TxError {
+        if is_disk_fault(&err) { TxError::Fault(err.to_string()) } else { TxError::Other(err) }
+    }
+}
+
 impl Request {
     /// Runs the write on `conn` (inside an open transaction) and keeps its result.
-    async fn apply(&mut self, conn: &mut SqliteConnection) -> bool {
+    async fn apply(&mut self, conn: &mut SqliteConnection) -> Applied {
         match self {
             Request::PutWorkflow(job) => {
                 let result = writes::put_workflow(conn, &job.input).await;
@@ -147,6 +187,10 @@ impl Request {
                 let result = ownership::put_run_input(conn, run_id, input, *now).await;
                 job.record(result)
             }
+            Request::Auth(job) => {
+                let result = auth::apply(conn, &job.input).await;
+                job.record(result)
+            }
             Request::PutSecret(job) => {
                 let result = secrets::put(conn, &job.input).await;
                 job.record(result)
@@ -156,12 +200,20 @@ impl Request {
                 let result = secrets::delete(conn, workspace, name).await;
                 job.record(result)
             }
+            Request::Probe(job) => {
+                let result = health::probe(conn).await;
+                job.record(result)
+            }
+            Request::CountResumedStep(job) => {
+                let (run_id, state_version) = &job.input;
+                let result = crate::crashes::count_sqlite(conn, run_id, *state_version).await;
+                job.record(result)
+            }
         }
     }
 
     /// Replaces the result: the transaction holding this write did not commit.
-    fn fail(&mut self, err: sqlx::Error) {
-        let err = StoreError::Database(err);
+    fn fail(&mut self, err: StoreError) {
         match self {
             Request::PutWorkflow(job) => job.result = Some(Err(err)),
             Request::CreateRun(job) => job.result = Some(Err(err)),
@@ -178,8 +230,11 @@ impl Request {
             Request::ClaimRun(job) => job.result = Some(Err(err)),
             Request::ClaimOrphanRuns(job) => job.result = Some(Err(err)),
             Request::PutRunInput(job) => job.result = Some(Err(err)),
+            Request::Auth(job) => job.result = Some(Err(err)),
             Request::PutSecret(job) => job.result = Some(Err(err)),
             Request::DeleteSecret(job) => job.result = Some(Err(err)),
+            Request::Probe(job) => job.result = Some(Err(err)),
+            Request::CountResumedStep(job) => job.result = Some(Err(err)),
         }
     }
 
@@ -200,8 +255,11 @@ impl Request {
             Request::ClaimRun(job) => job.answer(),
             Request::ClaimOrphanRuns(job) => job.answer(),
             Request::PutRunInput(job) => job.answer(),
+            Request::Auth(job) => job.answer(),
             Request::PutSecret(job) => job.answer(),
             Request::DeleteSecret(job) => job.answer(),
+            Request::Probe(job) => job.answer(),
+            Request::CountResumedStep(job) => job.answer(),
         }
     }
 }
@@ -213,16 +271,20 @@ pub(crate) struct Counters {
     pub(crate) requests: AtomicU64,
 }
 
-/// The writer task: serves requests until every sender is dropped, then closes `conn`.
+/// The writer task: serves requests until every sender is dropped, then closes its connection.
+/// `connect` reopens the connection after a disk fault.
 pub(crate) async fn run(
-    mut conn: SqliteConnection,
+    conn: SqliteConnection,
+    connect: SqliteConnectOptions,
     mut requests: mpsc::Receiver<Request>,
     max_batch: usize,
     counters: Arc<Counters>,
+    health: Arc<Health>,
 ) {
+    let mut writer = Writer { connect, conn: Some(conn), health };
     let mut batch = Vec::with_capacity(max_batch);
     while requests.recv_many(&mut batch, max_batch).await > 0 {
-        let n_commits = commit_batch(&mut conn, &mut batch).await;
+        let n_commits = writer.commit_batch(&mut batch).await;
         counters.commits.fetch_add(n_commits, Ordering::Relaxed);
         counters.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
         tracing::trace!(n_requests = batch.len(), n_commits, "write batch done");
@@ -230,46 +292,111 @@ pub(crate) async fn run(
             request.answer();
         }
     }
-    if let Err(err) = conn.close().await {
+    if let Some(conn) = writer.conn.take()
+        && let Err(err) = conn.close().await
+    {
         tracing::warn!(error = %err, "closing the write connection failed");
     }
 }
 
-/// Commits `batch` as one transaction, or each request alone if that fails. Returns the number
-/// of transactions committed.
-async fn commit_batch(conn: &mut SqliteConnection, batch: &mut [Request]) -> u64 {
-    let err = match transaction(conn, batch).await {
-        Ok(()) => return 1,
-        Err(err) => err,
-    };
-    if let [request] = batch {
-        request.fail(err);
-        return 0;
-    }
-    tracing::warn!(error = %err, n_requests = batch.len(), "group commit failed, retrying one by one");
-    let mut n_commits = 0;
-    for request in batch.iter_mut() {
-        match transaction(conn, std::slice::from_mut(request)).await {
-            Ok(()) => n_commits += 1,
-            Err(err) => request.fail(err),
-        }
-    }
-    n_commits
+/// The writer's connection and what it knows of the disk.
+struct Writer {
+    connect: SqliteConnectOptions,
+    /// `None` after a fault closed it: reopened before the next transaction.
+    conn: Option<SqliteConnection>,
+    health: Arc<Health>,
 }
 
-/// Runs `requests` in one write transaction, each in its own savepoint, and commits.
-///
-/// A request's own error only rolls back its savepoint; an `Err` here means the transaction as
-/// a whole did not commit (it is rolled back when dropped).
-async fn transaction(conn: &mut SqliteConnection, requests: &mut [Request]) -> Result<(), sqlx::Error> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    for request in requests.iter_mut() {
-        let mut savepoint = tx.begin().await?;
-        if request.apply(&mut savepoint).await {
-            savepoint.commit().await?;
-        } else {
-            savepoint.rollback().await?;
+impl Writer {
+    /// Commits `batch` as one transaction, or each request alone if that fails for a reason
+    /// other than a disk fault; retries a disk fault with backoff, then fails every request
+    /// with [`StoreError::WriteUnavailable`]. Returns the number of transactions committed.
+    async fn commit_batch(&mut self, batch: &mut [Request]) -> u64 {
+        let mut delays = RETRY_DELAYS.iter();
+        loop {
+            let cause = match self.transaction(batch).await {
+                Ok(()) => {
+                    self.health.set_writable();
+                    return 1;
+                }
+                Err(TxError::Other(err)) => return self.one_by_one(batch, err).await,
+                Err(TxError::Fault(cause)) => cause,
+            };
+            self.reset().await;
+            match delays.next().filter(|_| !self.health.is_failing()) {
+                Some(delay) => {
+                    tracing::debug!(error = %cause, delay_ms = delay.as_millis() as u64, "write failed on a disk fault; retrying");
+                    tokio::time::sleep(*delay).await;
+                }
+                None => {
+                    self.health.set_failing(&cause);
+                    for request in batch.iter_mut() {
+                        request.fail(StoreError::WriteUnavailable);
+                    }
+                    return 0;
+                }
+            }
         }
     }
-    tx.commit().await
+
+    /// The batch failed as a whole, not on a disk fault: each request alone gets its verdict.
+    async fn one_by_one(&mut self, batch: &mut [Request], err: sqlx::Error) -> u64 {
+        // After a failed transaction sqlx's view of the connection is not to be trusted.
+        self.reset().await;
+        if let [request] = batch {
+            request.fail(StoreError::Database(err));
+            return 0;
+        }
+        tracing::warn!(error = %err, n_requests = batch.len(), "group commit failed, retrying one by one");
+        let mut n_commits = 0;
+        for request in batch.iter_mut() {
+            match self.transaction(std::slice::from_mut(request)).await {
+                Ok(()) => n_commits += 1,
+                Err(TxError::Other(err)) => {
+                    self.reset().await;
+                    request.fail(StoreError::Database(err));
+                }
+                Err(TxError::Fault(cause)) => {
+                    self.reset().await;
+                    self.health.set_failing(&cause);
+                    request.fail(StoreError::WriteUnavailable);
+                }
+            }
+        }
+        n_commits
+    }
+
+    /// Runs `requests` in one write transaction, each in its own savepoint, and commits,
+    /// (re)opening the connection first when a fault closed it.
+    ///
+    /// A request's own error only rolls back its savepoint; an `Err` here means the transaction
+    /// as a whole did not commit.
+    async fn transaction(&mut self, requests: &mut [Request]) -> Result<(), TxError> {
+        let conn = match self.conn.take() {
+            Some(conn) => conn,
+            // Whatever keeps the file from opening is a fault of the disk, not of a request.
+            None => self.connect.connect().await.map_err(|err| TxError::Fault(err.to_string()))?,
+        };
+        let conn = self.conn.insert(conn);
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        for request in requests.iter_mut() {
+            let mut savepoint = tx.begin().await?;
+            match request.apply(&mut savepoint).await {
+                Applied::Done => savepoint.commit().await?,
+                Applied::Refused => savepoint.rollback().await?,
+                Applied::Fault(cause) => return Err(TxError::Fault(cause)),
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Closes the connection, which rolls back whatever transaction it still has open.
+    async fn reset(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && let Err(err) = conn.close().await
+        {
+            tracing::debug!(error = %err, "closing the write connection after a failure");
+        }
+    }
 }

@@ -42,6 +42,18 @@ pub trait ClusterStore: Send + Sync + 'static {
     fn leases_with_prefix(&self, prefix: &str)
     -> impl Future<Output = Result<Vec<(String, Lease)>, StoreError>> + Send;
 
+    /// The crash-loop quarantine: counts one more attempt at stepping run `run_id` from
+    /// `state_version` by a node that took the run up from a process that died (a restart, or
+    /// an adoption from a dead node), before that step. Returns the attempts at that version so
+    /// far, this one included (a step that commits moves the run on and so resets the count):
+    /// more than one means an earlier attempt died with its process. `None` when the run is not
+    /// at `state_version` (or does not exist).
+    fn count_resumed_step(
+        &self,
+        run_id: &str,
+        state_version: i64,
+    ) -> impl Future<Output = Result<Option<u32>, StoreError>> + Send;
+
     /// Makes `node` the owner of run `run_id` if the run is unfinished and unowned, already
     /// `node`'s, or owned by a node whose lease (`node/<owner>`, see
     /// [`crate::NODE_LEASE_PREFIX`]) is missing or expired at `now`. Returns the run's

@@ -46,7 +46,10 @@ impl<T> Store for T where
 
 /// The store as a whole: health and shutdown.
 pub trait StoreLifecycle: Send + Sync + 'static {
-    /// Checks that the database answers (a trivial query); for readiness probes.
+    /// Checks that the database answers and can be written; for readiness probes. PostgreSQL: a
+    /// trivial query. SQLite: a trivial query on the read pool, then a write that changes
+    /// nothing through the writer ([`crate::StoreError::WriteUnavailable`] while the disk
+    /// cannot be written).
     fn ping(&self) -> impl Future<Output = Result<(), crate::StoreError>> + Send;
 
     /// Finishes the writes under way and closes the connections; later calls fail with

@@ -37,9 +37,12 @@ macro_rules! backend_tests {
 
 mod checkpoints;
 mod conflicts;
+mod crashes;
+mod disk_faults;
 mod events;
 mod fixtures;
 mod idempotency;
+mod identity;
 mod inbox;
 mod intake;
 mod leases;
