@@ -9,7 +9,7 @@
 
 use serde_json::json;
 use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
-use utoipa::openapi::{OpenApi, RefOr, Required};
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Required, Response};
 
 use baton_core::state::RunStatus;
 
@@ -19,6 +19,22 @@ const CLOUD_EVENT: &str = "CloudEventDoc";
 /// `status` of the run list: one of the run statuses.
 pub(crate) fn run_status() -> Object {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(RunStatus::ALL.map(RunStatus::as_str))).build()
+}
+
+/// The roles a member or key can have (`Role::parse`).
+const ROLES: [&str; 3] = ["admin", "member", "viewer"];
+
+/// `role` of a new member: one of the roles.
+pub(crate) fn role() -> Object {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(ROLES)).build()
+}
+
+/// An optional `role` (a key's, a member change's): one of the roles, or `null` (the default).
+pub(crate) fn optional_role() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(ROLES.map(serde_json::Value::from).into_iter().chain([serde_json::Value::Null])))
+        .build()
 }
 
 /// `specversion` of a CloudEvent: `1.0`.
@@ -35,6 +51,7 @@ pub(crate) fn complete(document: &mut OpenApi, max_body_bytes: usize) {
         ));
     }
     parameters_and_bodies(document);
+    common_problems(document);
     let event = document.components.as_mut().and_then(|components| components.schemas.get_mut(CLOUD_EVENT));
     if let Some(RefOr::T(Schema::Object(event))) = event {
         complete_cloud_event(event);
@@ -63,6 +80,47 @@ fn parameters_and_bodies(document: &mut OpenApi) {
                     1 => SchemaType::Type(types.remove(0)),
                     _ => SchemaType::Array(types),
                 };
+            }
+        }
+    }
+}
+
+/// Paths that need no API key (`crate::auth`): the probes.
+const PUBLIC_PATHS: [&str; 2] = ["/healthz", "/readyz"];
+
+/// The problems any operation can answer besides its own: every operation but the probes needs
+/// a key (`401` `unauthenticated` for a missing, unknown, revoked or expired one, `403`
+/// `forbidden` for a role too low, `410` `workspace-deleted`), and every operation that reads a
+/// body refuses a wrong content type (`415`), a body over the limit (`413`) and one that arrives
+/// too slowly (`408`). An operation's own description of a status is kept.
+fn common_problems(document: &mut OpenApi) {
+    let problem = |description: &str| {
+        let mut response = Response::new(description);
+        response.content.insert(
+            crate::api::PROBLEM_JSON.to_owned(),
+            RefOr::T(Content::new(Some(Ref::from_schema_name("Problem")))),
+        );
+        RefOr::T(response)
+    };
+    let authenticated = [
+        ("401", "`unauthenticated`: no, an unknown, a revoked or an expired API key"),
+        ("403", "`forbidden`: the key's role does not allow this"),
+        ("410", "`workspace-deleted`: the key's workspace is deleted"),
+    ];
+    let with_body = [
+        ("408", "`request-timeout`: the body did not arrive in time"),
+        ("413", "`payload-too-large`"),
+        ("415", "`unsupported-media-type`"),
+    ];
+    for (path, item) in document.paths.paths.iter_mut() {
+        let public = PUBLIC_PATHS.contains(&path.as_str());
+        let operations =
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten();
+        for operation in operations {
+            let body = operation.request_body.is_some().then_some(with_body).into_iter().flatten();
+            let auth = (!public).then_some(authenticated).into_iter().flatten();
+            for (status, description) in auth.chain(body) {
+                operation.responses.responses.entry(status.to_owned()).or_insert_with(|| problem(description));
             }
         }
     }
