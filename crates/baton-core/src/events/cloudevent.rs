@@ -1,8 +1,10 @@
 //! CloudEvents 1.0 received from outside: checking a structured (JSON) event, building one from
 //! the HTTP binary mode, and the idempotency key.
 
+use std::sync::LazyLock;
+
 use base64::Engine as _;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 /// Attributes every CloudEvent must have, besides `specversion`.
 const REQUIRED: [&str; 3] = ["id", "source", "type"];
@@ -10,12 +12,29 @@ const REQUIRED: [&str; 3] = ["id", "source", "type"];
 /// Optional context attributes that must be strings when present.
 const STRING_ATTRIBUTES: [&str; 3] = ["datacontenttype", "dataschema", "subject"];
 
+/// JSON Schema's `format: uri` (RFC 3986 absolute URI) and `format: date-time` (RFC 3339), as
+/// the `jsonschema` crate checks them: the API's OpenAPI document declares these formats, so
+/// the server accepts exactly what a JSON Schema validator of that document accepts.
+static URI_FORMAT: LazyLock<Option<jsonschema::Validator>> = LazyLock::new(|| format_validator("uri"));
+static DATE_TIME_FORMAT: LazyLock<Option<jsonschema::Validator>> = LazyLock::new(|| format_validator("date-time"));
+
+fn format_validator(format: &str) -> Option<jsonschema::Validator> {
+    jsonschema::options().should_validate_formats(true).build(&json!({"format": format})).ok()
+}
+
+/// Whether `text` has `format` (`None`: the validator did not build, so only the other checks
+/// apply).
+fn has_format(validator: &LazyLock<Option<jsonschema::Validator>>, text: &str) -> bool {
+    validator.as_ref().is_none_or(|validator| validator.is_valid(&Value::String(text.to_owned())))
+}
+
 /// Checks a CloudEvent in the JSON format. Errors: every problem, one message each, starting
 /// with the attribute name (`"id: required"`, `"specversion: must be \"1.0\""`...): the required
 /// attributes (`specversion` 1.0, non-empty string `id`, `source` and `type`), `time` as an RFC
-/// 3339 timestamp, string `datacontenttype`/`dataschema`/`subject`, `data` and `data_base64`
-/// not both (and the latter valid base64), and attribute names of lowercase ASCII letters and
-/// digits with scalar values.
+/// 3339 timestamp, `dataschema` as an absolute URI (RFC 3986; CloudEvents 1.0 §3.1.1), string
+/// `datacontenttype`/`subject`, `data` and `data_base64` not both (and the latter valid
+/// base64), and attribute names of lowercase ASCII letters and digits with scalar values. A
+/// `null` attribute counts as absent, except `data`.
 pub fn validate_cloud_event(event: &Value) -> Result<(), Vec<String>> {
     let Value::Object(attributes) = event else {
         return Err(vec!["the event must be a JSON object".to_owned()]);
@@ -35,8 +54,14 @@ pub fn validate_cloud_event(event: &Value) -> Result<(), Vec<String>> {
     }
     match attributes.get("time") {
         None | Some(Value::Null) => {}
-        Some(Value::String(time)) if time.parse::<jiff::Timestamp>().is_ok() => {}
+        Some(Value::String(time)) if has_format(&DATE_TIME_FORMAT, time) && time.parse::<jiff::Timestamp>().is_ok() => {
+        }
         Some(_) => problems.push("time: must be an RFC 3339 timestamp".to_owned()),
+    }
+    if let Some(Value::String(uri)) = attributes.get("dataschema")
+        && (uri.is_empty() || !has_format(&URI_FORMAT, uri))
+    {
+        problems.push("dataschema: must be an absolute URI (RFC 3986)".to_owned());
     }
     for name in STRING_ATTRIBUTES {
         if attributes.get(name).is_some_and(|value| !value.is_string() && !value.is_null()) {
@@ -44,13 +69,17 @@ pub fn validate_cloud_event(event: &Value) -> Result<(), Vec<String>> {
         }
     }
     match (attributes.get("data"), attributes.get("data_base64")) {
-        (Some(_), Some(_)) => problems.push("data_base64: not allowed together with data".to_owned()),
+        (Some(_), Some(encoded)) if !encoded.is_null() => {
+            problems.push("data_base64: not allowed together with data".to_owned())
+        }
         (None, Some(Value::String(encoded)))
             if base64::engine::general_purpose::STANDARD.decode(encoded.as_bytes()).is_err() =>
         {
             problems.push("data_base64: must be base64".to_owned())
         }
-        (None, Some(value)) if !value.is_string() => problems.push("data_base64: must be a string".to_owned()),
+        (None, Some(value)) if !value.is_string() && !value.is_null() => {
+            problems.push("data_base64: must be a string".to_owned())
+        }
         _ => {}
     }
     for (name, value) in attributes {

@@ -55,7 +55,11 @@ pub(crate) async fn list_audit(
     }
     let before = match query.cursor.as_deref() {
         None => None,
-        Some(cursor) => Some(cursor.parse::<i64>().map_err(|_| ApiError::InvalidRequest("unknown cursor".into()))?),
+        // The document's pattern: 1 to 18 digits (always an `i64`, never signed).
+        Some(cursor) if (1..=18).contains(&cursor.len()) && cursor.bytes().all(|byte| byte.is_ascii_digit()) => {
+            cursor.parse::<i64>().ok()
+        }
+        Some(_) => return Err(ApiError::InvalidRequest("unknown cursor".into())),
     };
     // One more than asked: tells whether a next page exists.
     let mut entries = state.auth.store().audit(caller.workspace.as_str(), before, limit + 1).await?;

@@ -59,7 +59,9 @@ pub struct WorkflowList {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeployQuery {
-    /// Most runs of this version active at once; further runs wait `pending`, in order.
+    /// Most runs of this version active at once, 1 to 2147483647; further runs wait `pending`,
+    /// in order.
+    #[param(minimum = 1, maximum = 2147483647)]
     pub concurrency: Option<u32>,
 }
 
@@ -67,10 +69,13 @@ pub struct DeployQuery {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowRef {
+    #[schema(min_length = 1)]
     pub namespace: String,
+    #[schema(min_length = 1)]
     pub name: String,
     /// A version, or `latest` (the default).
     #[serde(default = "latest")]
+    #[schema(min_length = 1)]
     pub version: String,
 }
 
@@ -83,8 +88,10 @@ fn latest() -> String {
 #[serde(deny_unknown_fields)]
 pub struct StartRunRequest {
     pub workflow: WorkflowRef,
-    /// The workflow input; defaults to `{}`.
+    /// The workflow input: a JSON object (default `{}`). Anything but an object is refused
+    /// (`400` `/problems/invalid-request`).
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     pub input: Value,
     /// The run's metadata: a JSON object (default `{}`), shown with the run; the engine adds
     /// keys to it (`reason: "approval_timeout"` when a human-input wait expires) and keeps the
@@ -190,15 +197,19 @@ pub struct RunList {
 #[into_params(parameter_in = Query)]
 pub struct ListRunsQuery {
     /// pending, running, waiting, suspended, cancelled, faulted or completed.
+    #[param(schema_with = crate::api::schema::run_status)]
     pub status: Option<String>,
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub version: Option<String>,
     /// RFC 3339; runs created at or after this time.
+    #[param(format = DateTime)]
     pub created_after: Option<String>,
     /// RFC 3339; runs created before this time.
+    #[param(format = DateTime)]
     pub created_before: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
@@ -273,6 +284,7 @@ pub struct HistoryQuery {
     /// Only entries with a greater `seq` (default 0). `Last-Event-ID` takes precedence.
     pub after: Option<i64>,
     /// Page size, 1 to 1000 (default 100); JSON only.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -283,28 +295,39 @@ pub struct ProbeStatus {
 }
 
 /// A CloudEvent 1.0 in the JSON format (structured mode). Extension attributes (lowercase
-/// letters and digits, scalar values) are allowed besides these.
+/// letters and digits, scalar values) are allowed besides these; a `null` attribute counts as
+/// absent. Checked by `baton_core::events::validate_cloud_event`; the extension attributes, the
+/// `dataschema` format and the `data`/`data_base64` exclusion are added to this schema by `api::schema`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CloudEventDoc {
     /// Must be `1.0`.
-    #[schema(example = "1.0")]
+    #[schema(schema_with = crate::api::schema::spec_version, example = "1.0")]
     pub specversion: String,
     /// With `source`, the idempotency key: an event with an already received pair is ignored.
+    #[schema(min_length = 1)]
     pub id: String,
+    #[schema(min_length = 1)]
     pub source: String,
     #[serde(rename = "type")]
+    #[schema(min_length = 1)]
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// RFC 3339.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub datacontenttype: Option<String>,
+    /// The schema `data` adheres to: an absolute URI (RFC 3986).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1)]
+    pub dataschema: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
-    /// Binary data, base64 (not together with `data`).
+    /// Binary data, base64 with padding (not together with `data`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$")]
     pub data_base64: Option<String>,
 }
 
@@ -321,12 +344,14 @@ pub struct EventsAccepted {
 #[into_params(parameter_in = Query)]
 pub struct InboxQuery {
     /// Only items of this workflow: `NAMESPACE/NAME`.
+    #[param(pattern = "^[^/]+/[^/]+$")]
     pub workflow: Option<String>,
     /// Only items whose `assignees` include this value.
     pub assignee: Option<String>,
     /// `true`: only items past their deadline.
     pub overdue: Option<bool>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,

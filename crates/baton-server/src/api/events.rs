@@ -31,13 +31,13 @@ pub(crate) const CLOUDEVENTS_BATCH: &str = "application/cloudevents-batch+json";
 /// `data` (`Content-Type` becomes `datacontenttype`). Batch mode: `Content-Type:
 /// application/cloudevents-batch+json` (or `application/json`) and a JSON array of events.
 /// Every event is checked before any is accepted: one invalid event refuses the whole request.
+///
+/// The binary mode is not among this operation's parameters: its `ce-*` headers change what the
+/// body is (the event's `data`), which a parameter list cannot state.
 #[utoipa::path(
     post,
     path = "/api/v1/events",
     tag = "events",
-    params(
-        ("ce-specversion" = Option<String>, Header, description = "Binary mode: `1.0` (with `ce-id`, `ce-source`, `ce-type` and any other `ce-<attribute>`)")
-    ),
     request_body(
         description = "One event (structured or binary mode) or an array of events (batch mode)",
         content(

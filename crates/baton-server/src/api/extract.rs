@@ -11,9 +11,12 @@ use crate::api::error::ApiError;
 use crate::auth::media;
 use crate::inbound::BodyTimeout;
 
-/// A JSON request body. A `Content-Type` other than `application/json` (or none) is
-/// `unsupported-media-type` ([`crate::auth::media`]), syntax errors are `malformed-json`, a body
-/// of the wrong shape is `invalid-request`, a body over the limit is `payload-too-large`.
+/// A JSON request body that is an object (every request body type of the API is a struct).
+/// A `Content-Type` other than `application/json` (or none) is `unsupported-media-type`
+/// ([`crate::auth::media`]), syntax errors are `malformed-json`, a body of the wrong shape is
+/// `invalid-request` (also a top-level array or scalar: serde's derived `Deserialize` would
+/// take `[a, b]` for a struct of two fields, which the document's `type: object` forbids), a
+/// body over the limit is `payload-too-large`.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -21,14 +24,40 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        media::require(req.headers(), media::JSON)?;
-        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
-        match serde_json::from_slice(&bytes) {
-            Ok(value) => Ok(ApiJson(value)),
-            Err(err) if err.is_data() => Err(ApiError::InvalidRequest(err.to_string())),
-            Err(err) => Err(ApiError::MalformedJson(err.to_string())),
+        let bytes = json_body(req, state).await?;
+        let value = parse_json::<T>(&bytes)?;
+        match bytes.iter().find(|byte| !byte.is_ascii_whitespace()) {
+            Some(b'{') => Ok(ApiJson(value)),
+            _ => Err(ApiError::InvalidRequest("the request body must be a JSON object".into())),
         }
     }
+}
+
+/// A JSON request body that may be any JSON value (a secret's value); otherwise as [`ApiJson`].
+#[derive(Debug)]
+pub struct ApiJsonValue(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for ApiJsonValue {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = json_body(req, state).await?;
+        parse_json(&bytes).map(ApiJsonValue)
+    }
+}
+
+/// The body of a request that must be `application/json`.
+async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    media::require(req.headers(), media::JSON)?;
+    Bytes::from_request(req, state).await.map_err(body_rejection)
+}
+
+/// `bytes` as a `T`: syntax errors are `malformed-json`, the wrong shape `invalid-request`.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|err| match err.is_data() {
+        true => ApiError::InvalidRequest(err.to_string()),
+        false => ApiError::MalformedJson(err.to_string()),
+    })
 }
 
 /// A workflow definition: UTF-8 text sent as YAML or JSON ([`crate::auth::media::DEFINITION`]).

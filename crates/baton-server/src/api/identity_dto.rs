@@ -58,8 +58,11 @@ pub struct FirstAdmin {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWorkspaceRequest {
+    /// Not blank.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
     /// 1 to 63 lowercase letters, digits and `-`, starting with a letter or digit; unique.
+    #[schema(min_length = 1, max_length = 63, pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     pub slug: String,
     /// The first admin member (default: named `admin`, no email).
     pub admin: Option<FirstAdmin>,
@@ -111,10 +114,13 @@ pub struct MemberList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewMemberRequest {
+    /// Not blank.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
     /// Unique in the workspace; inbox `assignees` may name a member by it.
     pub email: Option<String>,
     /// `admin`, `member` or `viewer`.
+    #[schema(schema_with = crate::api::schema::role)]
     pub role: String,
     /// Only a server admin may make one.
     #[serde(default)]
@@ -125,6 +131,8 @@ pub struct NewMemberRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MemberChange {
+    /// `admin`, `member` or `viewer`; absent or `null`: unchanged.
+    #[schema(schema_with = crate::api::schema::optional_role)]
     pub role: Option<String>,
     /// Only a server admin may change it.
     pub server_admin: Option<bool>,
@@ -134,12 +142,17 @@ pub struct MemberChange {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewKeyRequest {
+    /// Not blank.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
-    /// At most the member's role (default: the member's role).
+    /// `admin`, `member` or `viewer`, at most the member's role (default: the member's role).
+    #[schema(schema_with = crate::api::schema::optional_role)]
     pub role: Option<String>,
     /// The member the key acts for (default: the caller).
     pub member_id: Option<String>,
-    /// RFC 3339; the key is refused from then on (default: never).
+    /// RFC 3339; the key is refused from then on (default: never). A time already past makes a
+    /// key that is refused at once (the document cannot state "in the future").
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
 }
 
@@ -202,8 +215,10 @@ pub struct KeyList {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `nextCursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 

@@ -19,6 +19,7 @@ mod members;
 mod metrics;
 mod ops;
 mod runs;
+mod schema;
 mod secrets;
 mod workflows;
 mod workspaces;
@@ -124,7 +125,7 @@ impl Api {
         tokio::spawn(metrics::collect_task_latencies(engine.subscribe(), metrics.clone(), shutdown.clone()));
         let auth = Auth::new(engine.store().clone(), config.auth);
         let state = AppState { engine, auth, metrics, shutdown: shutdown.clone(), openapi: Arc::new(OnceLock::new()) };
-        let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .routes(routes!(workflows::deploy_workflow, workflows::list_workflows))
             .routes(routes!(workflows::get_workflow))
             .routes(routes!(runs::start_run, runs::list_runs))
@@ -150,6 +151,7 @@ impl Api {
             .routes(routes!(keys::revoke_key))
             .routes(routes!(audit::list_audit))
             .split_for_parts();
+        schema::complete(&mut openapi, config.max_body_bytes);
         let json = openapi.to_json().unwrap_or_else(|_| "{}".into());
         let _ = state.openapi.set(json);
         let router = router

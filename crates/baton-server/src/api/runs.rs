@@ -56,7 +56,8 @@ fn settled(status: RunStatus) -> bool {
     tag = "runs",
     params(
         StartRunQuery,
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request idempotent (at most 255 characters)")
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]*[!-~])?$",
+            description = "Makes the request idempotent: 1 to 255 visible ASCII characters (spaces inside)")
     ),
     request_body = StartRunRequest,
     responses(
@@ -93,6 +94,9 @@ pub(crate) async fn start_run(
     let Value::Object(metadata) = request.metadata else {
         return Err(ApiError::InvalidRequest("metadata must be a JSON object".into()));
     };
+    if !request.input.is_object() {
+        return Err(ApiError::InvalidRequest("input must be a JSON object".into()));
+    }
     let deployed =
         state.engine.workflow_in(&caller.workspace, &reference.namespace, &reference.name, &reference.version).await?;
     let include_tasks = parse_include_tasks(query.include_tasks.as_deref());

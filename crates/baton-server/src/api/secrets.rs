@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use baton_store::{SecretStore, SecretSummary};
@@ -15,7 +14,7 @@ use baton_store::{SecretStore, SecretSummary};
 use crate::api::AppState;
 use crate::api::dto::rfc3339;
 use crate::api::error::{ApiError, Problem};
-use crate::api::extract::{ApiJson, ApiPath};
+use crate::api::extract::{ApiJsonValue, ApiPath};
 use crate::auth::access::Admin;
 use crate::clock::now_ms;
 use crate::secrets::{VaultError, list_secrets as list_stored, put_secret as put_stored};
@@ -70,7 +69,8 @@ impl From<VaultError> for ApiError {
     put,
     path = "/api/v1/secrets/{name}",
     tag = "secrets",
-    params(("name" = String, Path, description = "Secret name: letters, digits, `_` and `-`, starting with a letter or `_`")),
+    params(("name" = String, Path, pattern = "^[A-Za-z_][A-Za-z0-9_-]*$", max_length = 128,
+        description = "Secret name: letters, digits, `_` and `-`, starting with a letter or `_`, at most 128")),
     request_body(description = "The value (JSON)", content(("application/json"))),
     responses(
         (status = 201, description = "Created", body = SecretWritten),
@@ -83,7 +83,7 @@ pub(crate) async fn put_secret(
     State(state): State<AppState>,
     Admin(caller): Admin,
     ApiPath(name): ApiPath<String>,
-    ApiJson(value): ApiJson<Value>,
+    ApiJsonValue(value): ApiJsonValue,
 ) -> Result<Response, ApiError> {
     let workspace = caller.workspace;
     let engine = &state.engine;
@@ -118,7 +118,7 @@ pub(crate) async fn list_secrets(
     delete,
     path = "/api/v1/secrets/{name}",
     tag = "secrets",
-    params(("name" = String, Path, description = "Secret name")),
+    params(("name" = String, Path, pattern = "^[A-Za-z_][A-Za-z0-9_-]*$", max_length = 128, description = "Secret name")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "`secret-not-found`", body = Problem, content_type = "application/problem+json"),

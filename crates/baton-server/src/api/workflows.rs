@@ -44,8 +44,9 @@ pub(crate) async fn deploy_workflow(
     ApiQuery(query): ApiQuery<DeployQuery>,
     ApiText(text): ApiText,
 ) -> Result<Response, ApiError> {
-    if query.concurrency == Some(0) {
-        return Err(ApiError::InvalidRequest("concurrency must be at least 1".into()));
+    // The upper bound is what the stores' INTEGER column holds (and what the document states).
+    if query.concurrency.is_some_and(|limit| limit == 0 || limit > i32::MAX as u32) {
+        return Err(ApiError::InvalidRequest(format!("concurrency must be between 1 and {}", i32::MAX)));
     }
     let (deployed, outcome) = match state.engine.deploy_in(&caller.workspace, &text, query.concurrency).await {
         Ok(deployed) => deployed,

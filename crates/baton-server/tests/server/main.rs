@@ -4,6 +4,7 @@
 mod api_events;
 mod api_history;
 mod api_inbox;
+mod api_limits;
 mod api_ops;
 mod api_runs;
 mod api_secrets;
